@@ -1,0 +1,11 @@
+#pragma once
+#include <CLI/CLI.hpp>
+
+namespace selfsup::cli {
+// Each subcommand file defines one register_* function; callbacks run inside app.parse so that
+// main() catches every error in one place.
+void register_all(CLI::App& app);
+void register_data(CLI::App& app);      // cli/data.cpp: selfsup data info
+void register_augment(CLI::App& app);   // cli/augment.cpp: selfsup augment preview
+void register_train(CLI::App& app);     // cli/train.cpp: pretrain, eval, methods
+}  // namespace selfsup::cli

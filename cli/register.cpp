@@ -1,0 +1,9 @@
+#include "commands.h"
+
+namespace selfsup::cli {
+void register_all(CLI::App& app) {
+  register_data(app);
+  register_augment(app);
+  register_train(app);
+}
+}  // namespace selfsup::cli

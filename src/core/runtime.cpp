@@ -1,0 +1,54 @@
+#include "selfsup/core/runtime.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Parallel.h>
+#include <c10/util/Exception.h>
+#include <malloc.h>
+#include <torch/cuda.h>
+#include <torch/utils.h>
+
+#include <thread>
+
+namespace selfsup {
+
+void init_runtime(int threads) {
+#ifdef __GLIBC__
+  static const bool allocator_fixed = [] {
+    mallopt(M_MMAP_MAX, 0);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);  // 1 GiB: keep freed arenas instead of trimming each step
+    mallopt(M_TOP_PAD, 64 << 20);
+    return true;
+  }();
+  (void)allocator_fixed;
+#endif
+  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  at::set_num_threads(threads);
+}
+
+torch::Device parse_device(const std::string& name) {
+  torch::Device dev(torch::kCPU);
+  try {
+    dev = torch::Device(name);
+  } catch (const c10::Error&) {
+    TORCH_CHECK(false, "unknown device '", name, "' (expected cpu, cuda or cuda:N)");
+  }
+  TORCH_CHECK(dev.is_cpu() || (dev.is_cuda() && torch::cuda::is_available()), "device '", name,
+              "' is not available in this build of LibTorch");
+  return dev;
+}
+
+torch::Generator make_generator(uint64_t seed) { return at::detail::createCPUGenerator(seed); }
+
+void seed_everything(uint64_t seed) { torch::manual_seed(seed); }
+
+uint64_t derive_seed(uint64_t seed, const std::string& stream) {
+  // FNV-1a over the stream name, mixed with the seed by splitmix64.
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : stream) h = (h ^ c) * 1099511628211ull;
+  uint64_t z = seed + 0x9e3779b97f4a7c15ull * (h | 1);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+}  // namespace selfsup
