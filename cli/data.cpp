@@ -1,6 +1,7 @@
 #include <iostream>
 
 #include "commands.h"
+#include "selfsup/data/dataset.h"
 
 namespace selfsup::cli {
 void register_data(CLI::App& app) {
@@ -10,6 +11,7 @@ void register_data(CLI::App& app) {
   static std::string name = "fashion-mnist", root;
   info->add_option("--dataset", name, "fashion-mnist, mnist, cifar10, cifar100, image-folder");
   info->add_option("--root", root, "data directory (default: the data set's standard place)");
-  info->callback([] { std::cout << "TODO " << name << "\n"; });
+  // Errors propagate to main(), which prints "error: <message>" and exits non-zero.
+  info->callback([] { std::cout << selfsup::data::describe(selfsup::data::load_dataset(name, root)); });
 }
 }  // namespace selfsup::cli

@@ -1,5 +1,95 @@
+// selfsup pretrain | eval | methods
+#include <iostream>
+
 #include "commands.h"
+#include "selfsup/core/config.h"
+#include "selfsup/methods/method.h"
+#include "selfsup/run/pretrain.h"
+#include "selfsup/train/trainer.h"
 
 namespace selfsup::cli {
-void register_train(CLI::App& app) {}
+namespace {
+
+struct RunFlags {
+  std::string config, out;
+  std::vector<std::string> sets;
+  int64_t seed = -1;
+  double time_limit = 0;
+  bool resume = false, no_eval = false, quiet = false;
+};
+
+Config resolve_config(const RunFlags& f) {
+  Config cfg = f.config.empty() ? Config() : Config::load(f.config);
+  for (const auto& s : f.sets) cfg.set(s);
+  if (f.seed >= 0) cfg.set("seed", YAML::Node(f.seed));
+  return cfg;
+}
+
+void add_run_flags(CLI::App* cmd, RunFlags& f) {
+  cmd->add_option("--config", f.config, "YAML config (e.g. configs/fashion_mnist/simclr.yaml)");
+  cmd->add_option("--out", f.out, "output folder (config.yaml, metrics.jsonl, last.ckpt, summary.json)");
+  cmd->add_option("--set", f.sets, "override a config key: --set train.lr=0.5 (repeatable)");
+  cmd->add_option("--seed", f.seed, "seed for data order, augmentation and initialisation");
+  cmd->add_option("--time-limit", f.time_limit, "stop training cleanly after this many seconds, then evaluate");
+  cmd->add_flag("--resume", f.resume, "continue the run in --out from its last checkpoint");
+  cmd->add_flag("--no-eval", f.no_eval, "skip the evaluation at the end");
+  cmd->add_flag("--quiet", f.quiet, "no live progress line");
+}
+
+}  // namespace
+
+void register_train(CLI::App& app) {
+  static RunFlags pre;
+  auto* pretrain = app.add_subcommand("pretrain", "self-supervised pretraining, then kNN + linear evaluation");
+  add_run_flags(pretrain, pre);
+  pretrain->callback([] {
+    TORCH_CHECK(!pre.config.empty() || pre.resume, "pretrain needs --config FILE (or --resume with --out)");
+    TORCH_CHECK(!pre.out.empty(), "pretrain needs --out DIR");
+    train::install_stop_handlers();
+    run::RunOptions ro;
+    ro.out_dir = pre.out;
+    ro.time_limit = pre.time_limit;
+    ro.resume = pre.resume;
+    ro.evaluate = !pre.no_eval;
+    ro.quiet = pre.quiet;
+    auto summary = run::pretrain(pre.resume ? Config() : resolve_config(pre), ro);
+    std::cout << summary.dump(2) << std::endl;
+  });
+
+  static std::string checkpoint, protocol = "all", summary_out, config_for_raw;
+  static int threads = 0;
+  static std::vector<std::string> eval_sets;
+  static bool raw = false;
+  auto* ev = app.add_subcommand("eval", "evaluate a checkpoint (kNN, linear probe) on the test set");
+  ev->add_option("--checkpoint", checkpoint, "checkpoint written by pretrain (DIR/last.ckpt)");
+  ev->add_option("--protocol", protocol, "knn | linear | all")->check(CLI::IsMember({"knn", "linear", "all"}));
+  ev->add_option("--threads", threads, "intra-op threads (default: all cores)");
+  ev->add_option("--summary", summary_out, "also write the figures to this JSON file");
+  ev->add_flag("--raw-pixels", raw, "score raw pixels instead of a checkpoint (the baseline to beat)");
+  ev->add_option("--config", config_for_raw, "with --raw-pixels: config naming the data set");
+  ev->add_option("--set", eval_sets, "with --raw-pixels: override a config key");
+  ev->callback([] {
+    run::EvalOptions o;
+    if (protocol != "all") o.protocols = {protocol};
+    nlohmann::json j;
+    if (raw) {
+      Config cfg = config_for_raw.empty() ? Config() : Config::load(config_for_raw);
+      for (const auto& s : eval_sets) cfg.set(s);
+      if (threads > 0) cfg.set("train.threads", YAML::Node(threads));
+      j = run::evaluate_raw_pixels(cfg, o);
+    } else {
+      TORCH_CHECK(!checkpoint.empty(), "eval needs --checkpoint DIR/last.ckpt (or --raw-pixels)");
+      j = run::evaluate_checkpoint(checkpoint, o, threads, summary_out);
+    }
+    std::cout << j.dump(2) << std::endl;
+  });
+
+  auto* list = app.add_subcommand("methods", "list every method with a one-line description");
+  list->callback([] {
+    for (const auto& m : methods::Registry::instance().list()) {
+      std::cout << m.name << std::string(m.name.size() < 14 ? 14 - m.name.size() : 1, ' ') << m.description << "\n";
+    }
+  });
+}
+
 }  // namespace selfsup::cli

@@ -1,0 +1,53 @@
+#pragma once
+// How good is a representation: weighted kNN, linear probe on frozen features, and fine-tuning
+// with k labels per class. Model selection uses a validation split carved from the training set;
+// the test set is only ever scored.
+#include <torch/torch.h>
+
+#include <functional>
+
+#include "selfsup/train/loader.h"
+
+namespace selfsup::eval {
+
+/// Encodes uint8 images [N,C,H,W] in eval mode, in batches, without gradients. `encode` maps a
+/// normalised float batch to features.
+torch::Tensor extract_features(const std::function<torch::Tensor(const torch::Tensor&)>& encode,
+                               const torch::Tensor& images_u8, const train::Normalization& norm,
+                               torch::Device device, int64_t batch_size = 1024);
+
+struct KnnOptions {
+  TORCH_ARG(int64_t, k) = 200;
+  TORCH_ARG(double, temperature) = 0.1;
+  TORCH_ARG(int64_t, chunk) = 1024;  // test rows scored at once
+};
+
+/// Weighted kNN (Wu et al. 2018, InstDisc): cosine similarity to every training feature, the top k
+/// neighbours each vote exp(sim / T) for their class. Returns predicted labels [M].
+torch::Tensor knn_predict(const torch::Tensor& train_features, const torch::Tensor& train_labels,
+                          const torch::Tensor& query_features, int64_t num_classes, const KnnOptions& options = {});
+
+double accuracy(const torch::Tensor& predicted, const torch::Tensor& labels);
+
+struct LinearProbeOptions {
+  TORCH_ARG(std::vector<double>, l2_grid) = std::vector<double>({0.0, 1e-5, 1e-4, 1e-3, 1e-2});
+  TORCH_ARG(int64_t, max_iter) = 300;
+  TORCH_ARG(double, val_fraction) = 0.1;
+  TORCH_ARG(uint64_t, seed) = 0;
+};
+
+struct LinearProbeResult {
+  double test_accuracy = 0;
+  double val_accuracy = 0;  // of the chosen L2 strength
+  double l2 = 0;            // chosen on the validation split
+  double train_accuracy = 0;
+};
+
+/// Multinomial logistic regression on frozen, standardised features, fitted to convergence with
+/// L-BFGS. The L2 strength is picked on a stratified validation split of the training features;
+/// the chosen model is then refitted on all training features and scored once on the test set.
+LinearProbeResult linear_probe(const torch::Tensor& train_features, const torch::Tensor& train_labels,
+                               const torch::Tensor& test_features, const torch::Tensor& test_labels,
+                               int64_t num_classes, const LinearProbeOptions& options = {});
+
+}  // namespace selfsup::eval

@@ -1,0 +1,89 @@
+#pragma once
+// A method is a module with one job: given a batch of views, return the loss and its metrics.
+// The trainer loop is shared; methods only add hooks (e.g. a momentum update after the step).
+#include <torch/torch.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "selfsup/core/config.h"
+#include "selfsup/nets/backbone.h"
+
+namespace selfsup::methods {
+
+/// One training batch: V augmented views of the same B images (named fields, never positional
+/// lists), their labels (used only by supervised-contrastive methods) and dataset indices.
+struct Batch {
+  std::vector<torch::Tensor> views;  // each [B, C, H, W], float, normalised
+  torch::Tensor labels;              // int64 [B]
+  torch::Tensor indices;             // int64 [B]
+};
+
+struct StepOutput {
+  torch::Tensor loss;                      // scalar, differentiable
+  std::map<std::string, double> metrics;   // logged, e.g. {"z_std": 0.04}
+};
+
+/// What a method needs to know about the data to build itself.
+struct DataSpec {
+  int64_t channels = 1;
+  int64_t image_size = 28;
+  int64_t num_classes = 10;
+};
+
+class MethodImpl : public torch::nn::Module {
+ public:
+  /// Computes the loss of one batch (forward only; the trainer calls backward and steps).
+  virtual StepOutput training_step(const Batch& batch) = 0;
+  /// Called after each optimizer step with the global step (1-based) and total planned steps;
+  /// momentum encoders and queues update here.
+  virtual void after_optimizer_step(int64_t step, int64_t total_steps) {}
+  /// The encoder whose features are evaluated (kNN, linear probe, fine-tuning).
+  virtual nets::Backbone encoder() const = 0;
+  /// How many augmented views a batch must carry.
+  virtual int64_t num_views() const { return 2; }
+  /// Whether the method reads batch.labels (SupCon); the trainer refuses unlabeled data then.
+  virtual bool uses_labels() const { return false; }
+};
+using Method = std::shared_ptr<MethodImpl>;
+
+using MethodFactory = std::function<Method(const Config&, const DataSpec&)>;
+
+struct MethodInfo {
+  std::string name;
+  std::string description;
+  MethodFactory factory;
+};
+
+/// Name -> factory. Methods register themselves with a static SELFSUP_REGISTER_METHOD.
+class Registry {
+ public:
+  static Registry& instance();
+  void add(MethodInfo info);
+  /// Throws naming the method and listing the known ones when the name is unknown.
+  const MethodInfo& get(const std::string& name) const;
+  std::vector<MethodInfo> list() const;
+
+ private:
+  std::map<std::string, MethodInfo> methods_;
+};
+
+/// Builds the method named by `method.name` in the config.
+Method make_method(const Config& cfg, const DataSpec& spec);
+
+/// Mean over features of the per-feature standard deviation of L2-normalised outputs: a
+/// collapsed representation gives ~0, a healthy one about 1/sqrt(D).
+double normalized_std(const torch::Tensor& z);
+
+}  // namespace selfsup::methods
+
+#define SELFSUP_CONCAT_INNER(a, b) a##b
+#define SELFSUP_CONCAT(a, b) SELFSUP_CONCAT_INNER(a, b)
+#define SELFSUP_REGISTER_METHOD(NAME, DESCRIPTION, FACTORY)                                   \
+  static const bool SELFSUP_CONCAT(selfsup_method_registered_, __LINE__) = [] {               \
+    ::selfsup::methods::Registry::instance().add({NAME, DESCRIPTION, FACTORY});               \
+    return true;                                                                              \
+  }()

@@ -1,0 +1,40 @@
+#pragma once
+// The library form of `selfsup pretrain` and `selfsup eval`: a C++ program gets the same runs
+// (same outputs in the same folder) as the command line.
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "selfsup/core/config.h"
+#include "selfsup/methods/method.h"
+
+namespace selfsup::run {
+
+struct RunOptions {
+  std::string out_dir;        // required: config.yaml, metrics.jsonl, last.ckpt, summary.json
+  double time_limit = 0;      // seconds of training; 0 = none
+  bool resume = false;        // continue from out_dir/last.ckpt with the config saved there
+  bool evaluate = true;       // run the evaluation protocols at the end
+  bool quiet = false;         // no progress line
+};
+
+struct EvalOptions {
+  std::vector<std::string> protocols{"knn", "linear"};  // knn | linear
+  int64_t knn_k = 200;
+  double knn_temperature = 0.1;
+  int64_t linear_max_iter = 300;
+  /// eval.protocols, eval.knn_k, eval.knn_temperature, eval.linear_max_iter.
+  static EvalOptions from_config(const Config& cfg);
+};
+
+/// Pretrains the method in `cfg` and evaluates it; returns the summary also written to
+/// out_dir/summary.json.
+nlohmann::json pretrain(Config cfg, const RunOptions& options);
+
+/// Evaluates a checkpoint written by pretrain (its config travels inside it).
+nlohmann::json evaluate_checkpoint(const std::string& checkpoint, const EvalOptions& options,
+                                   int threads, const std::string& summary_path = "");
+
+/// Scores raw pixels with the same protocols: the baseline any representation must beat.
+nlohmann::json evaluate_raw_pixels(const Config& cfg, const EvalOptions& options);
+
+}  // namespace selfsup::run

@@ -1,0 +1,34 @@
+#pragma once
+// Checkpoints: one file holding everything a run needs to continue exactly where it stopped.
+// Written to a temporary file in the same directory, flushed to disk, then renamed over the old
+// one, so a crash mid-write leaves the previous checkpoint intact.
+#include <torch/torch.h>
+
+#include <string>
+
+namespace selfsup::train {
+
+struct CheckpointState {
+  int64_t step = 0;          // optimizer steps completed
+  int64_t total_steps = 0;   // the schedule's length (may be fitted to a time limit)
+  double train_seconds = 0;  // training wall time consumed so far, across resumes
+  std::string config_yaml;   // the resolved config of the run
+};
+
+/// Saves the model (parameters + buffers, e.g. MoCo's queue), the optimizer state, the counters,
+/// the global RNG state and optional extra tensors (e.g. EMA weights) atomically to `path`.
+void save_checkpoint(const std::string& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
+                     const CheckpointState& state, const std::vector<torch::Tensor>& extra = {});
+
+/// Loads into an already-built model/optimizer of the same structure. Throws naming the file when
+/// it is missing, truncated or from another model.
+CheckpointState load_checkpoint(const std::string& path, torch::nn::Module& model,
+                                torch::optim::Optimizer* optimizer, std::vector<torch::Tensor>* extra = nullptr);
+
+/// Reads only the counters and config (to rebuild the model before loading it).
+CheckpointState peek_checkpoint(const std::string& path);
+
+/// Writes text atomically (temp file + rename), e.g. summary.json and config.yaml.
+void write_file_atomic(const std::string& path, const std::string& text);
+
+}  // namespace selfsup::train

@@ -1,0 +1,208 @@
+#include "selfsup/data/image_folder.h"
+
+#include <ATen/Parallel.h>
+#include <c10/util/Exception.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+
+// The one translation unit that compiles stb_image.
+#define STB_IMAGE_IMPLEMENTATION
+#define STBI_FAILURE_USERMSG
+#include <stb/stb_image.h>
+
+namespace fs = std::filesystem;
+
+namespace selfsup::data {
+namespace {
+
+struct Entry {
+  std::string path;
+  int64_t label;
+  int width, height, components;
+};
+
+struct Folder {
+  std::string dir;
+  std::vector<Entry> entries;
+};
+
+using StbPixels = std::unique_ptr<stbi_uc, decltype(&stbi_image_free)>;
+
+std::string stb_reason() {
+  const char* r = stbi_failure_reason();
+  return r ? r : "unknown reason";
+}
+
+bool is_image_name(const fs::path& p) {
+  std::string ext = p.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  return ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".bmp";
+}
+
+bool hidden(const fs::path& p) { return p.filename().string().rfind('.', 0) == 0; }
+
+bool is_dir(const std::string& p) {
+  std::error_code ec;
+  return fs::is_directory(p, ec);
+}
+
+// Sorted entries of `dir` that pass `keep`, so that labels and order do not depend on the file system.
+template <typename Pred>
+std::vector<fs::path> sorted_children(const std::string& dir, Pred keep) {
+  std::vector<fs::path> out;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    if (!hidden(e.path()) && keep(e)) out.push_back(e.path());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Lists every image with its label and header (size, channels) without decoding pixels.
+Folder scan(const std::string& dir, std::vector<std::string>& classes) {
+  TORCH_CHECK(is_dir(dir), dir, ": folder not found");
+  const auto class_dirs = sorted_children(dir, [](const fs::directory_entry& e) { return e.is_directory(); });
+  TORCH_CHECK(!class_dirs.empty(), dir, ": has no class folders (expected ", dir, "/<class>/*.png)");
+  const bool fixed = !classes.empty();
+  Folder f{dir, {}};
+  for (const auto& cd : class_dirs) {
+    const std::string cls = cd.filename().string();
+    int64_t label;
+    if (fixed) {
+      const auto it = std::find(classes.begin(), classes.end(), cls);
+      TORCH_CHECK(it != classes.end(), cd.string(), ": class folder '", cls,
+                  "' is not one of the training classes");
+      label = it - classes.begin();
+    } else {
+      label = static_cast<int64_t>(classes.size());
+      classes.push_back(cls);
+    }
+    const auto files = sorted_children(cd.string(), [](const fs::directory_entry& e) {
+      return e.is_regular_file() && is_image_name(e.path());
+    });
+    TORCH_CHECK(!files.empty(), cd.string(), ": class folder has no images (.png, .jpg, .jpeg, .bmp)");
+    for (const auto& p : files) {
+      Entry e{p.string(), label, 0, 0, 0};
+      TORCH_CHECK(stbi_info(e.path.c_str(), &e.width, &e.height, &e.components), e.path,
+                  ": cannot decode image (", stb_reason(), ")");
+      f.entries.push_back(std::move(e));
+    }
+  }
+  return f;
+}
+
+void check_same_size(const std::vector<const Folder*>& folders) {
+  const Entry* first = nullptr;
+  for (const auto* f : folders) {
+    for (const auto& e : f->entries) {
+      if (!first) first = &e;
+      TORCH_CHECK(e.width == first->width && e.height == first->height, e.path, ": image is ",
+                  e.width, "x", e.height, " but ", first->path, " is ", first->width, "x",
+                  first->height, "; all images must have the same size");
+    }
+  }
+}
+
+// Grey (with or without alpha) stays one channel only if every image is grey.
+int64_t common_channels(const std::vector<const Folder*>& folders) {
+  for (const auto* f : folders) {
+    for (const auto& e : f->entries) {
+      if (e.components > 2) return 3;
+    }
+  }
+  return 1;
+}
+
+// Decodes pixels as HWC and stores them as CHW.
+void decode_into(const std::string& path, int64_t channels, int width, int height, uint8_t* out) {
+  int w = 0, h = 0, comp = 0;
+  StbPixels px(stbi_load(path.c_str(), &w, &h, &comp, static_cast<int>(channels)), &stbi_image_free);
+  TORCH_CHECK(px, path, ": cannot decode image (", stb_reason(), ")");
+  TORCH_CHECK(w == width && h == height, path, ": decoded size ", w, "x", h,
+              " differs from its header's ", width, "x", height);
+  const int64_t plane = int64_t{w} * h;
+  for (int64_t c = 0; c < channels; ++c) {
+    for (int64_t i = 0; i < plane; ++i) out[c * plane + i] = px.get()[i * channels + c];
+  }
+}
+
+Dataset decode(const Folder& f, int64_t channels, int64_t height, int64_t width,
+               const std::vector<std::string>& classes, const std::string& name) {
+  const int64_t n = static_cast<int64_t>(f.entries.size());
+  Dataset d;
+  d.images = torch::empty({n, channels, height, width}, torch::kUInt8);
+  d.labels = torch::empty({n}, torch::kLong);
+  auto* img = d.images.data_ptr<uint8_t>();
+  auto* lab = d.labels.data_ptr<int64_t>();
+  const int64_t stride = channels * height * width;
+  at::parallel_for(0, n, 16, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const auto& e = f.entries[i];
+      decode_into(e.path, channels, e.width, e.height, img + i * stride);
+      lab[i] = e.label;
+    }
+  });
+  d.classes = classes;
+  d.name = name;
+  return d;
+}
+
+Dataset empty_like(const Dataset& d) {
+  Dataset e;
+  e.images = torch::empty({0, d.channels(), d.height(), d.width()}, torch::kUInt8);
+  e.labels = torch::empty({0}, torch::kLong);
+  e.classes = d.classes;
+  e.name = d.name;
+  return e;
+}
+
+}  // namespace
+
+torch::Tensor load_image(const std::string& path, int64_t channels) {
+  TORCH_CHECK(channels == 0 || channels == 1 || channels == 3, "load_image: channels must be 0, 1 or 3, got ",
+              channels);
+  TORCH_CHECK(fs::exists(path), path, ": file not found");
+  int w = 0, h = 0, comp = 0;
+  TORCH_CHECK(stbi_info(path.c_str(), &w, &h, &comp), path, ": cannot decode image (", stb_reason(), ")");
+  if (channels == 0) channels = comp <= 2 ? 1 : 3;
+  auto out = torch::empty({channels, h, w}, torch::kUInt8);
+  decode_into(path, channels, w, h, out.data_ptr<uint8_t>());
+  return out;
+}
+
+Dataset load_image_folder_split(const std::string& dir, std::vector<std::string> classes,
+                                std::string name) {
+  const Folder f = scan(dir, classes);
+  check_same_size({&f});
+  const auto& first = f.entries.front();
+  return decode(f, common_channels({&f}), first.height, first.width, classes, name);
+}
+
+DataSplits load_image_folder(const std::string& root) {
+  TORCH_CHECK(is_dir(root), root, ": folder not found");
+  const std::string train_dir = root + "/train", test_dir = root + "/test";
+  const bool has_train = is_dir(train_dir), has_test = is_dir(test_dir);
+  TORCH_CHECK(has_train || !has_test, root, ": has a test/ folder but no train/ folder");
+  const std::string name = "image-folder";
+
+  std::vector<std::string> classes;
+  const Folder train = scan(has_train ? train_dir : root, classes);
+  Folder test;
+  if (has_test) test = scan(test_dir, classes);
+  // Both splits must agree on size and channels so that one model takes either.
+  const std::vector<const Folder*> both = {&train, &test};
+  check_same_size(both);
+  const int64_t channels = common_channels(both);
+  const auto& first = train.entries.front();
+
+  DataSplits s;
+  s.train = decode(train, channels, first.height, first.width, classes, name);
+  s.test = has_test ? decode(test, channels, first.height, first.width, classes, name)
+                    : empty_like(s.train);
+  return s;
+}
+
+}  // namespace selfsup::data

@@ -1,0 +1,119 @@
+#include "selfsup/eval/evaluate.h"
+
+#include "selfsup/data/splits.h"
+
+namespace selfsup::eval {
+
+namespace F = torch::nn::functional;
+
+torch::Tensor extract_features(const std::function<torch::Tensor(const torch::Tensor&)>& encode,
+                               const torch::Tensor& images_u8, const train::Normalization& norm,
+                               torch::Device device, int64_t batch_size) {
+  TORCH_CHECK(images_u8.dim() == 4, "extract_features: images must be [N,C,H,W], got ", images_u8.sizes());
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> out;
+  for (int64_t i = 0; i < images_u8.size(0); i += batch_size) {
+    auto x = images_u8.slice(0, i, std::min(i + batch_size, images_u8.size(0))).to(device);
+    out.push_back(encode(norm.apply(x.to(torch::kFloat32).div_(255.0))).to(torch::kFloat32).cpu());
+  }
+  return torch::cat(out);
+}
+
+torch::Tensor knn_predict(const torch::Tensor& train_features, const torch::Tensor& train_labels,
+                          const torch::Tensor& query, int64_t num_classes, const KnnOptions& o) {
+  TORCH_CHECK(train_features.dim() == 2 && query.dim() == 2 && train_features.size(1) == query.size(1),
+              "knn_predict: features must be [N,D] and [M,D], got ", train_features.sizes(), " and ", query.sizes());
+  TORCH_CHECK(train_labels.size(0) == train_features.size(0), "knn_predict: ", train_labels.size(0),
+              " labels for ", train_features.size(0), " features");
+  TORCH_CHECK(o.k() > 0, "knn k must be positive, got ", o.k());
+  TORCH_CHECK(o.temperature() > 0, "knn temperature must be positive, got ", o.temperature());
+  torch::NoGradGuard no_grad;
+  const auto norm = F::NormalizeFuncOptions().dim(1);
+  auto bank = F::normalize(train_features.to(torch::kFloat32), norm);
+  auto q = F::normalize(query.to(torch::kFloat32), norm);
+  const int64_t k = std::min<int64_t>(o.k(), bank.size(0));
+  auto labels = train_labels.to(bank.device());
+  std::vector<torch::Tensor> preds;
+  for (int64_t i = 0; i < q.size(0); i += o.chunk()) {
+    auto sim = torch::mm(q.slice(0, i, std::min(i + o.chunk(), q.size(0))), bank.t());
+    auto top = sim.topk(k, 1);
+    auto weights = (std::get<0>(top) / o.temperature()).exp();
+    auto neighbour_labels = labels.index({std::get<1>(top)});
+    auto votes = torch::zeros({sim.size(0), num_classes}, weights.options());
+    votes.scatter_add_(1, neighbour_labels, weights);
+    preds.push_back(votes.argmax(1));
+  }
+  return torch::cat(preds);
+}
+
+double accuracy(const torch::Tensor& predicted, const torch::Tensor& labels) {
+  TORCH_CHECK(predicted.numel() == labels.numel(), "accuracy: ", predicted.numel(), " predictions for ",
+              labels.numel(), " labels");
+  return predicted.eq(labels.to(predicted.device())).to(torch::kFloat64).mean().item<double>();
+}
+
+namespace {
+
+struct Fitted {
+  torch::Tensor w, b;
+};
+
+Fitted fit_logistic(const torch::Tensor& x, const torch::Tensor& y, int64_t num_classes, double l2, int64_t max_iter) {
+  auto w = torch::zeros({x.size(1), num_classes}, x.options()).requires_grad_(true);
+  auto b = torch::zeros({num_classes}, x.options()).requires_grad_(true);
+  torch::optim::LBFGS opt({w, b}, torch::optim::LBFGSOptions(1.0)
+                                      .max_iter(max_iter)
+                                      .history_size(20)
+                                      .tolerance_grad(1e-6)
+                                      .tolerance_change(1e-9)
+                                      .line_search_fn("strong_wolfe"));
+  auto closure = [&] {
+    opt.zero_grad();
+    auto loss = F::cross_entropy(torch::addmm(b, x, w), y) + 0.5 * l2 * w.pow(2).sum();
+    loss.backward();
+    return loss;
+  };
+  opt.step(closure);
+  return {w.detach(), b.detach()};
+}
+
+torch::Tensor predict(const Fitted& f, const torch::Tensor& x) { return torch::addmm(f.b, x, f.w).argmax(1); }
+
+}  // namespace
+
+LinearProbeResult linear_probe(const torch::Tensor& train_x, const torch::Tensor& train_y, const torch::Tensor& test_x,
+                               const torch::Tensor& test_y, int64_t num_classes, const LinearProbeOptions& o) {
+  TORCH_CHECK(train_x.dim() == 2 && test_x.dim() == 2 && train_x.size(1) == test_x.size(1),
+              "linear_probe: features must be [N,D] and [M,D], got ", train_x.sizes(), " and ", test_x.sizes());
+  TORCH_CHECK(!o.l2_grid().empty(), "linear_probe: the L2 grid is empty");
+  TORCH_CHECK(o.val_fraction() > 0 && o.val_fraction() < 1, "linear probe val_fraction must be in (0,1), got ",
+              o.val_fraction());
+  // Standardise with training statistics only (float64: L-BFGS converges cleanly and it is cheap).
+  auto xtr = train_x.to(torch::kFloat64), xte = test_x.to(torch::kFloat64);
+  auto mean = xtr.mean(0, true), std = xtr.std(0, true, true).clamp_min(1e-8);
+  xtr = (xtr - mean) / std;
+  xte = (xte - mean) / std;
+  auto ytr = train_y.to(torch::kLong).cpu();
+
+  const int64_t per_class = std::max<int64_t>(1, static_cast<int64_t>(o.val_fraction() * train_x.size(0) / num_classes));
+  auto split = data::validation_split(ytr, per_class, o.seed());
+  auto x_fit = xtr.index_select(0, split.train), y_fit = ytr.index_select(0, split.train);
+  auto x_val = xtr.index_select(0, split.val), y_val = ytr.index_select(0, split.val);
+
+  LinearProbeResult r;
+  r.val_accuracy = -1;
+  for (double l2 : o.l2_grid()) {
+    TORCH_CHECK(l2 >= 0, "linear probe L2 strengths must be >= 0, got ", l2);
+    const double acc = accuracy(predict(fit_logistic(x_fit, y_fit, num_classes, l2, o.max_iter()), x_val), y_val);
+    if (acc > r.val_accuracy) {
+      r.val_accuracy = acc;
+      r.l2 = l2;
+    }
+  }
+  auto final_model = fit_logistic(xtr, ytr, num_classes, r.l2, o.max_iter());
+  r.train_accuracy = accuracy(predict(final_model, xtr), ytr);
+  r.test_accuracy = accuracy(predict(final_model, xte), test_y.to(torch::kLong).cpu());
+  return r;
+}
+
+}  // namespace selfsup::eval

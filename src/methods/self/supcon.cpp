@@ -1,0 +1,38 @@
+// Supervised contrastive learning (Khosla et al. 2020): SimCLR's architecture, but every view of
+// every image with the same label is a positive (the L_out form of the loss).
+#include "selfsup/losses/supcon.h"
+#include "selfsup/methods/common.h"
+#include "selfsup/methods/method.h"
+
+namespace selfsup::methods {
+namespace {
+
+class SupConImpl : public MethodImpl {
+ public:
+  SupConImpl(const Config& cfg, const DataSpec& spec) {
+    backbone_ = register_module("backbone", nets::make_backbone(cfg, spec.channels, spec.image_size));
+    projector_ = register_module("projector", make_head(cfg, "proj", backbone_->feature_dim(), {2048, 256, 2}));
+    temperature_ = cfg.get<double>("method.temperature", 0.1);
+    TORCH_CHECK(temperature_ > 0, "method.temperature must be positive, got ", temperature_);
+  }
+  StepOutput training_step(const Batch& b) override {
+    TORCH_CHECK(b.labels.defined(), "supcon needs labels in the batch");
+    auto z = projector_(backbone_->forward(torch::cat({b.views[0], b.views[1]})));
+    auto labels = torch::cat({b.labels, b.labels});
+    auto loss = functional::supcon_loss(z, labels, functional::SupConOptions().temperature(temperature_));
+    return {loss, {{"z_std", normalized_std(z)}}};
+  }
+  nets::Backbone encoder() const override { return backbone_; }
+  bool uses_labels() const override { return true; }
+
+ private:
+  nets::Backbone backbone_;
+  nets::MLPHead projector_{nullptr};
+  double temperature_;
+};
+
+SELFSUP_REGISTER_METHOD("supcon", "SupCon: contrastive with every same-label view as a positive (Khosla et al. 2020)",
+                        [](const Config& c, const DataSpec& s) -> Method { return std::make_shared<SupConImpl>(c, s); });
+
+}  // namespace
+}  // namespace selfsup::methods

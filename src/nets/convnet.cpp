@@ -1,0 +1,68 @@
+#include "selfsup/nets/convnet.h"
+
+#include "common.h"
+
+namespace selfsup::nets {
+
+namespace nn = torch::nn;
+
+ConvNetImpl::ConvNetImpl(ConvNetOptions options_) : BackboneBase(std::move(options_)) {
+  const auto& o = options;
+  TORCH_CHECK(o.in_channels() > 0, "ConvNet: in_channels must be positive, got ", o.in_channels());
+  TORCH_CHECK(!o.channels().empty(), "ConvNet: channels must list at least one stage width");
+  for (auto c : o.channels()) {
+    TORCH_CHECK(c > 0, "ConvNet: every stage width must be positive, got channels ",
+                detail::format_list(o.channels()));
+  }
+  TORCH_CHECK(o.blocks_per_stage() >= 1, "ConvNet: blocks_per_stage must be >= 1, got ",
+              o.blocks_per_stage());
+
+  features = nn::Sequential();
+  int64_t in = o.in_channels();
+  for (size_t s = 0; s < o.channels().size(); ++s) {
+    if (s > 0) features->push_back(nn::MaxPool2d(nn::MaxPool2dOptions(2).stride(2)));
+    for (int64_t b = 0; b < o.blocks_per_stage(); ++b) {
+      const int64_t out = o.channels()[s];
+      // No conv bias: the BN that follows would cancel it.
+      features->push_back(nn::Conv2d(nn::Conv2dOptions(in, out, 3).padding(1).bias(false)));
+      features->push_back(nn::BatchNorm2d(out));
+      features->push_back(nn::ReLU(nn::ReLUOptions(/*inplace=*/true)));
+      in = out;
+    }
+  }
+  register_module("features", features);
+  init_kaiming(*this);
+}
+
+torch::Tensor ConvNetImpl::forward(torch::Tensor x) {
+  detail::check_images(x, options.in_channels(), "ConvNet");
+  const int64_t min_side = int64_t{1} << (options.channels().size() - 1);
+  TORCH_CHECK(x.size(2) >= min_side && x.size(3) >= min_side, "ConvNet: images must be at least ",
+              min_side, " pixels a side for ", options.channels().size(), " stages, got ", x.sizes());
+  return features->forward(x).mean({2, 3});
+}
+
+double ConvNetImpl::forward_flops(int64_t height, int64_t width) const {
+  double macs = 0;
+  int64_t in = options.in_channels();
+  for (size_t s = 0; s < options.channels().size(); ++s) {
+    if (s > 0) {
+      height /= 2;
+      width /= 2;
+    }
+    const int64_t out = options.channels()[s];
+    for (int64_t b = 0; b < options.blocks_per_stage(); ++b) {
+      macs += static_cast<double>(height * width) * in * out * 9;
+      in = out;
+    }
+  }
+  return macs;
+}
+
+void ConvNetImpl::pretty_print(std::ostream& stream) const {
+  stream << "selfsup::nets::ConvNet(in_channels=" << options.in_channels()
+         << ", channels=" << detail::format_list(options.channels())
+         << ", blocks_per_stage=" << options.blocks_per_stage() << ")";
+}
+
+}  // namespace selfsup::nets

@@ -1,0 +1,176 @@
+#include "selfsup/run/pretrain.h"
+
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+
+#include "selfsup/augment/pipeline.h"
+#include "selfsup/core/runtime.h"
+#include "selfsup/data/dataset.h"
+#include "selfsup/eval/evaluate.h"
+#include "selfsup/train/checkpoint.h"
+#include "selfsup/train/trainer.h"
+
+namespace selfsup::run {
+namespace fs = std::filesystem;
+
+EvalOptions EvalOptions::from_config(const Config& cfg) {
+  EvalOptions o;
+  o.protocols = cfg.get<std::vector<std::string>>("eval.protocols", o.protocols);
+  o.knn_k = cfg.get<int64_t>("eval.knn_k", o.knn_k);
+  o.knn_temperature = cfg.get<double>("eval.knn_temperature", o.knn_temperature);
+  o.linear_max_iter = cfg.get<int64_t>("eval.linear_max_iter", o.linear_max_iter);
+  for (const auto& p : o.protocols) {
+    TORCH_CHECK(p == "knn" || p == "linear", "unknown evaluation protocol '", p, "' (expected knn or linear)");
+  }
+  return o;
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+/// Everything a run builds from its config, in the order that keeps the seed meaningful.
+struct Setup {
+  data::DataSplits data;
+  train::Normalization norm;
+  methods::DataSpec spec;
+  methods::Method method;
+  torch::Device device{torch::kCPU};
+  uint64_t seed = 0;
+  int threads = 0;
+};
+
+Setup build(const Config& cfg) {
+  Setup s;
+  s.threads = cfg.get<int>("train.threads", 0);
+  init_runtime(s.threads);
+  s.seed = cfg.get<uint64_t>("seed", 0);
+  s.device = parse_device(cfg.get<std::string>("device", "cpu"));
+  s.data = data::load_dataset(cfg);
+  TORCH_CHECK(s.data.train.height() == s.data.train.width(), "square images expected, got ",
+              s.data.train.height(), "x", s.data.train.width());
+  s.norm = train::Normalization::from_config(cfg, s.data.train.images);
+  s.spec = {s.data.train.channels(), s.data.train.height(), s.data.train.num_classes()};
+  seed_everything(derive_seed(s.seed, "init"));
+  s.method = methods::make_method(cfg, s.spec);
+  s.method->to(s.device);
+  return s;
+}
+
+nlohmann::json run_protocols(const std::function<torch::Tensor(const torch::Tensor&)>& encode, const Setup& s,
+                             const EvalOptions& o) {
+  nlohmann::json j;
+  const auto t0 = Clock::now();
+  auto train_f = eval::extract_features(encode, s.data.train.images, s.norm, s.device);
+  auto test_f = eval::extract_features(encode, s.data.test.images, s.norm, s.device);
+  j["feature_dim"] = train_f.size(1);
+  j["feature_seconds"] = std::chrono::duration<double>(Clock::now() - t0).count();
+  const int64_t classes = s.data.train.num_classes();
+  for (const auto& p : o.protocols) {
+    const auto t = Clock::now();
+    if (p == "knn") {
+      auto pred = eval::knn_predict(train_f, s.data.train.labels, test_f, classes,
+                                    eval::KnnOptions().k(o.knn_k).temperature(o.knn_temperature));
+      j["knn_acc"] = eval::accuracy(pred, s.data.test.labels);
+      j["knn_seconds"] = std::chrono::duration<double>(Clock::now() - t).count();
+      std::cerr << "kNN (k=" << o.knn_k << ", T=" << o.knn_temperature << ") test accuracy: " << j["knn_acc"] << "\n";
+    } else if (p == "linear") {
+      auto r = eval::linear_probe(train_f, s.data.train.labels, test_f, s.data.test.labels, classes,
+                                  eval::LinearProbeOptions().max_iter(o.linear_max_iter).seed(derive_seed(s.seed, "probe")));
+      j["linear_acc"] = r.test_accuracy;
+      j["linear_val_acc"] = r.val_accuracy;
+      j["linear_l2"] = r.l2;
+      j["linear_seconds"] = std::chrono::duration<double>(Clock::now() - t).count();
+      std::cerr << "linear probe test accuracy: " << r.test_accuracy << " (L2 " << r.l2
+                << " chosen on validation, val accuracy " << r.val_accuracy << ")\n";
+    }
+  }
+  return j;
+}
+
+std::function<torch::Tensor(const torch::Tensor&)> encoder_fn(const methods::Method& m) {
+  auto enc = m->encoder();
+  return [enc](const torch::Tensor& x) { return enc->forward(x); };
+}
+
+}  // namespace
+
+nlohmann::json pretrain(Config cfg, const RunOptions& ro) {
+  TORCH_CHECK(!ro.out_dir.empty(), "pretrain needs an output folder (--out)");
+  const auto ckpt = (fs::path(ro.out_dir) / "last.ckpt").string();
+  if (ro.resume) {
+    // The run continues with the config it started with, whatever was passed now.
+    cfg = Config::parse(train::peek_checkpoint(ckpt).config_yaml, ckpt);
+  }
+  Setup s = build(cfg);
+  auto views = train::views_from_config(cfg, s.spec.channels, s.spec.image_size, s.method->num_views());
+  TORCH_CHECK(views.size() == s.method->num_views(), "method ", cfg.get<std::string>("method.name", ""), " needs ",
+              s.method->num_views(), " views, the augment section gives ", views.size());
+  auto loader_opts = train::LoaderOptions()
+                         .batch_size(cfg.get<int64_t>("train.batch_size", 256))
+                         .seed(derive_seed(s.seed, "loader"))
+                         .prefetch(cfg.get<bool>("train.prefetch", true));
+  train::ViewLoader loader(s.data.train, std::move(views), s.norm, loader_opts, s.device);
+  auto topts = train::TrainerOptions::from_config(cfg).out_dir(ro.out_dir).time_limit(ro.time_limit)
+                   .resume(ro.resume).progress(!ro.quiet);
+  TORCH_CHECK(ro.time_limit >= 0, "--time-limit must be >= 0, got ", ro.time_limit);
+  train::Trainer trainer(cfg, s.method, loader, topts);
+  const auto eval_opts = EvalOptions::from_config(cfg);
+  cfg.check_all_used();  // a misspelt key fails now, not after an hour of training
+
+  fs::create_directories(ro.out_dir);
+  if (!ro.resume) {
+    std::error_code ec;
+    fs::remove(fs::path(ro.out_dir) / "metrics.jsonl", ec);
+  }
+  train::write_file_atomic((fs::path(ro.out_dir) / "config.yaml").string(), cfg.dump());
+  if (ro.resume) TORCH_CHECK(fs::exists(ckpt), "--resume: no checkpoint at ", ckpt);
+
+  auto result = trainer.fit();
+  nlohmann::json summary;
+  summary["method"] = cfg.get<std::string>("method.name", "");
+  summary["dataset"] = s.data.train.name;
+  summary["steps"] = result.steps;
+  summary["total_steps"] = result.total_steps;
+  summary["epochs"] = static_cast<double>(result.steps) / loader.steps_per_epoch();
+  summary["train_seconds"] = result.train_seconds;
+  summary["images_per_second"] = result.images_per_second;
+  summary["stopped_early"] = result.stopped_early;
+  summary["final_loss"] = result.last_loss;
+  summary["threads"] = at::get_num_threads();
+  if (ro.evaluate && !train::stop_requested()) {
+    s.method->eval();
+    summary.update(run_protocols(encoder_fn(s.method), s, eval_opts));
+  }
+  train::write_file_atomic((fs::path(ro.out_dir) / "summary.json").string(), summary.dump(2) + "\n");
+  return summary;
+}
+
+nlohmann::json evaluate_checkpoint(const std::string& checkpoint, const EvalOptions& o, int threads,
+                                   const std::string& summary_path) {
+  auto state = train::peek_checkpoint(checkpoint);
+  auto cfg = Config::parse(state.config_yaml, checkpoint);
+  if (threads > 0) cfg.set("train.threads", YAML::Node(threads));
+  Setup s = build(cfg);
+  train::load_checkpoint(checkpoint, *s.method, nullptr);
+  s.method->eval();
+  auto j = run_protocols(encoder_fn(s.method), s, o);
+  j["checkpoint"] = checkpoint;
+  j["step"] = state.step;
+  if (!summary_path.empty()) train::write_file_atomic(summary_path, j.dump(2) + "\n");
+  return j;
+}
+
+nlohmann::json evaluate_raw_pixels(const Config& cfg, const EvalOptions& o) {
+  Setup s;
+  s.threads = cfg.get<int>("train.threads", 0);
+  init_runtime(s.threads);
+  s.data = data::load_dataset(cfg);
+  s.norm = train::Normalization::from_config(cfg, s.data.train.images);
+  auto j = run_protocols([](const torch::Tensor& x) { return x.flatten(1); }, s, o);
+  j["features"] = "raw pixels";
+  return j;
+}
+
+}  // namespace selfsup::run

@@ -1,0 +1,142 @@
+#include "selfsup/train/optim.h"
+
+#include <cmath>
+
+namespace selfsup::train {
+
+OptimizerOptions OptimizerOptions::from_config(const Config& cfg) {
+  OptimizerOptions o;
+  o.name(cfg.get<std::string>("train.optimizer", "sgd"));
+  o.lr(cfg.get<double>("train.lr", o.lr()));
+  o.weight_decay(cfg.get<double>("train.weight_decay", o.weight_decay()));
+  o.momentum(cfg.get<double>("train.momentum", o.momentum()));
+  o.nesterov(cfg.get<bool>("train.nesterov", o.nesterov()));
+  auto betas = cfg.get<std::vector<double>>("train.betas", {o.beta1(), o.beta2()});
+  TORCH_CHECK(betas.size() == 2, "train.betas needs two values, got ", betas.size());
+  o.beta1(betas[0]).beta2(betas[1]);
+  o.eta(cfg.get<double>("train.lars_eta", o.eta()));
+  o.exclude_bias_and_norm(cfg.get<bool>("train.exclude_bias_and_norm", o.exclude_bias_and_norm()));
+  o.clip_lr(cfg.get<bool>("train.lars_clip_lr", o.clip_lr()));
+  return o;
+}
+
+Optimizer::Optimizer(const std::vector<torch::Tensor>& params, const OptimizerOptions& o) : options_(o) {
+  TORCH_CHECK(o.lr() > 0, "train.lr must be positive, got ", o.lr());
+  TORCH_CHECK(o.weight_decay() >= 0, "train.weight_decay must be >= 0, got ", o.weight_decay());
+  TORCH_CHECK(o.momentum() >= 0 && o.momentum() < 1, "train.momentum must be in [0, 1), got ", o.momentum());
+  std::vector<torch::Tensor> decayed, plain;
+  for (const auto& p : params) {
+    if (!p.requires_grad()) continue;
+    (p.dim() <= 1 && o.exclude_bias_and_norm() ? plain : decayed).push_back(p);
+  }
+  TORCH_CHECK(!decayed.empty() || !plain.empty(), "the model has no trainable parameters");
+  const bool lars = o.name() == "lars";
+  if (lars) adapted_ = decayed;
+  if (o.name() == "sgd" || lars) {
+    // LARS applies weight decay itself, inside the trust ratio.
+    auto decay_opts = torch::optim::SGDOptions(o.lr()).momentum(o.momentum()).nesterov(o.nesterov())
+                          .weight_decay(lars ? 0.0 : o.weight_decay());
+    auto plain_opts = torch::optim::SGDOptions(o.lr()).momentum(o.momentum()).nesterov(o.nesterov()).weight_decay(0.0);
+    std::vector<torch::optim::OptimizerParamGroup> groups;
+    groups.emplace_back(decayed, std::make_unique<torch::optim::SGDOptions>(decay_opts));
+    groups.emplace_back(plain, std::make_unique<torch::optim::SGDOptions>(plain_opts));
+    impl_ = std::make_unique<torch::optim::SGD>(groups, decay_opts);
+  } else if (o.name() == "adamw") {
+    auto base = torch::optim::AdamWOptions(o.lr()).betas({o.beta1(), o.beta2()}).weight_decay(o.weight_decay());
+    auto plain_opts = base;
+    plain_opts.weight_decay(0.0);
+    std::vector<torch::optim::OptimizerParamGroup> groups;
+    groups.emplace_back(decayed, std::make_unique<torch::optim::AdamWOptions>(base));
+    groups.emplace_back(plain, std::make_unique<torch::optim::AdamWOptions>(plain_opts));
+    impl_ = std::make_unique<torch::optim::AdamW>(groups, base);
+  } else {
+    TORCH_CHECK(false, "unknown train.optimizer '", o.name(), "' (expected sgd, adamw or lars)");
+  }
+}
+
+void Optimizer::set_lr_factor(double factor) {
+  factor_ = factor;
+  for (auto& g : impl_->param_groups()) g.options().set_lr(options_.lr() * factor);
+}
+
+double Optimizer::lr() const { return options_.lr() * factor_; }
+
+void Optimizer::zero_grad() {
+  for (auto& g : impl_->param_groups())
+    for (auto& p : g.params())
+      if (p.grad().defined()) p.mutable_grad().zero_();
+}
+
+void Optimizer::lars_adapt() {
+  torch::NoGradGuard no_grad;
+  const double wd = options_.weight_decay(), eta = options_.eta(), lr = this->lr();
+  for (auto& p : adapted_) {
+    if (!p.grad().defined()) continue;
+    auto g = p.mutable_grad();
+    const double pn = p.norm().item<double>(), gn = g.norm().item<double>();
+    if (pn == 0.0 || gn == 0.0) continue;
+    double trust = eta * pn / (gn + wd * pn + 1e-8);
+    if (options_.clip_lr()) trust = std::min(trust / lr, 1.0);
+    g.add_(p, wd).mul_(trust);
+  }
+}
+
+void Optimizer::step() {
+  if (!adapted_.empty()) lars_adapt();
+  impl_->step();
+}
+
+double WarmupCosine::factor(int64_t step) const {
+  if (warmup_steps > 0 && step < warmup_steps) {
+    return start_factor + (1.0 - start_factor) * static_cast<double>(step) / warmup_steps;
+  }
+  const int64_t span = std::max<int64_t>(1, total_steps - warmup_steps);
+  const double t = std::min(1.0, static_cast<double>(step - warmup_steps) / span);
+  return min_factor + (1.0 - min_factor) * 0.5 * (1.0 + std::cos(M_PI * t));
+}
+
+namespace {
+std::vector<torch::Tensor> state_of(const torch::nn::Module& m) {
+  auto out = m.parameters();
+  for (auto& b : m.buffers()) out.push_back(b);
+  return out;
+}
+}  // namespace
+
+ModelEma::ModelEma(const torch::nn::Module& model, double decay) : decay_(decay) {
+  TORCH_CHECK(decay >= 0 && decay < 1, "ema decay must be in [0, 1), got ", decay);
+  for (auto& t : state_of(model)) shadow_.push_back(t.detach().clone());
+}
+
+void ModelEma::update(const torch::nn::Module& model) {
+  torch::NoGradGuard no_grad;
+  auto cur = state_of(model);
+  TORCH_CHECK(cur.size() == shadow_.size(), "ModelEma: the model's structure changed");
+  for (size_t i = 0; i < cur.size(); ++i) {
+    if (shadow_[i].is_floating_point()) {
+      shadow_[i].mul_(decay_).add_(cur[i].detach(), 1.0 - decay_);
+    } else {
+      shadow_[i].copy_(cur[i]);
+    }
+  }
+}
+
+void ModelEma::copy_to(torch::nn::Module& model) const {
+  torch::NoGradGuard no_grad;
+  auto cur = state_of(model);
+  TORCH_CHECK(cur.size() == shadow_.size(), "ModelEma: the model's structure changed");
+  for (size_t i = 0; i < cur.size(); ++i) cur[i].copy_(shadow_[i]);
+}
+
+void ModelEma::swap(torch::nn::Module& model) {
+  torch::NoGradGuard no_grad;
+  auto cur = state_of(model);
+  TORCH_CHECK(cur.size() == shadow_.size(), "ModelEma: the model's structure changed");
+  for (size_t i = 0; i < cur.size(); ++i) {
+    auto tmp = cur[i].clone();
+    cur[i].copy_(shadow_[i]);
+    shadow_[i].copy_(tmp);
+  }
+}
+
+}  // namespace selfsup::train

@@ -1,0 +1,238 @@
+#include "selfsup/train/trainer.h"
+
+#include <ATen/autocast_mode.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace selfsup::train {
+namespace {
+
+std::atomic<bool> g_stop{false};
+void on_signal(int) { g_stop.store(true); }
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+std::string format_duration(double s) {
+  if (!std::isfinite(s) || s < 0) return "?";
+  const int64_t t = static_cast<int64_t>(s);
+  std::ostringstream o;
+  if (t >= 3600) o << t / 3600 << "h";
+  o << std::setw(t >= 3600 ? 2 : 1) << std::setfill('0') << (t % 3600) / 60 << "m" << std::setw(2) << t % 60 << "s";
+  return o.str();
+}
+
+}  // namespace
+
+void install_stop_handlers() {
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+}
+bool stop_requested() { return g_stop.load(); }
+
+TrainerOptions TrainerOptions::from_config(const Config& cfg) {
+  TrainerOptions o;
+  o.epochs(cfg.get<int64_t>("train.epochs", o.epochs()));
+  o.max_steps(cfg.get<int64_t>("train.max_steps", o.max_steps()));
+  o.warmup_epochs(cfg.get<double>("train.warmup_epochs", o.warmup_epochs()));
+  o.warmup_start_factor(cfg.get<double>("train.warmup_start_factor", o.warmup_start_factor()));
+  o.min_lr_factor(cfg.get<double>("train.min_lr_factor", o.min_lr_factor()));
+  o.grad_clip(cfg.get<double>("train.grad_clip", o.grad_clip()));
+  o.checkpoint_every_steps(cfg.get<int64_t>("train.checkpoint_every_steps", o.checkpoint_every_steps()));
+  o.log_every_steps(cfg.get<int64_t>("train.log_every_steps", o.log_every_steps()));
+  o.fit_schedule_to_time(cfg.get<bool>("train.fit_schedule_to_time", o.fit_schedule_to_time()));
+  o.precision(cfg.get<std::string>("precision", o.precision()));
+  TORCH_CHECK(o.epochs() > 0 || o.max_steps() > 0, "train.epochs must be positive, got ", o.epochs());
+  TORCH_CHECK(o.max_steps() >= 0, "train.max_steps must be >= 0, got ", o.max_steps());
+  TORCH_CHECK(o.warmup_epochs() >= 0, "train.warmup_epochs must be >= 0, got ", o.warmup_epochs());
+  TORCH_CHECK(o.grad_clip() >= 0, "train.grad_clip must be >= 0, got ", o.grad_clip());
+  TORCH_CHECK(o.log_every_steps() > 0, "train.log_every_steps must be positive, got ", o.log_every_steps());
+  TORCH_CHECK(o.precision() == "fp32" || o.precision() == "bf16", "precision must be fp32 or bf16, got '",
+              o.precision(), "'");
+  return o;
+}
+
+Trainer::Trainer(const Config& cfg, methods::Method method, ViewLoader& loader, TrainerOptions options)
+    : cfg_(cfg), method_(std::move(method)), loader_(loader), options_(std::move(options)) {
+  optimizer_ = std::make_unique<Optimizer>(method_->parameters(), OptimizerOptions::from_config(cfg));
+}
+
+std::string Trainer::checkpoint_path() const {
+  return (std::filesystem::path(options_.out_dir()) / "last.ckpt").string();
+}
+
+void Trainer::save(int64_t step, int64_t total, double seconds) {
+  if (options_.out_dir().empty()) return;
+  CheckpointState s{step, total, seconds, cfg_.dump()};
+  save_checkpoint(checkpoint_path(), *method_, &optimizer_->impl(), s);
+}
+
+TrainResult Trainer::fit() {
+  const int64_t spe = loader_.steps_per_epoch();
+  TORCH_CHECK(spe > 0, "an epoch has no batches (training set ", loader_.dataset_size(), " images)");
+  int64_t total = options_.max_steps() > 0 ? options_.max_steps() : options_.epochs() * spe;
+  int64_t step = 0;
+  double prior_seconds = 0;
+  if (options_.resume()) {
+    auto s = load_checkpoint(checkpoint_path(), *method_, &optimizer_->impl());
+    step = s.step;
+    total = s.total_steps;
+    prior_seconds = s.train_seconds;
+    std::cerr << "resuming from " << checkpoint_path() << " at step " << step << " of " << total << "\n";
+  }
+  bool total_fitted = options_.resume() && options_.time_limit() > 0;
+  WarmupCosine sched{static_cast<int64_t>(std::llround(options_.warmup_epochs() * spe)), total,
+                     options_.warmup_start_factor(), options_.min_lr_factor()};
+
+  std::ofstream metrics;
+  if (!options_.out_dir().empty()) {
+    std::filesystem::create_directories(options_.out_dir());
+    metrics.open((std::filesystem::path(options_.out_dir()) / "metrics.jsonl").string(), std::ios::app);
+  }
+  const bool tty = options_.progress() && ::isatty(STDERR_FILENO);
+  const bool bf16 = options_.precision() == "bf16";
+  method_->train();
+  const auto start = Clock::now();
+  auto window_start = start;
+  int64_t window_images = 0, window_steps = 0, images = 0;
+  double loss_sum = 0, last_loss = 0;
+  int64_t fit_probe_step = -1;
+  Clock::time_point fit_probe_time;
+  TrainResult result;
+
+  while (step < total) {
+    const double elapsed = prior_seconds + seconds_since(start);
+    if (options_.time_limit() > 0 && elapsed >= options_.time_limit()) {
+      result.stopped_early = true;
+      break;
+    }
+    if (stop_requested()) {
+      result.stopped_early = true;
+      std::cerr << "\nstop requested: saving a checkpoint at step " << step << "\n";
+      break;
+    }
+    optimizer_->set_lr_factor(sched.factor(step));
+    auto batch = loader_.get(step);
+    optimizer_->zero_grad();
+    methods::StepOutput out;
+    if (bf16) {
+      // LibTorch's CPU autocast: convolutions and matmuls run in bf16, reductions and the
+      // losses' softmax/normalisation stay fp32; parameters and optimizer state remain fp32.
+      at::autocast::set_cpu_enabled(true);
+      at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+      try {
+        out = method_->training_step(batch);
+      } catch (...) {
+        at::autocast::set_cpu_enabled(false);
+        throw;
+      }
+      at::autocast::set_cpu_enabled(false);
+      at::autocast::clear_cache();
+      out.loss = out.loss.to(torch::kFloat32);
+    } else {
+      out = method_->training_step(batch);
+    }
+    const double loss = out.loss.item<double>();
+    if (!std::isfinite(loss)) {
+      std::ostringstream msg;
+      msg << "loss is " << (std::isnan(loss) ? "NaN" : "infinite") << " at step " << step + 1 << " (epoch "
+          << step / spe + 1 << ")";
+      if (!options_.out_dir().empty() && std::filesystem::exists(checkpoint_path())) {
+        msg << "; the last good checkpoint is " << checkpoint_path();
+      }
+      msg << "; lower train.lr or check the data";
+      TORCH_CHECK(false, msg.str());
+    }
+    out.loss.backward();
+    if (options_.grad_clip() > 0) torch::nn::utils::clip_grad_norm_(method_->parameters(), options_.grad_clip());
+    optimizer_->step();
+    ++step;
+    method_->after_optimizer_step(step, total);
+    if (on_step_) on_step_(step, loss, out);
+
+    const int64_t b = batch.views.front().size(0);
+    images += b;
+    window_images += b;
+    ++window_steps;
+    loss_sum += loss;
+    last_loss = loss;
+
+    // Fit the schedule to the time limit from the speed of steps 10..40 (past the warm-up of
+    // allocator and caches).
+    if (options_.time_limit() > 0 && options_.fit_schedule_to_time() && !total_fitted) {
+      if (step == 10) {
+        fit_probe_step = step;
+        fit_probe_time = Clock::now();
+      } else if (fit_probe_step > 0 && step == fit_probe_step + 30) {
+        const double per_step = seconds_since(fit_probe_time) / 30.0;
+        const double left = options_.time_limit() - (prior_seconds + seconds_since(start));
+        const int64_t fit = step + static_cast<int64_t>(0.98 * left / per_step);
+        if (fit < total) {
+          total = std::max(fit, step + 1);
+          sched.total_steps = total;
+          std::cerr << (tty ? "\n" : "") << "time limit: schedule fitted to " << total << " steps ("
+                    << std::fixed << std::setprecision(3) << per_step << " s/step)\n";
+        }
+        total_fitted = true;
+      }
+    }
+
+    const bool log_now = step % options_.log_every_steps() == 0 || step == total;
+    if (log_now || tty) {
+      const double win = seconds_since(window_start);
+      const double ips = win > 0 ? window_images / win : 0;
+      const double run_s = seconds_since(start);
+      const double eta = (total - step) * (run_s / std::max<int64_t>(1, images / std::max<int64_t>(1, b)));
+      std::ostringstream line;
+      line << "epoch " << step / spe + (step % spe ? 1 : 0) << " step " << step << "/" << total << " loss "
+           << std::fixed << std::setprecision(4) << loss << " lr " << std::setprecision(5) << optimizer_->lr()
+           << " " << std::setprecision(0) << ips << " img/s ETA " << format_duration(eta);
+      if (tty) {
+        std::cerr << "\r\033[K" << line.str() << std::flush;
+      } else if (log_now) {
+        std::cerr << line.str() << "\n";
+      }
+      if (log_now) {
+        nlohmann::json j;
+        j["step"] = step;
+        j["epoch"] = static_cast<double>(step) / spe;
+        j["loss"] = loss_sum / std::max<int64_t>(1, window_steps);
+        j["lr"] = optimizer_->lr();
+        j["images_per_second"] = ips;
+        j["seconds"] = prior_seconds + run_s;
+        for (const auto& kv : out.metrics) j[kv.first] = kv.second;
+        if (metrics.is_open()) metrics << j.dump() << "\n" << std::flush;
+        window_start = Clock::now();
+        window_images = 0;
+        window_steps = 0;
+        loss_sum = 0;
+      }
+    }
+    if (options_.checkpoint_every_steps() > 0 && step % options_.checkpoint_every_steps() == 0) {
+      save(step, total, prior_seconds + seconds_since(start));
+    }
+  }
+  if (tty) std::cerr << "\n";
+  result.steps = step;
+  result.total_steps = total;
+  const double run_s = seconds_since(start);
+  result.train_seconds = prior_seconds + run_s;
+  result.images_per_second = run_s > 0 ? images / run_s : 0;
+  result.last_loss = last_loss;
+  save(step, total, result.train_seconds);
+  return result;
+}
+
+}  // namespace selfsup::train
