@@ -10,7 +10,7 @@ torch::Tensor extract_features(const std::function<torch::Tensor(const torch::Te
                                const torch::Tensor& images_u8, const train::Normalization& norm,
                                torch::Device device, int64_t batch_size) {
   TORCH_CHECK(images_u8.dim() == 4, "extract_features: images must be [N,C,H,W], got ", images_u8.sizes());
-  torch::NoGradGuard no_grad;
+  c10::InferenceMode guard;
   std::vector<torch::Tensor> out;
   for (int64_t i = 0; i < images_u8.size(0); i += batch_size) {
     auto x = images_u8.slice(0, i, std::min(i + batch_size, images_u8.size(0))).to(device);
@@ -88,8 +88,8 @@ LinearProbeResult linear_probe(const torch::Tensor& train_x, const torch::Tensor
   TORCH_CHECK(!o.l2_grid().empty(), "linear_probe: the L2 grid is empty");
   TORCH_CHECK(o.val_fraction() > 0 && o.val_fraction() < 1, "linear probe val_fraction must be in (0,1), got ",
               o.val_fraction());
-  // Standardise with training statistics only (float64: L-BFGS converges cleanly and it is cheap).
-  auto xtr = train_x.to(torch::kFloat64), xte = test_x.to(torch::kFloat64);
+  // Standardise with training statistics only; float32 is enough for a convex fit this size.
+  auto xtr = train_x.to(torch::kFloat32), xte = test_x.to(torch::kFloat32);
   auto mean = xtr.mean(0, true), std = xtr.std(0, true, true).clamp_min(1e-8);
   xtr = (xtr - mean) / std;
   xte = (xte - mean) / std;

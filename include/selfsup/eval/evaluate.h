@@ -30,8 +30,8 @@ torch::Tensor knn_predict(const torch::Tensor& train_features, const torch::Tens
 double accuracy(const torch::Tensor& predicted, const torch::Tensor& labels);
 
 struct LinearProbeOptions {
-  TORCH_ARG(std::vector<double>, l2_grid) = std::vector<double>({0.0, 1e-5, 1e-4, 1e-3, 1e-2});
-  TORCH_ARG(int64_t, max_iter) = 300;
+  TORCH_ARG(std::vector<double>, l2_grid) = std::vector<double>({1e-5, 1e-4, 1e-3});
+  TORCH_ARG(int64_t, max_iter) = 200;
   TORCH_ARG(double, val_fraction) = 0.1;
   TORCH_ARG(uint64_t, seed) = 0;
 };

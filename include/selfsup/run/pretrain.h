@@ -21,7 +21,7 @@ struct EvalOptions {
   std::vector<std::string> protocols{"knn", "linear"};  // knn | linear
   int64_t knn_k = 200;
   double knn_temperature = 0.1;
-  int64_t linear_max_iter = 300;
+  int64_t linear_max_iter = 200;
   /// eval.protocols, eval.knn_k, eval.knn_temperature, eval.linear_max_iter.
   static EvalOptions from_config(const Config& cfg);
 };
