@@ -62,7 +62,10 @@ void register_train(CLI::App& app) {
   static bool raw = false;
   auto* ev = app.add_subcommand("eval", "evaluate a checkpoint (kNN, linear probe) on the test set");
   ev->add_option("--checkpoint", checkpoint, "checkpoint written by pretrain (DIR/last.ckpt)");
-  ev->add_option("--protocol", protocol, "knn | linear | all")->check(CLI::IsMember({"knn", "linear", "all"}));
+  ev->add_option("--protocol", protocol, "knn | linear | finetune | all (all = knn + linear + finetune)")
+      ->check(CLI::IsMember({"knn", "linear", "finetune", "all"}));
+  static int64_t labels_per_class = 10;
+  ev->add_option("--labels-per-class", labels_per_class, "labels per class for the finetune protocol");
   ev->add_option("--threads", threads, "intra-op threads (default: all cores)");
   ev->add_option("--summary", summary_out, "also write the figures to this JSON file");
   ev->add_flag("--raw-pixels", raw, "score raw pixels instead of a checkpoint (the baseline to beat)");
@@ -70,7 +73,10 @@ void register_train(CLI::App& app) {
   ev->add_option("--set", eval_sets, "with --raw-pixels: override a config key");
   ev->callback([] {
     run::EvalOptions o;
-    if (protocol != "all") o.protocols = {protocol};
+    o.protocols = protocol == "all" ? std::vector<std::string>{"knn", "linear", "finetune"}
+                                    : std::vector<std::string>{protocol};
+    o.finetune_labels_per_class = labels_per_class;
+    if (raw) o.protocols.erase(std::remove(o.protocols.begin(), o.protocols.end(), "finetune"), o.protocols.end());
     nlohmann::json j;
     if (raw) {
       Config cfg = config_for_raw.empty() ? Config() : Config::load(config_for_raw);

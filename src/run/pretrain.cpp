@@ -8,6 +8,7 @@
 #include "selfsup/core/runtime.h"
 #include "selfsup/data/dataset.h"
 #include "selfsup/eval/evaluate.h"
+#include "selfsup/eval/finetune.h"
 #include "selfsup/train/checkpoint.h"
 #include "selfsup/train/trainer.h"
 
@@ -20,8 +21,11 @@ EvalOptions EvalOptions::from_config(const Config& cfg) {
   o.knn_k = cfg.get<int64_t>("eval.knn_k", o.knn_k);
   o.knn_temperature = cfg.get<double>("eval.knn_temperature", o.knn_temperature);
   o.linear_max_iter = cfg.get<int64_t>("eval.linear_max_iter", o.linear_max_iter);
+  o.finetune_labels_per_class = cfg.get<int64_t>("eval.finetune_labels_per_class", o.finetune_labels_per_class);
+  o.finetune_steps = cfg.get<int64_t>("eval.finetune_steps", o.finetune_steps);
   for (const auto& p : o.protocols) {
-    TORCH_CHECK(p == "knn" || p == "linear", "unknown evaluation protocol '", p, "' (expected knn or linear)");
+    TORCH_CHECK(p == "knn" || p == "linear" || p == "finetune", "unknown evaluation protocol '", p,
+                "' (expected knn, linear or finetune)");
   }
   return o;
 }
@@ -59,7 +63,7 @@ Setup build(const Config& cfg) {
 }
 
 nlohmann::json run_protocols(const std::function<torch::Tensor(const torch::Tensor&)>& encode, const Setup& s,
-                             const EvalOptions& o) {
+                             const EvalOptions& o, const nets::Backbone& encoder = nullptr) {
   nlohmann::json j;
   const auto t0 = Clock::now();
   auto train_f = eval::extract_features(encode, s.data.train.images, s.norm, s.device);
@@ -84,6 +88,17 @@ nlohmann::json run_protocols(const std::function<torch::Tensor(const torch::Tens
       j["linear_seconds"] = std::chrono::duration<double>(Clock::now() - t).count();
       std::cerr << "linear probe test accuracy: " << r.test_accuracy << " (L2 " << r.l2
                 << " chosen on validation, val accuracy " << r.val_accuracy << ")\n";
+    } else if (p == "finetune") {
+      TORCH_CHECK(encoder, "the finetune protocol needs a trained encoder (not raw pixels)");
+      auto r = eval::finetune(encoder, s.data.train, s.data.test, s.norm, s.device,
+                              eval::FinetuneOptions()
+                                  .labels_per_class(o.finetune_labels_per_class)
+                                  .steps(o.finetune_steps)
+                                  .seed(derive_seed(s.seed, "finetune")));
+      j["finetune_acc"] = r.test_accuracy;
+      j["finetune_labels"] = r.labeled;
+      j["finetune_seconds"] = std::chrono::duration<double>(Clock::now() - t).count();
+      std::cerr << "fine-tuning with " << r.labeled << " labels: test accuracy " << r.test_accuracy << "\n";
     }
   }
   return j;
@@ -141,7 +156,7 @@ nlohmann::json pretrain(Config cfg, const RunOptions& ro) {
   summary["threads"] = at::get_num_threads();
   if (ro.evaluate && !train::stop_requested()) {
     s.method->eval();
-    summary.update(run_protocols(encoder_fn(s.method), s, eval_opts));
+    summary.update(run_protocols(encoder_fn(s.method), s, eval_opts, s.method->encoder()));
   }
   train::write_file_atomic((fs::path(ro.out_dir) / "summary.json").string(), summary.dump(2) + "\n");
   return summary;
@@ -155,7 +170,7 @@ nlohmann::json evaluate_checkpoint(const std::string& checkpoint, const EvalOpti
   Setup s = build(cfg);
   train::load_checkpoint(checkpoint, *s.method, nullptr);
   s.method->eval();
-  auto j = run_protocols(encoder_fn(s.method), s, o);
+  auto j = run_protocols(encoder_fn(s.method), s, o, s.method->encoder());
   j["checkpoint"] = checkpoint;
   j["step"] = state.step;
   if (!summary_path.empty()) train::write_file_atomic(summary_path, j.dump(2) + "\n");

@@ -18,11 +18,14 @@ struct RunOptions {
 };
 
 struct EvalOptions {
-  std::vector<std::string> protocols{"knn", "linear"};  // knn | linear
+  std::vector<std::string> protocols{"knn", "linear"};  // knn | linear | finetune
   int64_t knn_k = 200;
   double knn_temperature = 0.1;
   int64_t linear_max_iter = 200;
-  /// eval.protocols, eval.knn_k, eval.knn_temperature, eval.linear_max_iter.
+  int64_t finetune_labels_per_class = 10;
+  int64_t finetune_steps = 500;
+  /// eval.protocols, eval.knn_k, eval.knn_temperature, eval.linear_max_iter,
+  /// eval.finetune_labels_per_class, eval.finetune_steps.
   static EvalOptions from_config(const Config& cfg);
 };
 
