@@ -7,6 +7,7 @@
 #include "selfsup/augment/pipeline.h"
 #include "selfsup/core/runtime.h"
 #include "selfsup/data/dataset.h"
+#include "selfsup/data/splits.h"
 #include "selfsup/eval/evaluate.h"
 #include "selfsup/eval/finetune.h"
 #include "selfsup/train/checkpoint.h"
@@ -23,6 +24,10 @@ EvalOptions EvalOptions::from_config(const Config& cfg) {
   o.linear_max_iter = cfg.get<int64_t>("eval.linear_max_iter", o.linear_max_iter);
   o.finetune_labels_per_class = cfg.get<int64_t>("eval.finetune_labels_per_class", o.finetune_labels_per_class);
   o.finetune_steps = cfg.get<int64_t>("eval.finetune_steps", o.finetune_steps);
+  o.split = cfg.get<std::string>("eval.split", o.split);
+  o.val_per_class = cfg.get<int64_t>("eval.val_per_class", o.val_per_class);
+  TORCH_CHECK(o.split == "test" || o.split == "val", "eval.split must be test or val, got '", o.split, "'");
+  TORCH_CHECK(o.val_per_class > 0, "eval.val_per_class must be positive, got ", o.val_per_class);
   for (const auto& p : o.protocols) {
     TORCH_CHECK(p == "knn" || p == "linear" || p == "finetune", "unknown evaluation protocol '", p,
                 "' (expected knn, linear or finetune)");
@@ -37,6 +42,7 @@ using Clock = std::chrono::steady_clock;
 /// Everything a run builds from its config, in the order that keeps the seed meaningful.
 struct Setup {
   data::DataSplits data;
+  data::DataSplits scored;  // what the protocols fit on and score: train/test, or train-minus-val/val
   train::Normalization norm;
   methods::DataSpec spec;
   methods::Method method;
@@ -44,6 +50,18 @@ struct Setup {
   uint64_t seed = 0;
   int threads = 0;
 };
+
+/// With eval.split = val the protocols fit on the training set minus a stratified validation
+/// split and score that split: the way to compare recipes without ever looking at the test set.
+void choose_scored_split(Setup& s, const EvalOptions& o) {
+  if (o.split == "test") {
+    s.scored = s.data;
+    return;
+  }
+  auto split = data::validation_split(s.data.train.labels, o.val_per_class, derive_seed(s.seed, "eval-val"));
+  s.scored.train = s.data.train.subset(split.train);
+  s.scored.test = s.data.train.subset(split.val);
+}
 
 Setup build(const Config& cfg) {
   Setup s;
@@ -66,21 +84,24 @@ nlohmann::json run_protocols(const std::function<torch::Tensor(const torch::Tens
                              const EvalOptions& o, const nets::Backbone& encoder = nullptr) {
   nlohmann::json j;
   const auto t0 = Clock::now();
-  auto train_f = eval::extract_features(encode, s.data.train.images, s.norm, s.device);
-  auto test_f = eval::extract_features(encode, s.data.test.images, s.norm, s.device);
+  const auto& train_set = s.scored.train;
+  const auto& test_set = s.scored.test;
+  j["eval_split"] = o.split;
+  auto train_f = eval::extract_features(encode, train_set.images, s.norm, s.device);
+  auto test_f = eval::extract_features(encode, test_set.images, s.norm, s.device);
   j["feature_dim"] = train_f.size(1);
   j["feature_seconds"] = std::chrono::duration<double>(Clock::now() - t0).count();
-  const int64_t classes = s.data.train.num_classes();
+  const int64_t classes = train_set.num_classes();
   for (const auto& p : o.protocols) {
     const auto t = Clock::now();
     if (p == "knn") {
-      auto pred = eval::knn_predict(train_f, s.data.train.labels, test_f, classes,
+      auto pred = eval::knn_predict(train_f, train_set.labels, test_f, classes,
                                     eval::KnnOptions().k(o.knn_k).temperature(o.knn_temperature));
-      j["knn_acc"] = eval::accuracy(pred, s.data.test.labels);
+      j["knn_acc"] = eval::accuracy(pred, test_set.labels);
       j["knn_seconds"] = std::chrono::duration<double>(Clock::now() - t).count();
       std::cerr << "kNN (k=" << o.knn_k << ", T=" << o.knn_temperature << ") test accuracy: " << j["knn_acc"] << "\n";
     } else if (p == "linear") {
-      auto r = eval::linear_probe(train_f, s.data.train.labels, test_f, s.data.test.labels, classes,
+      auto r = eval::linear_probe(train_f, train_set.labels, test_f, test_set.labels, classes,
                                   eval::LinearProbeOptions().max_iter(o.linear_max_iter).seed(derive_seed(s.seed, "probe")));
       j["linear_acc"] = r.test_accuracy;
       j["linear_val_acc"] = r.val_accuracy;
@@ -90,7 +111,7 @@ nlohmann::json run_protocols(const std::function<torch::Tensor(const torch::Tens
                 << " chosen on validation, val accuracy " << r.val_accuracy << ")\n";
     } else if (p == "finetune") {
       TORCH_CHECK(encoder, "the finetune protocol needs a trained encoder (not raw pixels)");
-      auto r = eval::finetune(encoder, s.data.train, s.data.test, s.norm, s.device,
+      auto r = eval::finetune(encoder, train_set, test_set, s.norm, s.device,
                               eval::FinetuneOptions()
                                   .labels_per_class(o.finetune_labels_per_class)
                                   .steps(o.finetune_steps)
@@ -132,6 +153,7 @@ nlohmann::json pretrain(Config cfg, const RunOptions& ro) {
   TORCH_CHECK(ro.time_limit >= 0, "--time-limit must be >= 0, got ", ro.time_limit);
   train::Trainer trainer(cfg, s.method, loader, topts);
   const auto eval_opts = EvalOptions::from_config(cfg);
+  choose_scored_split(s, eval_opts);
   cfg.check_all_used();  // a misspelt key fails now, not after an hour of training
 
   fs::create_directories(ro.out_dir);
@@ -169,6 +191,7 @@ nlohmann::json evaluate_checkpoint(const std::string& checkpoint, const EvalOpti
   if (threads > 0) cfg.set("train.threads", YAML::Node(threads));
   Setup s = build(cfg);
   train::load_checkpoint(checkpoint, *s.method, nullptr);
+  choose_scored_split(s, o);
   s.method->eval();
   auto j = run_protocols(encoder_fn(s.method), s, o, s.method->encoder());
   j["checkpoint"] = checkpoint;
@@ -183,6 +206,7 @@ nlohmann::json evaluate_raw_pixels(const Config& cfg, const EvalOptions& o) {
   init_runtime(s.threads);
   s.data = data::load_dataset(cfg);
   s.norm = train::Normalization::from_config(cfg, s.data.train.images);
+  choose_scored_split(s, o);
   auto j = run_protocols([](const torch::Tensor& x) { return x.flatten(1); }, s, o);
   j["features"] = "raw pixels";
   return j;

@@ -93,13 +93,16 @@ void read_archive(const std::string& path, torch::serialize::InputArchive& archi
 CheckpointState read_state(const std::string& path, torch::serialize::InputArchive& archive) {
   CheckpointState s;
   try {
-    torch::Tensor t;
-    archive.read("step", t);
-    s.step = t.item<int64_t>();
-    archive.read("total_steps", t);
-    s.total_steps = t.item<int64_t>();
-    archive.read("train_seconds", t);
-    s.train_seconds = t.item<double>();
+    // A fresh tensor per read: InputArchive::read into a defined tensor calls set_(), which
+    // reinterprets the stored bytes in the old dtype (a float64 read as int64 bits).
+    auto read = [&](const char* key) {
+      torch::Tensor t;
+      archive.read(key, t);
+      return t;
+    };
+    s.step = read("step").item<int64_t>();
+    s.total_steps = read("total_steps").item<int64_t>();
+    s.train_seconds = read("train_seconds").item<double>();
     c10::IValue cfg;
     archive.read("config", cfg);
     s.config_yaml = cfg.toStringRef();

@@ -37,6 +37,7 @@ std::string format_duration(double s) {
 }  // namespace
 
 void install_stop_handlers() {
+  g_stop.store(false);
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
 }

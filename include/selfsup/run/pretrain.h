@@ -24,8 +24,12 @@ struct EvalOptions {
   int64_t linear_max_iter = 200;
   int64_t finetune_labels_per_class = 10;
   int64_t finetune_steps = 500;
+  /// "test" scores the real test set; "val" fits on train minus a stratified validation split and
+  /// scores that split (for comparing recipes without touching the test set).
+  std::string split = "test";
+  int64_t val_per_class = 500;
   /// eval.protocols, eval.knn_k, eval.knn_temperature, eval.linear_max_iter,
-  /// eval.finetune_labels_per_class, eval.finetune_steps.
+  /// eval.finetune_labels_per_class, eval.finetune_steps, eval.split, eval.val_per_class.
   static EvalOptions from_config(const Config& cfg);
 };
 

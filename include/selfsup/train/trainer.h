@@ -60,7 +60,7 @@ class Trainer {
 
  private:
   void save(int64_t step, int64_t total, double seconds);
-  const Config& cfg_;
+  Config cfg_;  // a copy: the trainer may outlive the caller's config
   methods::Method method_;
   ViewLoader& loader_;
   TrainerOptions options_;
@@ -70,7 +70,7 @@ class Trainer {
 
 /// Installs SIGINT/SIGTERM handlers that ask running trainers to stop cleanly (checkpoint, then
 /// return) instead of dying mid-step.
-void install_stop_handlers();
+void install_stop_handlers();  // also clears an earlier stop request
 bool stop_requested();
 
 }  // namespace selfsup::train

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# selfsup pretrain / eval: every bad config, file or argument gives exactly one "error: ..." line
+# on stderr naming what is wrong, and a non-zero exit; never a crash, a backtrace or a hang.
+# Usage: bash errors.sh <selfsup binary> <source dir> <build dir>
+set -u
+SELFSUP=$1
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/selfsup_errors.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+
+fail() {
+  echo "FAIL: $*"
+  exit 1
+}
+
+# expect_error DESCRIPTION TEXT_IN_MESSAGE ARGS...: the command must fail with one error line
+# naming TEXT, and print nothing else on stderr.
+expect_error() {
+  local desc=$1 text=$2
+  shift 2
+  timeout 300 "$SELFSUP" "$@" >"$TMP/out" 2>"$TMP/err"
+  local rc=$?
+  [ "$rc" -ne 0 ] || fail "$desc: exit code 0, expected an error"
+  [ "$rc" -ne 124 ] || fail "$desc: still running after 300 s"
+  [ "$rc" -lt 128 ] || fail "$desc: crashed with exit code $rc: $(cat "$TMP/err")"
+  local lines
+  lines=$(wc -l <"$TMP/err")
+  [ "$lines" -eq 1 ] || fail "$desc: expected exactly one line on stderr, got $lines: $(cat "$TMP/err")"
+  grep -q '^error: ' "$TMP/err" || fail "$desc: the line does not start with 'error:': $(cat "$TMP/err")"
+  grep -qF -- "$text" "$TMP/err" || fail "$desc: message does not mention '$text': $(cat "$TMP/err")"
+  echo "ok: $desc -> $(cat "$TMP/err")"
+}
+
+[ -x "$SELFSUP" ] || fail "selfsup binary '$SELFSUP' not found"
+
+cat >"$TMP/ok.yaml" <<EOF
+method: {name: simclr, proj_hidden_dim: 32, proj_output_dim: 16}
+data: {name: fashion-mnist, limit: 128}
+model: {backbone: convnet, channels: [8, 16, 32]}
+train: {batch_size: 64, max_steps: 2, threads: 1}
+EOF
+printf 'method: {name: simclr\ntrain: [1, 2\n' >"$TMP/bad.yaml"
+
+# Config and arguments.
+expect_error "unknown method" "nope" pretrain --config "$TMP/ok.yaml" --out "$TMP/r1" --set method.name=nope
+expect_error "negative temperature" "method.temperature" \
+  pretrain --config "$TMP/ok.yaml" --out "$TMP/r2" --set method.temperature=-1
+expect_error "unknown config key" "train.lrr" pretrain --config "$TMP/ok.yaml" --out "$TMP/r3" --set train.lrr=0.1
+[ -e "$TMP/r3/last.ckpt" ] && fail "a run with a misspelt key trained anyway"
+expect_error "missing config file" "$TMP/none.yaml" pretrain --config "$TMP/none.yaml" --out "$TMP/r4"
+expect_error "malformed YAML" "$TMP/bad.yaml" pretrain --config "$TMP/bad.yaml" --out "$TMP/r5"
+
+# --resume where there is nothing to resume.
+mkdir -p "$TMP/empty"
+expect_error "--resume on an empty folder" "$TMP/empty/last.ckpt" pretrain --resume --out "$TMP/empty"
+
+# A checkpoint cut in half.
+"$SELFSUP" pretrain --config "$TMP/ok.yaml" --out "$TMP/good" --no-eval --quiet >"$TMP/out" 2>"$TMP/err" ||
+  fail "the reference run failed: $(cat "$TMP/err")"
+size=$(stat -c %s "$TMP/good/last.ckpt")
+head -c $((size / 2)) "$TMP/good/last.ckpt" >"$TMP/cut.ckpt"
+expect_error "truncated checkpoint" "$TMP/cut.ckpt" eval --checkpoint "$TMP/cut.ckpt" --protocol knn
+expect_error "missing checkpoint" "$TMP/none.ckpt" eval --checkpoint "$TMP/none.ckpt" --protocol knn
+
+echo "PASS"
