@@ -83,6 +83,7 @@ void register_train(CLI::App& app) {
       for (const auto& s : eval_sets) cfg.set(s);
       if (threads > 0) cfg.set("train.threads", YAML::Node(threads));
       j = run::evaluate_raw_pixels(cfg, o);
+      if (!summary_out.empty()) train::write_file_atomic(summary_out, j.dump(2) + "\n");
     } else {
       TORCH_CHECK(!checkpoint.empty(), "eval needs --checkpoint DIR/last.ckpt (or --raw-pixels)");
       j = run::evaluate_checkpoint(checkpoint, o, threads, summary_out);
