@@ -5,6 +5,7 @@
 #include "selfsup/augment/pipeline.h"
 #include "selfsup/core/runtime.h"
 #include "selfsup/data/dataset.h"
+#include "selfsup/methods/common.h"
 #include "selfsup/methods/method.h"
 #include "selfsup/train/trainer.h"
 
@@ -65,7 +66,9 @@ TEST_P(MethodRun, LossFallsWithoutCollapse) {
   const int64_t steps = 40;
   auto trace = short_run(GetParam(), steps);
   ASSERT_EQ(trace.losses.size(), static_cast<size_t>(steps));
-  const double first = mean(trace.losses, 0, 8), last = mean(trace.losses, steps - 8, steps);
+  // The first window starts once MoCo's queue (256 keys, 64 a step) holds real keys: against the
+  // random unit vectors it starts with, the loss is artificially low.
+  const double first = mean(trace.losses, 5, 13), last = mean(trace.losses, steps - 8, steps);
   EXPECT_LT(last, first) << GetParam() << ": loss did not fall (first " << first << ", last " << last << ")";
   ASSERT_FALSE(trace.z_std.empty());
   // Collapse drives the per-feature std of normalised outputs to 0; healthy is ~1/sqrt(D) = 0.18.
