@@ -3,11 +3,17 @@
 // runs both). Pipeline: random_resized_crop (scale [0.2, 1]) + hflip 0.5 + color_jitter
 // 0.4/0.4/0.4/0.1 p 0.8 + grayscale 0.2, on random uint8 data drawn in shuffled batches of 256.
 //
-// Prints one parseable line per shape:
+// Prints one parseable line per shape (images_per_cpu_s: per second of process CPU time, all
+// threads together, a steadier figure when other processes share the machine):
 //   selfsup shape=28x28x1 images_per_s=123456.7 views_per_image=2 batch=256 threads=2
+//   images_per_cpu_s=...
 // Options: --reps N (timed repetitions, the median is printed; default 5), --batches N (batches
-// per repetition; default 40), --threads N (default 2), --shapes 28x28x1,32x32x3, --profile.
+// per repetition; default 40), --batch N (default 256), --threads N (default 2), --shapes
+// 28x28x1,32x32x3, --profile (time per op), --trace FILE (chrome trace of every ATen op, written
+// to FILE.<shape>, for chrome://tracing).
 #include <ATen/Parallel.h>
+#include <time.h>
+#include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -30,6 +36,7 @@ struct Args {
   int reps = 5, batches = 40, threads = 2, batch = 256;
   std::string shapes = "28x28x1,32x32x3";
   bool profile = false;
+  std::string trace;  // chrome trace of the ops of the timed batches
 };
 
 Args parse(int argc, char** argv) {
@@ -43,17 +50,29 @@ Args parse(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (k == "--reps") a.reps = std::stoi(value());
-    else if (k == "--batches") a.batches = std::stoi(value());
-    else if (k == "--threads") a.threads = std::stoi(value());
-    else if (k == "--batch") a.batch = std::stoi(value());
-    else if (k == "--shapes") a.shapes = value();
-    else if (k == "--profile") a.profile = true;
+    if (k == "--reps")
+      a.reps = std::stoi(value());
+    else if (k == "--batches")
+      a.batches = std::stoi(value());
+    else if (k == "--threads")
+      a.threads = std::stoi(value());
+    else if (k == "--batch")
+      a.batch = std::stoi(value());
+    else if (k == "--shapes")
+      a.shapes = value();
+    else if (k == "--profile")
+      a.profile = true;
+    else if (k == "--trace")
+      a.trace = value();
     else {
       std::cerr << "error: unknown option " << k
-                << " (known: --reps --batches --threads --batch --shapes --profile)\n";
+                << " (known: --reps --batches --threads --batch --shapes --profile --trace FILE)\n";
       std::exit(2);
     }
+  }
+  if (a.reps < 1 || a.batches < 1 || a.threads < 1 || a.batch < 1) {
+    std::cerr << "error: --reps, --batches, --threads and --batch must be positive\n";
+    std::exit(2);
   }
   return a;
 }
@@ -68,28 +87,42 @@ A::Pipeline simclr(int64_t size) {
   return p;
 }
 
+// CPU time of the whole process (all threads): a work measure that other processes disturb less
+// than wall time.
+double cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// Per-op time of one view pipeline (to see where the time goes).
+// Per-op time of one view pipeline, run op by op (no fusion), the fastest of `iters` runs each
+// (robust to other processes), and of the whole pipeline.
 void profile(const A::Pipeline& p, const torch::Tensor& batch, torch::Generator& gen, int iters) {
-  std::vector<double> total(p.size(), 0.0);
+  std::vector<double> best(p.size(), 1e9);
+  double whole = 1e9;
   for (int it = 0; it < iters; ++it) {
     torch::Tensor x = batch.to(torch::kFloat).div_(255);
     bool owned = true;
     for (size_t k = 0; k < p.size(); ++k) {
       auto t0 = std::chrono::steady_clock::now();
       torch::Tensor y = p.transforms()[k]->apply(x, gen, owned);
-      total[k] += seconds_since(t0);
+      best[k] = std::min(best[k], seconds_since(t0));
       owned = owned || !y.is_same(x);
       x = y;
     }
+    auto t0 = std::chrono::steady_clock::now();
+    p(batch, gen);
+    whole = std::min(whole, seconds_since(t0));
   }
   for (size_t k = 0; k < p.size(); ++k) {
-    std::printf("  %-22s %8.3f ms/batch\n", p.transforms()[k]->name().c_str(),
-                1e3 * total[k] / iters);
+    std::printf("  %-22s %8.3f ms/batch (fastest)\n", p.transforms()[k]->name().c_str(),
+                1e3 * best[k]);
   }
+  std::printf("  %-22s %8.3f ms/batch (fastest, with fusion)\n", "whole view", 1e3 * whole);
 }
 
 }  // namespace
@@ -124,18 +157,29 @@ int main(int argc, char** argv) {
       return b;
     };
     for (int i = 0; i < 5; ++i) views(next_batch(), gen);  // warm-up: allocator, thread pool
-    std::vector<double> rates;
+    std::vector<double> rates, cpu_rates;
+    std::unique_ptr<torch::autograd::profiler::RecordProfile> trace;
+    if (!args.trace.empty()) {
+      trace = std::make_unique<torch::autograd::profiler::RecordProfile>(args.trace + "." + shape);
+    }
     for (int r = 0; r < args.reps; ++r) {
       auto t0 = std::chrono::steady_clock::now();
+      const double c0 = cpu_seconds();
       for (int i = 0; i < args.batches; ++i) {
         auto out = views(next_batch(), gen);
         if (out.size() != 2) return 1;
       }
       rates.push_back(args.batches * args.batch / seconds_since(t0));
+      cpu_rates.push_back(args.batches * args.batch / (cpu_seconds() - c0));
     }
+    trace.reset();
     std::sort(rates.begin(), rates.end());
-    std::printf("selfsup shape=%s images_per_s=%.1f views_per_image=2 batch=%d threads=%d\n",
-                shape.c_str(), rates[rates.size() / 2], args.batch, args.threads);
+    std::sort(cpu_rates.begin(), cpu_rates.end());
+    std::printf(
+        "selfsup shape=%s images_per_s=%.1f views_per_image=2 batch=%d threads=%d "
+        "images_per_cpu_s=%.1f\n",
+        shape.c_str(), rates[rates.size() / 2], args.batch, args.threads,
+        cpu_rates[cpu_rates.size() / 2]);
     std::fflush(stdout);
     if (args.profile) profile(views.pipeline(0), next_batch(), gen, 20);
   }

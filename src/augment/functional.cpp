@@ -2,7 +2,9 @@
 // helpers shared by the random transforms.
 #include "selfsup/augment/functional.h"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "common.h"
 
@@ -14,8 +16,8 @@ using torch::Tensor;
 void check_batch(const Tensor& x, const char* op) {
   TORCH_CHECK(x.defined(), op, ": the input batch is undefined");
   TORCH_CHECK(x.dim() == 4, op, ": expected a batch [B, C, H, W], got shape ", x.sizes());
-  TORCH_CHECK(x.size(1) == 1 || x.size(1) == 3, op, ": expected 1 or 3 channels, got ",
-              x.size(1), " (shape ", x.sizes(), ")");
+  TORCH_CHECK(x.size(1) == 1 || x.size(1) == 3, op, ": expected 1 or 3 channels, got ", x.size(1),
+              " (shape ", x.sizes(), ")");
   TORCH_CHECK(x.scalar_type() == torch::kFloat, op, ": expected a float32 batch, got ",
               x.scalar_type(), " (convert uint8 images with Pipeline or x.to(kFloat) / 255)");
 }
@@ -57,29 +59,42 @@ Tensor blend(const Tensor& x, const Tensor& ref, const Tensor& f4, bool inplace)
 
 Tensor shift_hue(const Tensor& x, const Tensor& shift4) {
   // HSV hue rotation without building HSV: the max, min and chroma of each pixel are kept, only
-  // the hue moves. h6 = hue in sextants [0, 6); each output channel is min + chroma * P_k(h6) with
-  // P the fully saturated colour of that hue (the same values as torchvision's _hsv2rgb).
-  auto [maxc, imax] = x.max(1, /*keepdim=*/true);
-  Tensor minc = x.amin(1, /*keepdim=*/true);
+  // the hue moves. Each output channel is min + chroma * P_k(h6), with h6 the hue in sextants
+  // [0, 6) and P the fully saturated colour of that hue (torchvision's _hsv2rgb values). Written
+  // with in-place ops on [B, 1, H, W] planes where possible: this is the costliest jitter op.
+  Tensor r = x.narrow(1, 0, 1), g = x.narrow(1, 1, 1), b = x.narrow(1, 2, 1);
+  Tensor maxc = x.amax(1, /*keepdim=*/true), minc = x.amin(1, /*keepdim=*/true);
   Tensor chroma = maxc - minc;
-  Tensor safe = chroma.masked_fill(chroma == 0, 1);
-  // Hue from the channel holding the max: 2 * k + (x[k+1] - x[k+2]) / chroma (indices mod 3).
-  Tensor next = x.gather(1, (imax + 1).remainder_(3));
-  Tensor after = x.gather(1, (imax + 2).remainder_(3));
-  Tensor h6 = next.sub_(after).div_(safe).add_(imax.to(x.scalar_type()).mul_(2));
-  h6.add_(shift4 * 6).remainder_(6);
+  // torchvision's _rgb2hsv: the channel holding the max picks (g - b) / c, 2 + (b - r) / c or
+  // 4 + (r - g) / c, with r before g before b on ties. not_r = ceil(max - r) is 0 where r is the
+  // max and 1 elsewhere (float arithmetic: comparisons to bool and back cost 6x more here).
+  Tensor not_r = (maxc - r).ceil_(), not_g = (maxc - g).ceil_();
+  Tensor h_r = g - b;
+  Tensor h_g = (b - r).add_(chroma, 2);
+  Tensor h6 = (r - g).add_(chroma, 4);  // h_b
+  h6.sub_(h_g).mul_(not_g).add_(h_g);   // h_g where g is the max, else h_b
+  h6.sub_(h_r).mul_(not_r).add_(h_r);   // h_r where r is the max
+  // Gray pixels (chroma 0) have numerators 0: any hue will do, the output is min either way.
+  // (Clamping chroma in place only adds < 1e-37 to the output below.)
+  h6.div_(chroma.clamp_min_(std::numeric_limits<float>::min()));
+  h6.add_(shift4, 6);
+  h6.sub_((h6 * (1.0 / 6.0)).floor_().mul_(6));  // wrap into [0, 6)
   // P_R = clamp(|h6 - 3| - 1), P_G = clamp(2 - |h6 - 2|), P_B = clamp(2 - |h6 - 4|).
   auto opts = x.options();
   Tensor centre = torch::tensor({3.0f, 2.0f, 4.0f}, opts).view({1, 3, 1, 1});
   Tensor sign = torch::tensor({1.0f, -1.0f, -1.0f}, opts).view({1, 3, 1, 1});
   Tensor offset = torch::tensor({-1.0f, 2.0f, 2.0f}, opts).view({1, 3, 1, 1});
-  Tensor p = at::addcmul(offset, (h6 - centre).abs_(), sign).clamp_(0, 1);
+  Tensor p = (h6 - centre).abs_();
+  at::addcmul_out(p, offset, p, sign).clamp_(0, 1);
   return at::addcmul_out(p, minc, p, chroma);
 }
 
 }  // namespace detail
 
 namespace functional {
+
+// Largest side for which resized_crop uses dense interpolation matrices instead of grid_sample.
+constexpr int64_t kMaxMatmulSide = 128;
 
 using detail::check_batch;
 using detail::per_sample;
@@ -181,17 +196,21 @@ Tensor equalize(const Tensor& x) {
   return torch::where(degenerate.view({b, c, 1, 1}), x, out);
 }
 
-Tensor adjust_brightness(const Tensor& x, double f) { return adjust_brightness(x, full_factor(x, f)); }
+Tensor adjust_brightness(const Tensor& x, double f) {
+  return adjust_brightness(x, full_factor(x, f));
+}
 Tensor adjust_contrast(const Tensor& x, double f) { return adjust_contrast(x, full_factor(x, f)); }
-Tensor adjust_saturation(const Tensor& x, double f) { return adjust_saturation(x, full_factor(x, f)); }
+Tensor adjust_saturation(const Tensor& x, double f) {
+  return adjust_saturation(x, full_factor(x, f));
+}
 Tensor adjust_hue(const Tensor& x, double s) { return adjust_hue(x, full_factor(x, s)); }
 
 Tensor affine(const Tensor& x, const Tensor& matrix, double fill, bool bilinear) {
   check_batch(x, "affine");
   const int64_t b = x.size(0), h = x.size(2), w = x.size(3);
-  TORCH_CHECK(matrix.dim() == 3 && matrix.size(0) == b && matrix.size(1) == 2 &&
-                  matrix.size(2) == 3,
-              "affine: expected matrices [", b, ", 2, 3], got ", matrix.sizes());
+  TORCH_CHECK(
+      matrix.dim() == 3 && matrix.size(0) == b && matrix.size(1) == 2 && matrix.size(2) == 3,
+      "affine: expected matrices [", b, ", 2, 3], got ", matrix.sizes());
   // grid_sample works in coordinates normalized by the half sides (align_corners = false):
   // theta = D^-1 [A | t] D with D = diag(W / 2, H / 2).
   Tensor m = matrix.to(torch::kCPU, torch::kDouble);
@@ -231,23 +250,45 @@ Tensor resized_crop(const Tensor& x, const Tensor& top, const Tensor& left, cons
                   .all()
                   .item<bool>(),
               "resized_crop: every box must lie inside the ", h, "x", w, " image");
-  // Source coordinate of each output row/column, as torch's interpolate of the cropped image
-  // (align_corners = false): s = (dst + 0.5) * side / size - 0.5 clamped to [0, side - 1], so no
-  // pixel outside the box is ever read; then converted to grid_sample's normalized coordinates.
-  auto axis = [](const Tensor& start, const Tensor& side, int64_t size, int64_t full) {
+  // Source position of each output row/column, as torch's interpolate of the cropped image
+  // (align_corners = false): start + clamp((dst + 0.5) * side / size - 0.5, 0, side - 1), so no
+  // pixel outside the box is ever read.
+  auto positions = [](const Tensor& start, const Tensor& side, int64_t size) {
     Tensor dst = torch::arange(size, torch::kDouble).unsqueeze(0) + 0.5;
     Tensor s = dst * (side / size).unsqueeze(1) - 0.5;
     s = torch::max(torch::min(s, (side - 1).unsqueeze(1)), torch::zeros_like(s));
-    return (2 * (start.unsqueeze(1) + s) + 1) / full - 1;
+    return start.unsqueeze(1) + s;  // [B, size], double, CPU
   };
-  Tensor gx = axis(j, bw, size[1], w), gy = axis(i, bh, size[0], h);
-  if (flip.defined()) {
-    Tensor f = flip.to(torch::kCPU, torch::kBool).unsqueeze(1);
-    gx = torch::where(f, gx.flip(1), gx);
+  Tensor px = positions(j, bw, size[1]), py = positions(i, bh, size[0]);
+  if (flip.defined())
+    px = torch::where(flip.to(torch::kCPU, torch::kBool).unsqueeze(1), px.flip(1), px);
+  const int64_t c = x.size(1);
+  const auto opts = x.options();
+  if (std::max({h, w, size[0], size[1]}) <= kMaxMatmulSide) {
+    // Small images (faster than grid_sample up to ~128 px). Rows: each output row blends two
+    // input rows, fetched whole by index_select. Columns: a [B, side, size] matrix with two
+    // weights per output column, applied by one batched matmul.
+    Tensor r0 = py.floor(), t = (py - r0).to(opts).view({b, 1, size[0], 1});
+    Tensor r1 = (r0 + 1).clamp_max(h - 1);
+    auto lopts = opts.dtype(torch::kLong);
+    Tensor base = (torch::arange(b * c, lopts) * h).view({b, c, 1});
+    auto rows = [&](const Tensor& r) {
+      Tensor idx = (base + r.to(lopts).unsqueeze(1)).flatten();
+      return x.reshape({b * c * h, w}).index_select(0, idx).view({b, c, size[0], w});
+    };
+    Tensor lower = rows(r0), upper = rows(r1);
+    // lower + t (upper - lower) in two passes, written over lower.
+    at::addcmul_out(lower, lower, upper.sub_(lower), t);
+    const Tensor& blended = lower;
+    Tensor c0 = px.floor(), u = px - c0;
+    Tensor idx = torch::stack({c0, (c0 + 1).clamp_max(w - 1)}, 1).to(lopts);  // [B, 2, size]
+    Tensor weight = torch::stack({1 - u, u}, 1).to(opts);
+    Tensor cols = torch::zeros({b, w, size[1]}, opts).scatter_add_(1, idx, weight);
+    return torch::bmm(blended.view({b, c * size[0], w}), cols).view({b, c, size[0], size[1]});
   }
-  auto fopts = x.options();
-  gx = gx.to(fopts).view({b, 1, size[1]}).expand({b, size[0], size[1]});
-  gy = gy.to(fopts).view({b, size[0], 1}).expand({b, size[0], size[1]});
+  // Larger images: one grid_sample, in its normalized coordinates.
+  Tensor gx = ((2 * px + 1) / w - 1).to(opts).view({b, 1, size[1]}).expand({b, size[0], size[1]});
+  Tensor gy = ((2 * py + 1) / h - 1).to(opts).view({b, size[0], 1}).expand({b, size[0], size[1]});
   namespace F = torch::nn::functional;
   return F::grid_sample(x, torch::stack({gx, gy}, 3),
                         F::GridSampleFuncOptions()

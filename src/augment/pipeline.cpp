@@ -1,6 +1,9 @@
 // Pipelines, view sets, presets and their YAML form.
 #include "selfsup/augment/pipeline.h"
 
+#include <ATen/Parallel.h>
+#include <ATen/TensorIterator.h>
+#include <ATen/core/LegacyTypeDispatch.h>
 #include <c10/util/StringUtil.h>
 
 #include <algorithm>
@@ -9,6 +12,7 @@
 
 #include "common.h"
 #include "selfsup/augment/randaugment.h"
+#include "selfsup/core/runtime.h"
 
 namespace selfsup::augment {
 
@@ -22,25 +26,15 @@ namespace {
 Tensor to_float_batch(const Tensor& batch, bool& owned, const char* who) {
   TORCH_CHECK(batch.defined() && batch.dim() == 4, who, ": expected a batch [B, C, H, W], got ",
               batch.defined() ? batch.sizes() : c10::IntArrayRef{});
-  owned = true;
+  TORCH_CHECK(batch.scalar_type() == torch::kByte || batch.is_floating_point(), who,
+              ": expected uint8 or floating-point images, got ", batch.scalar_type());
+  owned = batch.scalar_type() != torch::kFloat;
   if (batch.scalar_type() == torch::kByte) return batch.to(torch::kFloat).div_(255);
-  TORCH_CHECK(batch.is_floating_point(), who, ": expected uint8 or floating-point images, got ",
-              batch.scalar_type());
-  if (batch.scalar_type() != torch::kFloat) return batch.to(torch::kFloat);
-  owned = false;
-  return batch;
+  return owned ? batch.to(torch::kFloat) : batch;
 }
 
-// After the first transform that returns a fresh tensor, later ones may work in place.
 Tensor run(const std::vector<TransformPtr>& transforms, Tensor x, torch::Generator& gen,
-           bool owned) {
-  for (const TransformPtr& t : transforms) {
-    Tensor y = t->apply(x, gen, owned);
-    owned = owned || !y.is_same(x);
-    x = std::move(y);
-  }
-  return x;
-}
+           bool owned);
 
 // A preset whose image size or channel count is taken from the batch it runs on.
 class PresetTransform : public Transform {
@@ -59,6 +53,62 @@ class PresetTransform : public Transform {
  private:
   PresetOptions options_;
 };
+
+// A crop directly followed by a horizontal flip runs as one pass (same draws, same result).
+Tensor crop_then_flip(const Transform& crop, const Transform& next, const Tensor& x,
+                      torch::Generator& gen, bool& fused) {
+  fused = false;
+  const auto* flip = dynamic_cast<const HorizontalFlip*>(&next);
+  if (flip == nullptr) return {};
+  if (const auto* rrc = dynamic_cast<const RandomResizedCrop*>(&crop)) {
+    fused = true;
+    return detail::random_resized_crop(x, rrc->options(), flip->options().p(), gen);
+  }
+  if (const auto* rc = dynamic_cast<const RandomCrop*>(&crop)) {
+    fused = true;
+    return detail::random_crop(x, rc->options(), flip->options().p(), gen);
+  }
+  return {};
+}
+
+// After the first transform that returns a fresh tensor, later ones may work in place.
+Tensor run(const std::vector<TransformPtr>& transforms, Tensor x, torch::Generator& gen,
+           bool owned) {
+  for (size_t i = 0; i < transforms.size(); ++i) {
+    Tensor y;
+    bool fused = false;
+    if (i + 1 < transforms.size()) {
+      y = crop_then_flip(*transforms[i], *transforms[i + 1], x, gen, fused);
+    }
+    if (fused) {
+      ++i;
+    } else {
+      y = transforms[i]->apply(x, gen, owned);
+    }
+    owned = owned || !y.is_same(x);
+    x = std::move(y);
+  }
+  return x;
+}
+
+// Calls f(0) .. f(n - 1) on LibTorch's intra-op threads. at::parallel_for itself is a header
+// template whose OpenMP branch exists only where the including file is built with -fopenmp, which
+// this module is not; TensorIterator::for_each runs the parallel_for compiled into LibTorch.
+template <typename F>
+void for_each_in_parallel(int64_t n, F&& f) {
+  Tensor items = torch::arange(n, torch::kLong);
+  at::TensorIterator iter = at::TensorIteratorConfig()
+                                .set_check_mem_overlap(false)
+                                .check_all_same_dtype(false)
+                                .resize_outputs(false)
+                                .add_output(items)
+                                .build();
+  iter.for_each(
+      [&](char** data, const int64_t* strides, int64_t size) {
+        for (int64_t i = 0; i < size; ++i) f(*reinterpret_cast<int64_t*>(data[0] + i * strides[0]));
+      },
+      /*grain_size=*/1);
+}
 
 // ---- YAML ------------------------------------------------------------------------------------
 
@@ -154,8 +204,8 @@ class Args {
     try {
       return Parse<T>::from(n);
     } catch (const YAML::Exception&) {
-      TORCH_CHECK(false, prefix(), "'", key, "' must be ", Parse<T>::what, ", got '",
-                  YAML::Dump(n), "'");
+      TORCH_CHECK(false, prefix(), "'", key, "' must be ", Parse<T>::what, ", got '", YAML::Dump(n),
+                  "'");
     }
   }
   const YAML::Node node_;
@@ -194,7 +244,8 @@ const std::map<std::string, Factory>& factories() {
       {"color_jitter",
        [](Args& a) {
          ColorJitterOptions o;
-         o.brightness(a.get("brightness", o.brightness())).contrast(a.get("contrast", o.contrast()));
+         o.brightness(a.get("brightness", o.brightness()))
+             .contrast(a.get("contrast", o.contrast()));
          o.saturation(a.get("saturation", o.saturation())).hue(a.get("hue", o.hue()));
          return make<ColorJitter>(o.p(a.get("p", o.p())));
        }},
@@ -240,9 +291,9 @@ const std::map<std::string, Factory>& factories() {
 
 const std::map<std::string, std::string>& aliases() {
   static const std::map<std::string, std::string> table = {
-      {"horizontal_flip", "hflip"}, {"random_horizontal_flip", "hflip"},
+      {"horizontal_flip", "hflip"},      {"random_horizontal_flip", "hflip"},
       {"random_grayscale", "grayscale"}, {"blur", "gaussian_blur"},
-      {"rand_augment", "randaugment"}, {"resized_crop", "random_resized_crop"},
+      {"rand_augment", "randaugment"},   {"resized_crop", "random_resized_crop"},
   };
   return table;
 }
@@ -336,6 +387,9 @@ Pipeline& Pipeline::add(TransformPtr t) {
 
 Tensor Pipeline::operator()(const Tensor& batch, torch::Generator& gen) const {
   torch::NoGradGuard no_grad;
+  // Nothing here is differentiated: skipping the autograd layers of the dispatcher saves a few
+  // microseconds on each of the many small ops (the results are ordinary tensors).
+  at::AutoDispatchBelowADInplaceOrView below_autograd;
   bool owned = false;
   Tensor x = to_float_batch(batch, owned, "augment pipeline");
   return run(transforms_, x, gen, owned);
@@ -386,8 +440,8 @@ Pipeline preset(const PresetOptions& o) {
   Pipeline p;
   if (o.name() == "simclr") {
     // Small images lose too much with 8% crops: solo-learn / lightly use [0.2, 1] on CIFAR.
-    p.emplace<RandomResizedCrop>(RandomResizedCropOptions(size).scale(
-        size <= 64 ? Range{0.2, 1.0} : Range{0.08, 1.0}));
+    p.emplace<RandomResizedCrop>(
+        RandomResizedCropOptions(size).scale(size <= 64 ? Range{0.2, 1.0} : Range{0.08, 1.0}));
     p.emplace<HorizontalFlip>(HorizontalFlipOptions().p(0.5));
     p.emplace<ColorJitter>(
         ColorJitterOptions().brightness(0.4).contrast(0.4).saturation(0.4).hue(0.1).p(0.8));
@@ -403,10 +457,12 @@ Pipeline preset(const PresetOptions& o) {
   }
   if (o.normalize()) {
     std::vector<double> mean = o.mean(), std = o.std();
-    if (mean.empty()) mean = o.channels() == 1 ? std::vector<double>{0.2860}
-                                               : std::vector<double>{0.4914, 0.4822, 0.4465};
-    if (std.empty()) std = o.channels() == 1 ? std::vector<double>{0.3530}
-                                             : std::vector<double>{0.2470, 0.2435, 0.2616};
+    if (mean.empty())
+      mean = o.channels() == 1 ? std::vector<double>{0.2860}
+                               : std::vector<double>{0.4914, 0.4822, 0.4465};
+    if (std.empty())
+      std = o.channels() == 1 ? std::vector<double>{0.3530}
+                              : std::vector<double>{0.2470, 0.2435, 0.2616};
     p.emplace<Normalize>(NormalizeOptions(mean, std));
   }
   return p;
@@ -423,9 +479,8 @@ ViewSet ViewSet::from_yaml(const YAML::Node& node) {
     Args top(node, "augment", "");
     const YAML::Node views = top.node("views");
     const YAML::Node defs = top.node("pipelines");
+    const YAML::Node single = top.node("pipeline");
     top.check_unused();
-    TORCH_CHECK(views.IsDefined(), "augment: expected a 'views' list");
-    list.reset(views);
     if (defs.IsDefined() && !defs.IsNull()) {
       TORCH_CHECK(defs.IsMap(), "augment: 'pipelines' must map names to pipelines, got '",
                   YAML::Dump(defs), "'");
@@ -434,6 +489,25 @@ ViewSet ViewSet::from_yaml(const YAML::Node& node) {
         named.emplace(name, parse_pipeline(kv.second, "augment pipeline '" + name + "'"));
       }
     }
+    if (single.IsDefined()) {
+      // {pipeline: P, views: K}: K views (default 2) view1 .. viewK of the same pipeline.
+      int64_t count = 2;
+      if (views.IsDefined()) {
+        try {
+          count = views.as<int64_t>();
+        } catch (const YAML::Exception&) {
+          TORCH_CHECK(false, "augment: with 'pipeline', 'views' is the number of views, got '",
+                      YAML::Dump(views), "'");
+        }
+      }
+      TORCH_CHECK(count >= 1, "augment: 'views' must be >= 1, got ", count);
+      Pipeline p = parse_pipeline(single, "augment pipeline", named);
+      ViewSet set;
+      for (int64_t k = 1; k <= count; ++k) set.add("view" + std::to_string(k), p);
+      return set;
+    }
+    TORCH_CHECK(views.IsDefined(), "augment: expected a 'views' list (or a 'pipeline')");
+    list.reset(views);
   }
   TORCH_CHECK(list.IsSequence() && list.size() > 0,
               "augment: 'views' must be a non-empty list of {name, pipeline, repeat}, got '",
@@ -469,10 +543,28 @@ std::vector<Tensor> ViewSet::operator()(const Tensor& batch, torch::Generator& g
   torch::NoGradGuard no_grad;
   bool owned = false;
   Tensor x = to_float_batch(batch, owned, "augment views");
-  std::vector<Tensor> views;
-  views.reserve(pipelines_.size());
-  // Every view reads the shared converted batch, so none may overwrite it.
-  for (const Pipeline& p : pipelines_) views.push_back(run(p.transforms(), x, gen, false));
+  const int64_t n = static_cast<int64_t>(pipelines_.size());
+  // Each view draws from its own generator seeded from `gen`, so the views are the same whether
+  // they run one after the other or side by side.
+  Tensor seed_draws = torch::randint(int64_t{1} << 62, {n}, gen, torch::kLong);
+  std::vector<uint64_t> seeds(seed_draws.data_ptr<int64_t>(), seed_draws.data_ptr<int64_t>() + n);
+  std::vector<Tensor> views(pipelines_.size());
+  auto run_view = [&](int64_t v) {
+    torch::NoGradGuard guard;  // grad mode and dispatch keys are per thread
+    at::AutoDispatchBelowADInplaceOrView below_autograd;
+    torch::Generator g = selfsup::make_generator(seeds[v]);
+    // Every view reads the shared converted batch, so none may overwrite it.
+    views[v] = run(pipelines_[v].transforms(), x, g, false);
+  };
+  // On the CPU with no more threads than views, one view per thread beats splitting each of the
+  // many small ops across threads (one fork/join per batch instead of one per op; the ops of a
+  // view then run inline in its thread).
+  const int threads = at::get_num_threads();
+  if (x.is_cpu() && threads >= 2 && n >= threads && !at::in_parallel_region()) {
+    for_each_in_parallel(n, run_view);
+  } else {
+    for (int64_t v = 0; v < n; ++v) run_view(v);
+  }
   return views;
 }
 

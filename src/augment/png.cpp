@@ -22,7 +22,8 @@ void write_png_grid(const std::string& path, const torch::Tensor& images, int64_
   TORCH_CHECK(columns >= 1, "write_png_grid: columns must be >= 1, got ", columns);
   TORCH_CHECK(scale >= 1 && scale <= 64, "write_png_grid: scale must be in [1, 64], got ", scale);
   TORCH_CHECK(images.scalar_type() == torch::kByte || images.is_floating_point(),
-              "write_png_grid: expected uint8 or floating-point images, got ", images.scalar_type());
+              "write_png_grid: expected uint8 or floating-point images, got ",
+              images.scalar_type());
   torch::Tensor u8 = images.detach().to(torch::kCPU);
   if (u8.scalar_type() != torch::kByte) {
     u8 = u8.to(torch::kFloat).clamp(0, 1).mul_(255).round_().to(torch::kByte);
@@ -36,11 +37,13 @@ void write_png_grid(const std::string& path, const torch::Tensor& images, int64_
   torch::Tensor canvas = torch::full({height, width, c}, 255, torch::kByte);
   for (int64_t i = 0; i < n; ++i) {
     const int64_t r = i / cols, k = i % cols;
-    canvas.narrow(0, gap + r * (h + gap), h).narrow(1, gap + k * (w + gap), w).copy_(u8[i].permute({1, 2, 0}));
+    canvas.narrow(0, gap + r * (h + gap), h)
+        .narrow(1, gap + k * (w + gap), w)
+        .copy_(u8[i].permute({1, 2, 0}));
   }
-  const int ok = stbi_write_png(path.c_str(), static_cast<int>(width), static_cast<int>(height),
-                                static_cast<int>(c), canvas.data_ptr<uint8_t>(),
-                                static_cast<int>(width * c));
+  const int ok =
+      stbi_write_png(path.c_str(), static_cast<int>(width), static_cast<int>(height),
+                     static_cast<int>(c), canvas.data_ptr<uint8_t>(), static_cast<int>(width * c));
   TORCH_CHECK(ok != 0, "write_png_grid: cannot write '", path, "'");
 }
 

@@ -18,26 +18,27 @@ constexpr double kPi = 3.14159265358979323846;
 // The per-sample values v (double CPU [n]) become the op's argument.
 using OpFn = Tensor (*)(const Tensor& x, const Tensor& v, double fill);
 
-// [A | t] per sample from its six entries, each a double [n] tensor or a number.
-Tensor matrices(const Tensor& v, std::array<Tensor, 6> entries) {
-  return torch::stack(at::TensorList(entries.data(), entries.size()), 1).view({v.size(0), 2, 3});
-}
+enum class Geometric { kRotate, kShearX, kShearY, kTranslateX, kTranslateY };
 
-Tensor geometric(const Tensor& x, const Tensor& v, double fill, int kind) {
+// The inverse map [A | t] of each sample (PIL's affine data), v in degrees for rotations, as a
+// shear factor or as a fraction of the side for translations.
+Tensor geometric(const Tensor& x, const Tensor& v, double fill, Geometric kind) {
   const Tensor one = torch::ones_like(v), zero = torch::zeros_like(v);
   std::array<Tensor, 6> e;
-  switch (kind) {
-    case 0: {  // rotate by v degrees about the centre
-      const Tensor rad = v * (kPi / 180.0);
-      e = {rad.cos(), -rad.sin(), zero, rad.sin(), rad.cos(), zero};
-      break;
-    }
-    case 1: e = {one, v, zero, zero, one, zero}; break;                  // shear_x
-    case 2: e = {one, zero, zero, v, one, zero}; break;                  // shear_y
-    case 3: e = {one, zero, v * x.size(3), zero, one, zero}; break;      // translate_x
-    default: e = {one, zero, zero, zero, one, v * x.size(2)}; break;     // translate_y
+  if (kind == Geometric::kRotate) {
+    const Tensor rad = v * (kPi / 180.0);
+    e = {rad.cos(), -rad.sin(), zero, rad.sin(), rad.cos(), zero};
+  } else if (kind == Geometric::kShearX) {
+    e = {one, v, zero, zero, one, zero};
+  } else if (kind == Geometric::kShearY) {
+    e = {one, zero, zero, v, one, zero};
+  } else if (kind == Geometric::kTranslateX) {
+    e = {one, zero, v * x.size(3), zero, one, zero};
+  } else {
+    e = {one, zero, zero, zero, one, v * x.size(2)};
   }
-  return functional::affine(x, matrices(v, e), fill, /*bilinear=*/false);
+  Tensor m = torch::stack(at::TensorList(e.data(), e.size()), 1).view({v.size(0), 2, 3});
+  return functional::affine(x, m, fill, /*bilinear=*/false);
 }
 
 struct Op {
@@ -50,19 +51,41 @@ const std::vector<Op>& ops() {
   namespace F = functional;
   static const std::vector<Op> table = {
       {"identity", 0, 1, nullptr},
-      {"autocontrast", 0, 1, [](const Tensor& x, const Tensor&, double) { return F::autocontrast(x); }},
+      {"autocontrast", 0, 1,
+       [](const Tensor& x, const Tensor&, double) { return F::autocontrast(x); }},
       {"equalize", 0, 1, [](const Tensor& x, const Tensor&, double) { return F::equalize(x); }},
-      {"rotate", -30, 30, [](const Tensor& x, const Tensor& v, double f) { return geometric(x, v, f, 0); }},
-      {"solarize", 0, 1, [](const Tensor& x, const Tensor& v, double) { return F::solarize(x, v); }},
-      {"color", 0.05, 0.95, [](const Tensor& x, const Tensor& v, double) { return F::adjust_saturation(x, v); }},
-      {"posterize", 4, 8, [](const Tensor& x, const Tensor& v, double) { return F::posterize(x, v.floor()); }},
-      {"contrast", 0.05, 0.95, [](const Tensor& x, const Tensor& v, double) { return F::adjust_contrast(x, v); }},
-      {"brightness", 0.05, 0.95, [](const Tensor& x, const Tensor& v, double) { return F::adjust_brightness(x, v); }},
-      {"sharpness", 0.05, 0.95, [](const Tensor& x, const Tensor& v, double) { return F::adjust_sharpness(x, v); }},
-      {"shear_x", -0.3, 0.3, [](const Tensor& x, const Tensor& v, double f) { return geometric(x, v, f, 1); }},
-      {"shear_y", -0.3, 0.3, [](const Tensor& x, const Tensor& v, double f) { return geometric(x, v, f, 2); }},
-      {"translate_x", -0.3, 0.3, [](const Tensor& x, const Tensor& v, double f) { return geometric(x, v, f, 3); }},
-      {"translate_y", -0.3, 0.3, [](const Tensor& x, const Tensor& v, double f) { return geometric(x, v, f, 4); }},
+      {"rotate", -30, 30,
+       [](const Tensor& x, const Tensor& v, double f) {
+         return geometric(x, v, f, Geometric::kRotate);
+       }},
+      {"solarize", 0, 1,
+       [](const Tensor& x, const Tensor& v, double) { return F::solarize(x, v); }},
+      {"color", 0.05, 0.95,
+       [](const Tensor& x, const Tensor& v, double) { return F::adjust_saturation(x, v); }},
+      {"posterize", 4, 8,
+       [](const Tensor& x, const Tensor& v, double) { return F::posterize(x, v.floor()); }},
+      {"contrast", 0.05, 0.95,
+       [](const Tensor& x, const Tensor& v, double) { return F::adjust_contrast(x, v); }},
+      {"brightness", 0.05, 0.95,
+       [](const Tensor& x, const Tensor& v, double) { return F::adjust_brightness(x, v); }},
+      {"sharpness", 0.05, 0.95,
+       [](const Tensor& x, const Tensor& v, double) { return F::adjust_sharpness(x, v); }},
+      {"shear_x", -0.3, 0.3,
+       [](const Tensor& x, const Tensor& v, double f) {
+         return geometric(x, v, f, Geometric::kShearX);
+       }},
+      {"shear_y", -0.3, 0.3,
+       [](const Tensor& x, const Tensor& v, double f) {
+         return geometric(x, v, f, Geometric::kShearY);
+       }},
+      {"translate_x", -0.3, 0.3,
+       [](const Tensor& x, const Tensor& v, double f) {
+         return geometric(x, v, f, Geometric::kTranslateX);
+       }},
+      {"translate_y", -0.3, 0.3,
+       [](const Tensor& x, const Tensor& v, double f) {
+         return geometric(x, v, f, Geometric::kTranslateY);
+       }},
   };
   return table;
 }
@@ -75,7 +98,8 @@ std::vector<size_t> selected_ops(const RandAugmentOptions& o) {
     return out;
   }
   for (const std::string& name : o.ops()) {
-    auto it = std::find_if(ops().begin(), ops().end(), [&](const Op& op) { return name == op.name; });
+    auto it =
+        std::find_if(ops().begin(), ops().end(), [&](const Op& op) { return name == op.name; });
     TORCH_CHECK(it != ops().end(), RandAugmentOptions::op_name, ": unknown op '", name,
                 "' in ops (known: ", c10::Join(", ", randaugment_op_names()), ")");
     out.push_back(static_cast<size_t>(it - ops().begin()));
@@ -97,10 +121,10 @@ const std::vector<std::string>& randaugment_op_names() {
 void validate(const RandAugmentOptions& o) {
   const char* op = RandAugmentOptions::op_name;
   TORCH_CHECK(o.n() >= 0, op, ": n must be >= 0, got ", o.n());
-  TORCH_CHECK(o.magnitude()[0] >= 0 && o.magnitude()[0] <= o.magnitude()[1] &&
-                  o.magnitude()[1] <= 1,
-              op, ": magnitude must be an increasing pair in [0, 1], got [", o.magnitude()[0], ", ",
-              o.magnitude()[1], "]");
+  TORCH_CHECK(
+      o.magnitude()[0] >= 0 && o.magnitude()[0] <= o.magnitude()[1] && o.magnitude()[1] <= 1, op,
+      ": magnitude must be an increasing pair in [0, 1], got [", o.magnitude()[0], ", ",
+      o.magnitude()[1], "]");
   TORCH_CHECK(o.fill() >= 0 && o.fill() <= 1, op, ": fill must be in [0, 1], got ", o.fill());
   selected_ops(o);
 }

@@ -1,4 +1,5 @@
-// Random transforms: parameters drawn per sample on the CPU generator, applied to the batch at once.
+// Random transforms: parameters drawn per sample on the CPU generator, applied to the batch at
+// once.
 #include "selfsup/augment/transforms.h"
 
 #include <algorithm>
@@ -37,12 +38,14 @@ void validate(const RandomCropOptions& o) {
   TORCH_CHECK(o.size() >= 0, op, ": size must be >= 0 (0 = the input's), got ", o.size());
   TORCH_CHECK(o.padding() >= -1, op, ": padding must be >= 0 (or -1 = side / 8), got ",
               o.padding());
-  TORCH_CHECK(o.padding_mode() == "reflect" || o.padding_mode() == "edge" ||
-                  o.padding_mode() == "constant",
-              op, ": padding_mode must be reflect, edge or constant, got '", o.padding_mode(), "'");
+  TORCH_CHECK(
+      o.padding_mode() == "reflect" || o.padding_mode() == "edge" || o.padding_mode() == "constant",
+      op, ": padding_mode must be reflect, edge or constant, got '", o.padding_mode(), "'");
 }
 
-void validate(const HorizontalFlipOptions& o) { check_probability(o.p(), HorizontalFlipOptions::op_name); }
+void validate(const HorizontalFlipOptions& o) {
+  check_probability(o.p(), HorizontalFlipOptions::op_name);
+}
 
 void validate(const ColorJitterOptions& o) {
   const char* op = ColorJitterOptions::op_name;
@@ -53,7 +56,9 @@ void validate(const ColorJitterOptions& o) {
   check_probability(o.p(), op);
 }
 
-void validate(const RandomGrayscaleOptions& o) { check_probability(o.p(), RandomGrayscaleOptions::op_name); }
+void validate(const RandomGrayscaleOptions& o) {
+  check_probability(o.p(), RandomGrayscaleOptions::op_name);
+}
 
 void validate(const GaussianBlurOptions& o) {
   const char* op = GaussianBlurOptions::op_name;
@@ -81,14 +86,13 @@ void validate(const CutoutOptions& o) {
 void validate(const NormalizeOptions& o) {
   const char* op = NormalizeOptions::op_name;
   TORCH_CHECK(!o.mean().empty() && o.mean().size() == o.std().size(), op,
-              ": mean and std must be non-empty and of equal length, got ", o.mean().size(), " and ",
-              o.std().size());
+              ": mean and std must be non-empty and of equal length, got ", o.mean().size(),
+              " and ", o.std().size());
   for (double s : o.std()) TORCH_CHECK(s > 0, op, ": std values must be positive, got ", s);
 }
 
 CropBoxes sample_resized_crop_boxes(int64_t batch, int64_t height, int64_t width,
-                                    const Range& scale, const Range& ratio,
-                                    torch::Generator& gen) {
+                                    const Range& scale, const Range& ratio, torch::Generator& gen) {
   TORCH_CHECK(batch >= 0 && height > 0 && width > 0,
               "sample_resized_crop_boxes: bad batch/height/width ", batch, "/", height, "/", width);
   constexpr int kTries = 10;
@@ -98,8 +102,8 @@ CropBoxes sample_resized_crop_boxes(int64_t batch, int64_t height, int64_t width
   Tensor log_ratio = torch::empty({batch, kTries}, torch::kDouble);
   if (batch > 0) {
     target.copy_(uniform(batch * kTries, scale[0], scale[1], gen).view({batch, kTries}));
-    log_ratio.copy_(uniform(batch * kTries, std::log(ratio[0]), std::log(ratio[1]), gen)
-                        .view({batch, kTries}));
+    log_ratio.copy_(
+        uniform(batch * kTries, std::log(ratio[0]), std::log(ratio[1]), gen).view({batch, kTries}));
   }
   Tensor u = torch::rand({batch, 2}, gen, torch::kDouble);
   auto ta = target.accessor<double, 2>();
@@ -143,19 +147,8 @@ CropBoxes sample_resized_crop_boxes(int64_t batch, int64_t height, int64_t width
   return boxes;
 }
 
-namespace functional {
+namespace detail {
 
-Tensor random_resized_crop(const Tensor& x, const RandomResizedCropOptions& o,
-                           torch::Generator& gen, bool /*inplace*/) {
-  validate(o);
-  check_batch(x, o.op_name);
-  CropBoxes boxes = sample_resized_crop_boxes(x.size(0), x.size(2), x.size(3), o.scale(),
-                                              o.ratio(), gen);
-  return resized_crop(x, boxes.top, boxes.left, boxes.height, boxes.width,
-                      {(*o.size())[0], (*o.size())[1]});
-}
-
-namespace {
 // Source index along one axis for output positions `pos` ([B, S], may fall in the padding).
 Tensor pad_index(Tensor pos, int64_t n, const std::string& mode) {
   if (mode == "reflect") {
@@ -165,10 +158,20 @@ Tensor pad_index(Tensor pos, int64_t n, const std::string& mode) {
   }
   return pos.clamp(0, n - 1);  // edge; constant positions are masked afterwards
 }
-}  // namespace
 
-Tensor random_crop(const Tensor& x, const RandomCropOptions& o, torch::Generator& gen,
-                   bool /*inplace*/) {
+Tensor random_resized_crop(const Tensor& x, const RandomResizedCropOptions& o, double flip_p,
+                           torch::Generator& gen) {
+  validate(o);
+  check_batch(x, o.op_name);
+  CropBoxes boxes =
+      sample_resized_crop_boxes(x.size(0), x.size(2), x.size(3), o.scale(), o.ratio(), gen);
+  Tensor flip = flip_p >= 0 ? bernoulli_mask(x.size(0), flip_p, gen) : Tensor();
+  return functional::resized_crop(x, boxes.top, boxes.left, boxes.height, boxes.width,
+                                  {(*o.size())[0], (*o.size())[1]}, flip);
+}
+
+Tensor random_crop(const Tensor& x, const RandomCropOptions& o, double flip_p,
+                   torch::Generator& gen) {
   validate(o);
   const char* op = o.op_name;
   check_batch(x, op);
@@ -177,8 +180,8 @@ Tensor random_crop(const Tensor& x, const RandomCropOptions& o, torch::Generator
   const int64_t pad = o.padding() >= 0 ? o.padding() : std::min(sh, sw) / 8;
   TORCH_CHECK(h + 2 * pad >= sh && w + 2 * pad >= sw, op, ": a ", sh, "x", sw,
               " crop does not fit a ", h, "x", w, " image padded by ", pad);
-  TORCH_CHECK(o.padding_mode() != "reflect" || (pad < h && pad < w), op, ": reflect padding ",
-              pad, " must be smaller than the image side (", h, "x", w, ")");
+  TORCH_CHECK(o.padding_mode() != "reflect" || (pad < h && pad < w), op, ": reflect padding ", pad,
+              " must be smaller than the image side (", h, "x", w, ")");
   // Offsets of the crop in the padded image, as torchvision's randint(0, H + 2p - S + 1).
   Tensor u = torch::rand({b, 2}, gen, torch::kDouble);
   Tensor top = (u.select(1, 0) * (h + 2 * pad - sh + 1)).floor_().clamp_max_(h + 2 * pad - sh);
@@ -187,15 +190,34 @@ Tensor random_crop(const Tensor& x, const RandomCropOptions& o, torch::Generator
   auto lopts = x.options().dtype(torch::kLong);
   Tensor rows = top.to(lopts).unsqueeze(1) - pad + torch::arange(sh, lopts).unsqueeze(0);
   Tensor cols = left.to(lopts).unsqueeze(1) - pad + torch::arange(sw, lopts).unsqueeze(0);
+  if (flip_p >= 0) {  // a fused horizontal flip reads the columns backwards
+    Tensor flip = bernoulli_mask(b, flip_p, gen).to(x.device()).unsqueeze(1);
+    cols = torch::where(flip, cols.flip(1), cols);
+  }
   Tensor src = (pad_index(rows, h, o.padding_mode()).unsqueeze(2) * w +
                 pad_index(cols, w, o.padding_mode()).unsqueeze(1))
                    .view({b, 1, sh * sw});
   Tensor out = x.reshape({b, c, h * w}).gather(2, src.expand({b, c, sh * sw})).view({b, c, sh, sw});
   if (o.padding_mode() == "constant" && pad > 0) {
-    Tensor outside = ((rows < 0) | (rows >= h)).unsqueeze(2) | ((cols < 0) | (cols >= w)).unsqueeze(1);
+    Tensor outside =
+        ((rows < 0) | (rows >= h)).unsqueeze(2) | ((cols < 0) | (cols >= w)).unsqueeze(1);
     out.masked_fill_(outside.unsqueeze(1), o.fill());
   }
   return out;
+}
+
+}  // namespace detail
+
+namespace functional {
+
+Tensor random_resized_crop(const Tensor& x, const RandomResizedCropOptions& o,
+                           torch::Generator& gen, bool /*inplace*/) {
+  return detail::random_resized_crop(x, o, -1.0, gen);
+}
+
+Tensor random_crop(const Tensor& x, const RandomCropOptions& o, torch::Generator& gen,
+                   bool /*inplace*/) {
+  return detail::random_crop(x, o, -1.0, gen);
 }
 
 Tensor hflip(const Tensor& x, const HorizontalFlipOptions& o, torch::Generator& gen, bool inplace) {
@@ -205,69 +227,133 @@ Tensor hflip(const Tensor& x, const HorizontalFlipOptions& o, torch::Generator& 
                          [](const Tensor& sub, bool, const Tensor&) { return sub.flip(3); });
 }
 
+namespace {
+enum JitterOp : int64_t { kBrightness = 0, kContrast = 1, kSaturation = 2, kHue = 3 };
+
+// Brightness, contrast and saturation are all blends clamp(a x + w_gray gray + w_mean mean(gray))
+// with (a, w_gray, w_mean) = (f, 0, 0), (f, 0, 1 - f) or (f, 1 - f, 0), so one slot of the
+// samples' op orders is one fused pass whatever each sample's op (a hue slot gets (1, 0, 0)).
+// The coefficients are laid out [slot, a / w_gray / w_mean, n, 1, 1, 1] for broadcasting.
+struct Slots {
+  Tensor coef;
+  Tensor hue;                    // [n, 1, 1, 1] shifts
+  std::vector<char> gray, mean;  // per slot: does any sample need the gray image / its mean
+};
+
+Tensor blend_slots(Tensor img, bool& owned, const Slots& s, int64_t from, int64_t to) {
+  for (int64_t k = from; k < to; ++k) {
+    Tensor a = s.coef[k][0];
+    if (!s.gray[k] && !s.mean[k]) {  // brightness only
+      img = owned ? img.mul_(a) : img * a;
+    } else {
+      Tensor gray = functional::rgb_to_grayscale(img);  // img itself when 1-channel
+      Tensor ref;
+      if (s.mean[k]) ref = gray.mean({1, 2, 3}, /*keepdim=*/true).mul_(s.coef[k][2]);
+      if (s.gray[k]) {  // only 3-channel batches have saturation, so gray is a fresh tensor
+        gray.mul_(s.coef[k][1]);
+        ref = ref.defined() ? gray.add_(ref) : gray;
+      }
+      if (owned) {
+        at::addcmul_out(img, ref, img, a);
+      } else {
+        img = at::addcmul(ref, img, a);
+      }
+    }
+    owned = true;
+    img.clamp_(0, 1);
+  }
+  return img;
+}
+}  // namespace
+
 Tensor color_jitter(const Tensor& x, const ColorJitterOptions& o, torch::Generator& gen,
                     bool inplace) {
   validate(o);
   check_batch(x, o.op_name);
   const int64_t batch = x.size(0);
   const bool rgb = x.size(1) == 3;
-  // Draws: who is jittered, the four factors, the order (a random permutation per sample).
+  // Draws, the same whatever the data: who is jittered, the four factors, the order keys.
   Tensor selected = bernoulli_mask(batch, o.p(), gen);
   const double strength[3] = {o.brightness(), o.contrast(), o.saturation()};
-  Tensor factors = torch::empty({4, batch}, torch::kDouble);
+  Tensor factors = torch::empty({batch, 4}, torch::kDouble);
   for (int k = 0; k < 3; ++k) {
-    factors[k].copy_(uniform(batch, std::max(0.0, 1 - strength[k]), 1 + strength[k], gen));
+    factors.select(1, k).copy_(
+        uniform(batch, std::max(0.0, 1 - strength[k]), 1 + strength[k], gen));
   }
-  factors[3].copy_(uniform(batch, -o.hue(), o.hue(), gen));
-  Tensor order = torch::rand({batch, 4}, gen).argsort(/*dim=*/int64_t{1});
-  enum { kBrightness, kContrast, kSaturation, kHue };
-  const bool enabled[4] = {o.brightness() > 0, o.contrast() > 0, rgb && o.saturation() > 0,
-                           rgb && o.hue() > 0};
-  if (!(enabled[0] || enabled[1] || enabled[2] || enabled[3])) return x;
+  factors.select(1, kHue).copy_(uniform(batch, -o.hue(), o.hue(), gen));
+  Tensor keys = torch::rand({batch, 4}, gen, torch::kDouble);
+  // Saturation and hue do nothing to gray images; disabled ops are left out of the order, which
+  // is then a uniformly random permutation of the enabled ops, as torchvision's.
+  const bool on[4] = {o.brightness() > 0, o.contrast() > 0, rgb && o.saturation() > 0,
+                      rgb && o.hue() > 0};
+  std::vector<int64_t> enabled;
+  for (int64_t k = 0; k < 4; ++k) {
+    if (on[k]) enabled.push_back(k);
+  }
+  const int64_t n_ops = static_cast<int64_t>(enabled.size());
+  if (n_ops == 0) return x;
 
-  return apply_to_subset(x, selected, inplace, [&](Tensor img, bool owned, const Tensor& idx) {
-    Tensor f = factors.index_select(1, idx);
-    Tensor ord = order.index_select(0, idx);
-    // Slot k applies each sample's k-th op. Brightness, contrast and saturation are all blends
-    // clamp(a x + (1 - a) ref) with ref 0, mean gray or gray, so one fused pass serves every
-    // sample whatever its op; samples on hue (or a disabled op) get a = 1 there, then the hue
-    // samples are shifted apart.
-    for (int64_t k = 0; k < 4; ++k) {
-      Tensor op = ord.select(1, k);
-      Tensor is_b = (op == kBrightness) & enabled[kBrightness];
-      Tensor is_c = (op == kContrast) & enabled[kContrast];
-      Tensor is_s = (op == kSaturation) & enabled[kSaturation];
-      Tensor is_h = (op == kHue) & enabled[kHue];
-      Tensor fk = f.gather(0, op.unsqueeze(0)).squeeze(0);
-      const bool any_c = is_c.any().item<bool>(), any_s = is_s.any().item<bool>();
-      if (any_c || any_s || is_b.any().item<bool>()) {
-        Tensor alpha = torch::where(is_b | is_c | is_s, fk, torch::ones_like(fk));
-        // ref per sample: gray for saturation, mean gray for contrast, 0 (black) for brightness
-        // (undefined ref = 0 everywhere).
-        Tensor ref;
-        if (any_c || any_s) {
-          Tensor gray = functional::rgb_to_grayscale(img);
-          if (any_s) ref = gray * per_sample(is_s.to(torch::kDouble), img);
-          if (any_c) {
-            Tensor mean = gray.mean({1, 2, 3}, /*keepdim=*/true);
-            mean.mul_(per_sample(is_c.to(torch::kDouble), img));
-            ref = ref.defined() ? ref.add_(mean) : mean;
-          }
-        }
-        img = detail::blend(img, ref, per_sample(alpha, img), owned);
-        owned = true;
-      }
-      Tensor hue_idx = is_h.nonzero().squeeze(1);
-      if (hue_idx.numel() > 0) {
-        if (!owned) img = img.clone();
-        owned = true;
-        Tensor didx = hue_idx.to(img.device());
-        Tensor shift = per_sample(f[kHue].index_select(0, hue_idx), img);
-        img.index_copy_(0, didx, detail::shift_hue(img.index_select(0, didx), shift));
+  // The plan, with plain loops over the parameters: each sample's order of ops, and groups by
+  // where hue falls in it. A group runs its blends before the hue shift, the shift, then the
+  // blends after it, so every sample pays one pass per op (without hue: a single group).
+  auto sel = selected.accessor<bool, 1>();
+  auto fac = factors.accessor<double, 2>();
+  auto key = keys.accessor<double, 2>();
+  std::vector<std::vector<int64_t>> order(batch);
+  std::vector<std::vector<int64_t>> groups(on[kHue] ? n_ops : 1);
+  for (int64_t b = 0; b < batch; ++b) {
+    if (!sel[b]) continue;
+    order[b] = enabled;
+    std::sort(order[b].begin(), order[b].end(),
+              [&](int64_t i, int64_t j) { return key[b][i] < key[b][j]; });
+    const auto hue_at = std::find(order[b].begin(), order[b].end(), kHue) - order[b].begin();
+    groups[on[kHue] ? hue_at : 0].push_back(b);
+  }
+
+  Tensor out = x;
+  bool owned = inplace;
+  for (size_t pos = 0; pos < groups.size(); ++pos) {
+    const std::vector<int64_t>& members = groups[pos];
+    const int64_t n = static_cast<int64_t>(members.size());
+    if (n == 0) continue;
+    Slots s;
+    s.gray.assign(n_ops, 0);
+    s.mean.assign(n_ops, 0);
+    Tensor coef = torch::empty({n_ops, 3, n}, torch::kFloat),
+           hue = torch::empty({n}, torch::kFloat);
+    auto c = coef.accessor<float, 3>();
+    auto h = hue.accessor<float, 1>();
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t b = members[i];
+      h[i] = static_cast<float>(fac[b][kHue]);
+      for (int64_t k = 0; k < n_ops; ++k) {
+        const int64_t op = order[b][k];
+        const double f = fac[b][op];
+        c[k][0][i] = op == kHue ? 1.0f : static_cast<float>(f);
+        c[k][1][i] = op == kSaturation ? static_cast<float>(1 - f) : 0.0f;
+        c[k][2][i] = op == kContrast ? static_cast<float>(1 - f) : 0.0f;
+        s.gray[k] |= op == kSaturation;
+        s.mean[k] |= op == kContrast;
       }
     }
-    return img;
-  });
+    s.coef = coef.to(x.device()).view({n_ops, 3, n, 1, 1, 1});
+    s.hue = hue.to(x.device()).view({n, 1, 1, 1});
+    Tensor idx = torch::tensor(members, torch::kLong);
+    const int64_t hue_at = on[kHue] ? static_cast<int64_t>(pos) : n_ops;
+    Tensor next =
+        detail::apply_to_indices(out, idx, owned, [&](Tensor img, bool own, const Tensor&) {
+          img = blend_slots(img, own, s, 0, hue_at);
+          if (hue_at < n_ops) {
+            img = detail::shift_hue(img, s.hue);
+            own = true;
+            img = blend_slots(img, own, s, hue_at + 1, n_ops);
+          }
+          return img;
+        });
+    owned = owned || !next.is_same(out);
+    out = next;
+  }
+  return out;
 }
 
 Tensor grayscale(const Tensor& x, const RandomGrayscaleOptions& o, torch::Generator& gen,

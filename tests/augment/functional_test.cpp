@@ -1,5 +1,7 @@
 // Deterministic ops: torchvision's outputs (data/torchvision_reference.txt, written by
 // data/make_torchvision_reference.py) and hand-computed cases.
+#include "selfsup/augment/functional.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -7,7 +9,6 @@
 #include <map>
 #include <sstream>
 
-#include "selfsup/augment/functional.h"
 #include "selfsup/augment/transforms.h"
 #include "util.h"
 
@@ -97,6 +98,34 @@ TEST(TorchvisionReference, ResizedCropMatchesInterpolate) {
   EXPECT_LT(max_abs_diff(out, expected("resized_crop", out)), 1e-5);
 }
 
+TEST(Functional, ResizedCropIsInterpolateOfTheCropAtAnySize) {
+  // Small images take a matmul path, large ones grid_sample: both must equal torch's bilinear
+  // interpolate (align_corners = false) of the cropped image, with and without the fused flip.
+  namespace nnf = torch::nn::functional;
+  for (int64_t side : {20, 150}) {
+    Tensor x = random_images(3, 3, side, side + 4);
+    auto boxes = [](std::vector<int64_t> v) { return torch::tensor(v); };
+    Tensor top = boxes({0, side / 3, 5}), left = boxes({2, 0, side / 2});
+    Tensor height = boxes({side, side / 2, 7}), width = boxes({side / 4, side + 4, 9});
+    Tensor flip = torch::tensor({false, true, true});
+    for (std::array<int64_t, 2> size : {std::array<int64_t, 2>{side / 2, side}, {side, 11}}) {
+      Tensor out = F::resized_crop(x, top, left, height, width, size, flip);
+      for (int64_t b = 0; b < 3; ++b) {
+        Tensor crop = x.narrow(0, b, 1)
+                          .narrow(2, top[b].item<int64_t>(), height[b].item<int64_t>())
+                          .narrow(3, left[b].item<int64_t>(), width[b].item<int64_t>());
+        Tensor ref = nnf::interpolate(crop, nnf::InterpolateFuncOptions()
+                                                .size(std::vector<int64_t>{size[0], size[1]})
+                                                .mode(torch::kBilinear)
+                                                .align_corners(false));
+        if (flip[b].item<bool>()) ref = ref.flip(3);
+        // grid_sample's normalized coordinates cost a little precision on large images.
+        EXPECT_LT(max_abs_diff(out.narrow(0, b, 1), ref), 5e-5) << side << " sample " << b;
+      }
+    }
+  }
+}
+
 TEST(TorchvisionReference, GaussianBlurWithFixedSigma) {
   Tensor x = reference_input();
   std::vector<Tensor> parts;
@@ -130,8 +159,8 @@ TEST(Functional, GrayscaleUsesItuR601Weights) {
   Tensor x = torch::tensor({0.2f, 0.6f, 1.0f}).view({1, 3, 1, 1});
   EXPECT_NEAR(F::rgb_to_grayscale(x).item<float>(), 0.299f * 0.2f + 0.587f * 0.6f + 0.114f * 1.0f,
               1e-6);
-  for (auto [r, g, b, w] : {std::tuple{1.f, 0.f, 0.f, 0.299f}, {0.f, 1.f, 0.f, 0.587f},
-                            {0.f, 0.f, 1.f, 0.114f}}) {
+  for (auto [r, g, b, w] :
+       {std::tuple{1.f, 0.f, 0.f, 0.299f}, {0.f, 1.f, 0.f, 0.587f}, {0.f, 0.f, 1.f, 0.114f}}) {
     EXPECT_NEAR(F::rgb_to_grayscale(solid(1, 1, 1, r, g, b)).item<float>(), w, 1e-6);
   }
 }
@@ -160,12 +189,18 @@ std::array<double, 3> hue_shift_naive(double r, double g, double b, double shift
   const double f = h * 6.0 - std::floor(h * 6.0);
   const double p = v * (1 - s), q = v * (1 - s * f), t = v * (1 - s * (1 - f));
   switch (i) {
-    case 0: return {v, t, p};
-    case 1: return {q, v, p};
-    case 2: return {p, v, t};
-    case 3: return {p, q, v};
-    case 4: return {t, p, v};
-    default: return {v, p, q};
+    case 0:
+      return {v, t, p};
+    case 1:
+      return {q, v, p};
+    case 2:
+      return {p, v, t};
+    case 3:
+      return {p, q, v};
+    case 4:
+      return {t, p, v};
+    default:
+      return {v, p, q};
   }
 }
 }  // namespace
@@ -208,8 +243,8 @@ TEST(Functional, AffineIdentityAndTranslation) {
 }
 
 TEST(Functional, RejectsBadInput) {
-  EXPECT_THROW(F::adjust_brightness(torch::rand({3, 4, 4}), 1.0), c10::Error);      // not 4-D
-  EXPECT_THROW(F::adjust_brightness(torch::rand({1, 2, 4, 4}), 1.0), c10::Error);   // 2 channels
+  EXPECT_THROW(F::adjust_brightness(torch::rand({3, 4, 4}), 1.0), c10::Error);     // not 4-D
+  EXPECT_THROW(F::adjust_brightness(torch::rand({1, 2, 4, 4}), 1.0), c10::Error);  // 2 channels
   EXPECT_THROW(F::adjust_brightness(torch::rand({2, 3, 4, 4}).to(torch::kDouble), 1.0), c10::Error);
   EXPECT_THROW(F::adjust_hue(torch::rand({1, 3, 4, 4}), 0.7), c10::Error);
   EXPECT_THROW(F::adjust_contrast(torch::rand({2, 3, 4, 4}), torch::ones({3})), c10::Error);

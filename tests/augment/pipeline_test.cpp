@@ -1,10 +1,12 @@
 // Pipelines, view sets, presets, their YAML form and its errors, and PNG grids.
+#include "selfsup/augment/pipeline.h"
+
+#include <ATen/Parallel.h>
 #include <gtest/gtest.h>
 
 #include <cstdio>
 #include <fstream>
 
-#include "selfsup/augment/pipeline.h"
 #include "selfsup/augment/png.h"
 #include "selfsup/augment/randaugment.h"
 #include "util.h"
@@ -71,6 +73,7 @@ TEST(Pipeline, AcceptsUint8AndFloatAndNormalizes) {
   EXPECT_EQ(a.scalar_type(), torch::kFloat);
   EXPECT_EQ(a.sizes(), u8.sizes());
   EXPECT_TRUE(a.equal(b));
+  EXPECT_GT(max_abs_diff(a, p(u8, g1)), 0.1);  // and the draws go on
   // Undo the normalization: back in [0, 1].
   Tensor raw = a * 0.3530 + 0.2860;
   EXPECT_GE(raw.min().item<float>(), -1e-5f);
@@ -114,6 +117,26 @@ TEST(Pipeline, EveryOpParsesFromYaml) {
   EXPECT_TRUE(y[0][0].equal(y[0][1]));  // grayscale with p 1
 }
 
+TEST(Pipeline, FusedCropAndFlipEqualTheTransformsOneByOne) {
+  // Pipeline runs a crop followed by a flip as one pass; the result must not change.
+  auto flip = std::make_shared<A::HorizontalFlip>(A::HorizontalFlipOptions().p(0.5));
+  std::vector<A::TransformPtr> crops = {
+      std::make_shared<A::RandomResizedCrop>(A::RandomResizedCropOptions(12).scale({0.2, 1.0})),
+      std::make_shared<A::RandomCrop>(A::RandomCropOptions().padding(3)),
+      std::make_shared<A::RandomCrop>(A::RandomCropOptions().padding(3).padding_mode("constant"))};
+  Tensor x = random_images(32, 3, 16, 16);
+  for (const auto& crop : crops) {
+    A::Pipeline p;
+    p.add(crop).add(flip);
+    torch::Generator g1 = make_generator(3), g2 = make_generator(3);
+    Tensor fused = p(x, g1);
+    Tensor crop_only = (*crop)(x, g2);
+    Tensor separate = (*flip)(crop_only, g2);
+    EXPECT_LT(max_abs_diff(fused, separate), 1e-6) << crop->name();
+    EXPECT_GT(max_abs_diff(fused, crop_only), 0.1) << crop->name();
+  }
+}
+
 TEST(Presets, SimclrFor28PixelsMatchesTheSpec) {
   A::Pipeline p = A::preset("simclr", 28, 1);
   EXPECT_EQ(p.describe(), "random_resized_crop -> hflip -> color_jitter -> grayscale -> normalize");
@@ -130,8 +153,9 @@ TEST(Presets, SimclrFor28PixelsMatchesTheSpec) {
   auto* norm = dynamic_cast<const A::Normalize*>(p.transforms()[4].get());
   ASSERT_NE(norm, nullptr);
   EXPECT_DOUBLE_EQ(norm->options().mean()[0], 0.2860);
-  EXPECT_EQ(A::preset("simclr", 224, 3).describe(),
-            "random_resized_crop -> hflip -> color_jitter -> grayscale -> gaussian_blur -> normalize");
+  EXPECT_EQ(
+      A::preset("simclr", 224, 3).describe(),
+      "random_resized_crop -> hflip -> color_jitter -> grayscale -> gaussian_blur -> normalize");
   EXPECT_EQ(A::preset("weak", 32, 3).describe(), "random_crop -> hflip -> normalize");
   EXPECT_EQ(A::preset("strong", 32, 3).describe(),
             "random_crop -> hflip -> randaugment -> cutout -> normalize");
@@ -169,8 +193,8 @@ views:
 )");
   A::ViewSet views = A::ViewSet::from_yaml(node);
   EXPECT_EQ(views.size(), 6u);
-  EXPECT_EQ(views.names(), (std::vector<std::string>{"view1", "view2", "weak_0", "weak_1",
-                                                      "weak_2", "strong"}));
+  EXPECT_EQ(views.names(),
+            (std::vector<std::string>{"view1", "view2", "weak_0", "weak_1", "weak_2", "strong"}));
   Tensor x = random_u8(8, 1, 28, 28);
   torch::Generator g1 = make_generator(6), g2 = make_generator(6), g3 = make_generator(7);
   auto a = views(x, g1), b = views(x, g2), c = views(x, g3);
@@ -185,6 +209,36 @@ views:
   // A bare list works too.
   EXPECT_EQ(A::ViewSet::from_yaml(YAML::Load("[{pipeline: none}, {pipeline: none}]")).names(),
             (std::vector<std::string>{"view1", "view2"}));
+}
+
+TEST(ViewSet, SameViewsWhateverTheThreadCount) {
+  // With 2 threads the two views run side by side; each has its own generator, so the result
+  // must be the same as one after the other.
+  A::ViewSet views = A::ViewSet::from_yaml(YAML::Load("{pipeline: simclr, views: 2}"));
+  Tensor x = random_u8(64, 3, 32, 32);
+  const int before = at::get_num_threads();
+  at::set_num_threads(1);
+  torch::Generator g1 = make_generator(11), g2 = make_generator(11);
+  auto one = views(x, g1);
+  at::set_num_threads(2);
+  auto two = views(x, g2);
+  at::set_num_threads(before);
+  ASSERT_EQ(one.size(), 2u);
+  EXPECT_TRUE(one[0].equal(two[0]));
+  EXPECT_TRUE(one[1].equal(two[1]));
+  EXPECT_FALSE(one[0].equal(one[1]));
+}
+
+TEST(ViewSet, OnePipelineForSeveralViews) {
+  A::ViewSet two = A::ViewSet::from_yaml(YAML::Load("pipeline: [{op: hflip}]"));
+  EXPECT_EQ(two.names(), (std::vector<std::string>{"view1", "view2"}));
+  A::ViewSet three = A::ViewSet::from_yaml(YAML::Load("{pipeline: simclr, views: 3}"));
+  EXPECT_EQ(three.size(), 3u);
+  EXPECT_EQ(three.pipeline(2).describe(), "simclr");
+  EXPECT_NE(error_of([] {
+              A::ViewSet::from_yaml(YAML::Load("{pipeline: simclr, views: [a]}"));
+            }).find("number of views"),
+            std::string::npos);
 }
 
 TEST(ViewSet, YamlErrors) {

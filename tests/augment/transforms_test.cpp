@@ -1,11 +1,12 @@
 // Random transforms: exact cases, parameter statistics, ranges, determinism, 1 and 3 channels.
+#include "selfsup/augment/transforms.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 
 #include "selfsup/augment/functional.h"
 #include "selfsup/augment/randaugment.h"
-#include "selfsup/augment/transforms.h"
 #include "util.h"
 
 namespace A = selfsup::augment;
@@ -167,29 +168,35 @@ TEST(RandomResizedCrop, OutputSizeAndRange) {
   }
 }
 
-TEST(RandomCrop, NoPaddingIsIdentityAndPaddedCropsAreShiftedReflections) {
+TEST(RandomCrop, NoPaddingIsIdentityAndPaddedCropsAreShiftedPaddedImages) {
   Tensor x = random_images(20, 3, 8, 8);
   torch::Generator gen = make_generator(12);
   EXPECT_TRUE(F::random_crop(x, A::RandomCropOptions().padding(0), gen).equal(x));
   const int64_t pad = 2;
-  Tensor y = F::random_crop(x, A::RandomCropOptions().padding(pad), gen);
-  ASSERT_EQ(y.sizes(), x.sizes());
   namespace nnf = torch::nn::functional;
-  Tensor padded = nnf::pad(x, nnf::PadFuncOptions({pad, pad, pad, pad}).mode(torch::kReflect));
-  int64_t moved = 0;
-  for (int64_t i = 0; i < 20; ++i) {
-    bool found = false;
-    for (int64_t dy = 0; dy <= 2 * pad && !found; ++dy) {
-      for (int64_t dx = 0; dx <= 2 * pad && !found; ++dx) {
-        if (padded[i].narrow(1, dy, 8).narrow(2, dx, 8).equal(y[i])) {
-          found = true;
-          moved += dy != pad || dx != pad;
+  // Each output must be one of the (2 pad + 1)^2 crops of the padded image, and most not the
+  // central one.
+  for (auto [mode, torch_mode] :
+       {std::pair<std::string, nnf::PadFuncOptions::mode_t>{"reflect", torch::kReflect},
+        {"edge", torch::kReplicate}}) {
+    Tensor y = F::random_crop(x, A::RandomCropOptions().padding(pad).padding_mode(mode), gen);
+    ASSERT_EQ(y.sizes(), x.sizes());
+    Tensor padded = nnf::pad(x, nnf::PadFuncOptions({pad, pad, pad, pad}).mode(torch_mode));
+    int64_t moved = 0;
+    for (int64_t i = 0; i < 20; ++i) {
+      bool found = false;
+      for (int64_t dy = 0; dy <= 2 * pad && !found; ++dy) {
+        for (int64_t dx = 0; dx <= 2 * pad && !found; ++dx) {
+          if (padded[i].narrow(1, dy, 8).narrow(2, dx, 8).equal(y[i])) {
+            found = true;
+            moved += dy != pad || dx != pad;
+          }
         }
       }
+      EXPECT_TRUE(found) << "sample " << i << " is no crop of the " << mode << "-padded image";
     }
-    EXPECT_TRUE(found) << "sample " << i << " is no crop of the reflect-padded image";
+    EXPECT_GT(moved, 10) << mode;
   }
-  EXPECT_GT(moved, 10);
 }
 
 TEST(RandomCrop, DefaultPaddingIsAnEighthOfTheSide) {
@@ -237,8 +244,12 @@ TEST(Cutout, FillsASquareOfTheRightSize) {
     EXPECT_LE(nr, 8);
     EXPECT_LE(nc, 8);
     // Clipped only at the bottom/right edges (USB's CutoutAbs).
-    if (nr < 8) EXPECT_EQ(rows.max().item<int64_t>(), 31);
-    if (nc < 8) EXPECT_EQ(cols.max().item<int64_t>(), 31);
+    if (nr < 8) {
+      EXPECT_EQ(rows.max().item<int64_t>(), 31);
+    }
+    if (nc < 8) {
+      EXPECT_EQ(cols.max().item<int64_t>(), 31);
+    }
     full_squares += nr == 8 && nc == 8;
   }
   EXPECT_GT(full_squares, 100);
@@ -280,8 +291,9 @@ TEST(RandAugment, EveryOpAloneKeepsShapeAndRange) {
     }
   }
   torch::Generator gen = make_generator(20);
-  EXPECT_THROW(F::randaugment(random_images(2, 3, 8, 8), A::RandAugmentOptions().ops({"warp"}), gen),
-               c10::Error);
+  EXPECT_THROW(
+      F::randaugment(random_images(2, 3, 8, 8), A::RandAugmentOptions().ops({"warp"}), gen),
+      c10::Error);
 }
 
 namespace {

@@ -4,8 +4,8 @@
 // building blocks of the random transforms in transforms.h and randaugment.h.
 //
 // `factor` arguments are float tensors [B] on any device (moved to the batch's device); a scalar
-// overload broadcasts one value to every sample. Results are fresh tensors; the input is never
-// modified.
+// overload broadcasts one value to every sample. The input is never modified; results are fresh
+// tensors, or the input itself where an op is the identity (saturation and hue of 1 channel).
 #include <torch/types.h>
 
 #include <array>
@@ -54,8 +54,8 @@ torch::Tensor affine(const torch::Tensor& x, const torch::Tensor& matrix, double
 /// Crops the box (top, left, height, width) of each sample (int64 tensors [B], in pixels, inside
 /// the image) and resizes it to `size` with bilinear interpolation, exactly as torch's interpolate
 /// (align_corners = false, no antialiasing) of the cropped image: pixels outside the box are never
-/// read. One grid_sample for the whole batch; `flip` (bool [B], optional) mirrors the result
-/// horizontally in the same pass.
+/// read. The whole batch at once (up to 128 px: row gathers and one batched matmul; above: one
+/// grid_sample); `flip` (bool [B], optional) mirrors the result horizontally in the same pass.
 torch::Tensor resized_crop(const torch::Tensor& x, const torch::Tensor& top,
                            const torch::Tensor& left, const torch::Tensor& height,
                            const torch::Tensor& width, std::array<int64_t, 2> size,

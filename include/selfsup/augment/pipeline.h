@@ -26,6 +26,8 @@
 //     - {name: view1, pipeline: *simclr}
 //     - {name: view2, pipeline: simclr}
 //     - {name: weak, pipeline: weak, repeat: 2}
+// The short form {pipeline: P, views: K} gives K views view1 .. viewK of one pipeline (K = 2 when
+// `views` is left out: the SimCLR case).
 #include <yaml-cpp/yaml.h>
 
 #include <string>
@@ -99,7 +101,10 @@ class ViewSet {
 
   ViewSet& add(std::string name, Pipeline pipeline, int64_t repeat = 1);
 
-  /// One batch per view, in order; uint8 input is converted once and shared by all views.
+  /// One batch per view, in order; uint8 input is converted once and shared by all views. Each
+  /// view draws from its own generator seeded from `gen` (so the result does not depend on the
+  /// thread count); on the CPU with at most as many threads as views, the views run side by side,
+  /// one per thread.
   std::vector<torch::Tensor> operator()(const torch::Tensor& batch, torch::Generator& gen) const;
 
   ViewSet without_normalize() const;

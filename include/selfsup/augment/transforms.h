@@ -128,14 +128,13 @@ struct CropBoxes {
 /// uniformly from scale * H * W and an aspect ratio drawn log-uniformly from `ratio`, rounded to
 /// whole pixels and accepted when it fits; otherwise the central crop clamped to `ratio`.
 CropBoxes sample_resized_crop_boxes(int64_t batch, int64_t height, int64_t width,
-                                    const Range& scale, const Range& ratio,
-                                    torch::Generator& gen);
+                                    const Range& scale, const Range& ratio, torch::Generator& gen);
 
 namespace functional {
 torch::Tensor random_resized_crop(const torch::Tensor& x, const RandomResizedCropOptions& o,
                                   torch::Generator& gen, bool inplace = false);
-torch::Tensor random_crop(const torch::Tensor& x, const RandomCropOptions& o,
-                          torch::Generator& gen, bool inplace = false);
+torch::Tensor random_crop(const torch::Tensor& x, const RandomCropOptions& o, torch::Generator& gen,
+                          bool inplace = false);
 torch::Tensor hflip(const torch::Tensor& x, const HorizontalFlipOptions& o, torch::Generator& gen,
                     bool inplace = false);
 /// The enabled adjustments are applied in a random order drawn per sample.
