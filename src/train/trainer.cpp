@@ -93,7 +93,9 @@ TrainResult Trainer::fit() {
     prior_seconds = s.train_seconds;
     std::cerr << "resuming from " << checkpoint_path() << " at step " << step << " of " << total << "\n";
   }
-  bool total_fitted = options_.resume() && options_.time_limit() > 0;
+  const int64_t planned = options_.max_steps() > 0 ? options_.max_steps() : options_.epochs() * spe;
+  const int64_t first_step = step;
+  bool fitted_once = false;
   WarmupCosine sched{static_cast<int64_t>(std::llround(options_.warmup_epochs() * spe)), total,
                      options_.warmup_start_factor(), options_.min_lr_factor()};
 
@@ -170,23 +172,31 @@ TrainResult Trainer::fit() {
     loss_sum += loss;
     last_loss = loss;
 
-    // Fit the schedule to the time limit from the speed of steps 10..40 (past the warm-up of
-    // allocator and caches).
-    if (options_.time_limit() > 0 && options_.fit_schedule_to_time() && !total_fitted) {
-      if (step == 10) {
+    // Fit the cosine schedule to the time limit: a first fit from the speed of steps 10..40
+    // (past the allocator's and caches' warm-up), then a refit from each later window of fit_window_seconds (30 s), so a
+    // run whose speed changes (a shared machine, thermal limits) still ends its schedule at the
+    // limit instead of being cut mid-cosine or idling early. No refits in the last 5% of the
+    // budget, so the tail of the schedule stays smooth.
+    if (options_.time_limit() > 0 && options_.fit_schedule_to_time()) {
+      if (fit_probe_step < 0 && step >= first_step + 10) {
         fit_probe_step = step;
         fit_probe_time = Clock::now();
-      } else if (fit_probe_step > 0 && step == fit_probe_step + 30) {
-        const double per_step = seconds_since(fit_probe_time) / 30.0;
+      } else if (fit_probe_step >= 0 && step - fit_probe_step >= 30 &&
+                 (!fitted_once || seconds_since(fit_probe_time) >= options_.fit_window_seconds())) {
+        const double per_step = seconds_since(fit_probe_time) / static_cast<double>(step - fit_probe_step);
         const double left = options_.time_limit() - (prior_seconds + seconds_since(start));
-        const int64_t fit = step + static_cast<int64_t>(0.98 * left / per_step);
-        if (fit < total) {
-          total = std::max(fit, step + 1);
+        if (left > 0.05 * options_.time_limit()) {
+          const int64_t fit = std::max(step + 1, std::min(planned, step + static_cast<int64_t>(0.98 * left / per_step)));
+          if (!fitted_once || std::llabs(fit - total) * 100 > total) {
+            std::cerr << (tty ? "\n" : "") << "time limit: schedule fitted to " << fit << " steps ("
+                      << std::fixed << std::setprecision(3) << per_step << " s/step)\n";
+          }
+          total = fit;
           sched.total_steps = total;
-          std::cerr << (tty ? "\n" : "") << "time limit: schedule fitted to " << total << " steps ("
-                    << std::fixed << std::setprecision(3) << per_step << " s/step)\n";
+          fitted_once = true;
         }
-        total_fitted = true;
+        fit_probe_step = step;
+        fit_probe_time = Clock::now();
       }
     }
 

@@ -4,7 +4,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <chrono>
 #include <map>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "train_test_util.h"
@@ -159,6 +161,27 @@ TEST(Trainer, WritesMetricsLinesAndHonoursMaxSteps) {
   }
   EXPECT_EQ(steps, (std::vector<int64_t>{2, 4}));
   EXPECT_EQ(train::peek_checkpoint(dir + "/last.ckpt").step, 4);
+}
+
+// The step time quadruples a third of the way in (as when another job starts on the machine): a
+// schedule fitted once from the early speed would be cut off by the time limit at a high learning
+// rate; refitted, it still ends (nearly) at its last step when time runs out.
+TEST(Trainer, TimeLimitRefitsTheScheduleWhenTheSpeedChanges) {
+  auto cfg = trainutil::tiny_config("simclr");
+  const auto dir = trainutil::fresh_dir("refit");
+  auto run = trainutil::build_run(cfg, train::TrainerOptions().max_steps(100000).time_limit(6.0).fit_window_seconds(0.5)
+                                         .out_dir(dir).progress(false));
+  const auto start = std::chrono::steady_clock::now();
+  run->trainer->on_step([&](int64_t, double, const methods::StepOutput&) {
+    const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::this_thread::sleep_for(std::chrono::milliseconds(t < 2.0 ? 5 : 40));
+  });
+  auto r = run->trainer->fit();
+  ASSERT_LT(r.total_steps, 100000) << "the schedule was never fitted";
+  // Ended on time and within a few steps of the schedule's end (lr near zero), not cut off early.
+  EXPECT_GE(static_cast<double>(r.steps), 0.9 * static_cast<double>(r.total_steps))
+      << r.steps << " of " << r.total_steps << " steps";
+  EXPECT_LT(run->trainer->optimizer().lr(), 0.1 * cfg.get<double>("train.lr", 0.0));
 }
 
 TEST(Trainer, ResumeWithoutCheckpointFailsNamingIt) {

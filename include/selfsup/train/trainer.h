@@ -18,9 +18,11 @@ struct TrainerOptions {
   TORCH_ARG(int64_t, epochs) = 1;
   TORCH_ARG(int64_t, max_steps) = 0;            // > 0 overrides epochs
   TORCH_ARG(double, time_limit) = 0;            // seconds of training, 0 = none
-  /// With a time limit, measure the step time early and shorten the schedule so that the cosine
-  /// decay ends when time runs out instead of being cut off at a high learning rate.
+  /// With a time limit, measure the step time and set the schedule's length so that the cosine
+  /// decay ends when time runs out instead of being cut off at a high learning rate; refitted
+  /// from each window of `fit_window_seconds` as the speed changes.
   TORCH_ARG(bool, fit_schedule_to_time) = true;
+  TORCH_ARG(double, fit_window_seconds) = 30;
   TORCH_ARG(double, warmup_epochs) = 0;
   TORCH_ARG(double, warmup_start_factor) = 0.0;
   TORCH_ARG(double, min_lr_factor) = 0.0;
