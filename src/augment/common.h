@@ -61,4 +61,10 @@ torch::Tensor random_resized_crop(const torch::Tensor& x, const RandomResizedCro
 torch::Tensor random_crop(const torch::Tensor& x, const RandomCropOptions& o, double flip_p,
                           torch::Generator& gen);
 
+/// functional::color_jitter with the choice of kernel: per_sample_kernel (CPU only) runs each
+/// sample's ops in its order on its own pixels; otherwise a few batched tensor passes per op
+/// (any device). Both consume the generator alike and agree to float rounding.
+torch::Tensor color_jitter(const torch::Tensor& x, const ColorJitterOptions& o, torch::Generator& gen,
+                           bool inplace, bool per_sample_kernel);
+
 }  // namespace selfsup::augment::detail

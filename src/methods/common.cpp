@@ -99,4 +99,30 @@ Method make_method(const Config& cfg, const DataSpec& spec) {
   return Registry::instance().get(name).factory(cfg, spec);
 }
 
+OnlinePredictorTarget::OnlinePredictorTarget(torch::nn::Module& owner, const Config& cfg, const DataSpec& spec,
+                                             const HeadDefaults& proj, HeadDefaults pred)
+    : momentum_(MomentumSchedule::from_config(cfg)), tau_(momentum_.base) {
+  online_ = owner.register_module("online", Branch(cfg, spec.channels, spec.image_size, proj));
+  target_ = owner.register_module("target", Branch(cfg, spec.channels, spec.image_size, proj));
+  pred.out = cfg.get<int64_t>("method.proj_output_dim", proj.out);
+  predictor_ = owner.register_module("predictor", make_head(cfg, "pred", pred.out, pred));
+  init_momentum_target(*target_, *online_);
+}
+
+OnlinePredictorTarget::Views OnlinePredictorTarget::forward(const Batch& b) {
+  TORCH_CHECK(b.views.size() == 2, "expected two views, got ", b.views.size());
+  Views v;
+  auto x = torch::cat({b.views[0], b.views[1]});
+  v.z = online_(x);
+  v.predicted = predictor_(v.z).chunk(2);
+  torch::NoGradGuard no_grad;
+  v.target = target_(x).chunk(2);
+  return v;
+}
+
+void OnlinePredictorTarget::update(int64_t step, int64_t total) {
+  tau_ = momentum_.at(step - 1, total);
+  momentum_update(*target_, *online_, tau_);
+}
+
 }  // namespace selfsup::methods

@@ -141,7 +141,7 @@ nlohmann::json pretrain(Config cfg, const RunOptions& ro) {
   }
   Setup s = build(cfg);
   auto views = train::views_from_config(cfg, s.spec.channels, s.spec.image_size, s.method->num_views());
-  TORCH_CHECK(views.size() == s.method->num_views(), "method ", cfg.get<std::string>("method.name", ""), " needs ",
+  TORCH_CHECK(static_cast<int64_t>(views.size()) == s.method->num_views(), "method ", cfg.get<std::string>("method.name", ""), " needs ",
               s.method->num_views(), " views, the augment section gives ", views.size());
   auto loader_opts = train::LoaderOptions()
                          .batch_size(cfg.get<int64_t>("train.batch_size", 256))

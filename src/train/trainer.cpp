@@ -1,6 +1,5 @@
 #include "selfsup/train/trainer.h"
 
-#include <ATen/autocast_mode.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -13,6 +12,8 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+
+#include "selfsup/train/precision.h"
 
 namespace selfsup::train {
 namespace {
@@ -130,23 +131,11 @@ TrainResult Trainer::fit() {
     auto batch = loader_.get(step);
     optimizer_->zero_grad();
     methods::StepOutput out;
-    if (bf16) {
-      // LibTorch's CPU autocast: convolutions and matmuls run in bf16, reductions and the
-      // losses' softmax/normalisation stay fp32; parameters and optimizer state remain fp32.
-      at::autocast::set_cpu_enabled(true);
-      at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-      try {
-        out = method_->training_step(batch);
-      } catch (...) {
-        at::autocast::set_cpu_enabled(false);
-        throw;
-      }
-      at::autocast::set_cpu_enabled(false);
-      at::autocast::clear_cache();
-      out.loss = out.loss.to(torch::kFloat32);
-    } else {
+    {
+      AutocastScope autocast(bf16, batch.views.front().device().type());
       out = method_->training_step(batch);
     }
+    out.loss = out.loss.to(torch::kFloat32);
     const double loss = out.loss.item<double>();
     if (!std::isfinite(loss)) {
       std::ostringstream msg;

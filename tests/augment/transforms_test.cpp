@@ -8,6 +8,7 @@
 #include "selfsup/augment/functional.h"
 #include "selfsup/augment/randaugment.h"
 #include "util.h"
+#include "../../src/augment/common.h"  // detail::color_jitter: both kernels
 
 namespace A = selfsup::augment;
 namespace F = selfsup::augment::functional;
@@ -86,6 +87,33 @@ TEST(ColorJitter, OrderIsRandomPerSample) {
   const int64_t brightness_first = (inside & ((sum - 1).abs() < 1e-5)).sum().item<int64_t>();
   EXPECT_GT(contrast_first, 30);  // ~4% and ~12% of the samples
   EXPECT_GT(brightness_first, 100);
+}
+
+// The CPU per-sample kernel against the batched tensor path (the one other devices run): same
+// draws, same per-sample order, the same values to float rounding; gray pixels, pure colours and
+// pixels at 0 / 1 included, where hue and the clamps have their edge cases.
+TEST(ColorJitter, PerSampleKernelAgreesWithTensorPath) {
+  for (int64_t c : {1, 3}) {
+    Tensor x = random_images(300, c, 6, 5);
+    x.narrow(0, 0, 20).narrow(2, 0, 2).fill_(0.5);      // gray pixels
+    x.narrow(0, 20, 20).narrow(1, 0, 1).fill_(1.0);     // saturated channel
+    x.narrow(0, 40, 20).narrow(3, 0, 1).fill_(0.0);
+    const Tensor copy = x.clone();
+    for (const auto& o : {A::ColorJitterOptions().brightness(0.4).contrast(0.4).saturation(0.4).hue(0.1).p(0.8),
+                          A::ColorJitterOptions().brightness(0.9).contrast(0.9).saturation(0.9).hue(0.5).p(1.0),
+                          A::ColorJitterOptions().contrast(0.5).hue(0.3).p(0.5)}) {
+      torch::Generator g1 = make_generator(30), g2 = make_generator(30);
+      Tensor fused = A::detail::color_jitter(x, o, g1, /*inplace=*/false, /*per_sample_kernel=*/true);
+      Tensor batched = A::detail::color_jitter(x, o, g2, false, false);
+      EXPECT_LT(max_abs_diff(fused, batched), 2e-6) << "c=" << c;
+      EXPECT_FALSE(fused.equal(x)) << "nothing was jittered";
+      EXPECT_TRUE(x.equal(copy)) << "the input was modified";
+      Tensor own = x.clone();
+      torch::Generator g3 = make_generator(30);
+      Tensor in_place = A::detail::color_jitter(own, o, g3, /*inplace=*/true, true);
+      EXPECT_TRUE(in_place.equal(fused));
+    }
+  }
 }
 
 TEST(RandomGrayscale, UsesItuWeightsAndKeepsChannels) {

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include "selfsup/core/config.h"
+#include "selfsup/methods/method.h"
 #include "selfsup/nets/backbone.h"
 #include "selfsup/nets/heads.h"
 
@@ -50,6 +51,35 @@ struct MomentumSchedule {
   double at(int64_t step, int64_t total_steps) const {
     return cosine_momentum(base, final_value, step, total_steps);
   }
+};
+
+/// What BYOL and MoCo v3 share: an online branch with a predictor, and a momentum target copy of
+/// the branch moved towards it after each optimizer step on the cosine schedule. Registers
+/// "online", "target" and "predictor" on the owning method (whose checkpoint then holds them).
+/// The predictor maps the projection back to its own size: `pred.out` is ignored.
+class OnlinePredictorTarget {
+ public:
+  OnlinePredictorTarget(torch::nn::Module& owner, const Config& cfg, const DataSpec& spec, const HeadDefaults& proj,
+                        HeadDefaults pred);
+  struct Views {
+    torch::Tensor z;                         // online projections of both views, stacked
+    std::vector<torch::Tensor> predicted;    // per view, with gradient
+    std::vector<torch::Tensor> target;       // per view, without gradient
+  };
+  /// Both views through the online branch and the predictor, and without gradient through the
+  /// target.
+  Views forward(const Batch& b);
+  /// The momentum step after optimizer step `step` (1-based) of `total`. Stateless in the step,
+  /// so a resumed run uses the same coefficient as an uninterrupted one.
+  void update(int64_t step, int64_t total);
+  double tau() const { return tau_; }
+  nets::Backbone encoder() const { return online_->backbone; }
+
+ private:
+  MomentumSchedule momentum_;
+  double tau_;
+  Branch online_{nullptr}, target_{nullptr};
+  nets::MLPHead predictor_{nullptr};
 };
 
 }  // namespace selfsup::methods
