@@ -11,7 +11,7 @@ End-to-end rates are taken between step WARMUP and step WARMUP + STEPS of a trai
 Peak memory is the largest total PSS of the process and its children (DataLoader workers share
 pages with their parent; PSS counts each shared page once across them), sampled every 0.1 s.
 
-usage: /usr/bin/python3 bench/run_speed_bench.py [--build build] [--reps 3] [--steps 30] [--json out.json]
+usage: /usr/bin/python3 bench/run_speed_bench.py [--build build] [--reps 3] [--steps 40] [--warmup 20] [--json out.json]
 """
 import argparse
 import json
@@ -100,10 +100,12 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--build", default=os.path.join(ROOT, "build"))
     p.add_argument("--reps", type=int, default=3)
-    p.add_argument("--steps", type=int, default=30)
-    p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--steps", type=int, default=40)
+    p.add_argument("--warmup", type=int, default=20)
     p.add_argument("--json", help="also write the medians here")
     args = p.parse_args()
+    if args.warmup < 1 or args.steps % args.warmup:
+        p.error("--steps must be a multiple of --warmup (selfsup logs every --warmup steps)")
     selfsup = os.path.join(args.build, "selfsup")
     bench = os.path.join(args.build, "bench", "speed_bench")
     batch = 256
