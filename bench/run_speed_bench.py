@@ -12,6 +12,7 @@ Peak memory is the largest total PSS of the process and its children (DataLoader
 pages with their parent; PSS counts each shared page once across them), sampled every 0.1 s.
 
 usage: /usr/bin/python3 bench/run_speed_bench.py [--build build] [--reps 3] [--steps 40] [--warmup 20] [--json out.json]
+(about 8.5 minutes a repetition with these defaults on 2 cores)
 """
 import argparse
 import json
@@ -142,7 +143,9 @@ def main():
             for k, v in phases(text, "python").items():
                 add(f"{name}_{k}", v)
             add(f"{name}_peak_mib", peak)
-        print(f"rep {rep + 1}/{args.reps} done", flush=True)
+        # Each rep's end-to-end rates as they come (a long run stopped early still says something).
+        e2e = {k: round(v[-1]) for k, v in samples.items() if k.endswith("_e2e")}
+        print(f"rep {rep + 1}/{args.reps} done: end-to-end images/s {e2e}", flush=True)
     print(f"load average after: {open('/proc/loadavg').read().split()[:3]}", flush=True)
 
     med = {k: statistics.median(v) for k, v in samples.items()}
