@@ -26,9 +26,10 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from PIL import Image
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 from torchvision import transforms as T
+
+from augment_torchvision import TwoViews  # the same per-image two-view Dataset
 
 
 def read_idx_images(path):
@@ -36,19 +37,6 @@ def read_idx_images(path):
         data = f.read()
     n, h, w = (int.from_bytes(data[i:i + 4], "big") for i in (4, 8, 12))
     return np.frombuffer(data, dtype=np.uint8, offset=16).reshape(n, h, w)
-
-
-class TwoViews(Dataset):
-    def __init__(self, images, transform):
-        self.images = [Image.fromarray(a, "L") for a in images]
-        self.transform = transform
-
-    def __len__(self):
-        return len(self.images)
-
-    def __getitem__(self, i):
-        img = self.images[i]
-        return self.transform(img), self.transform(img)
 
 
 class ConvNet(nn.Module):
@@ -114,7 +102,7 @@ def main():
         T.ToTensor(),
         T.Normalize((mean,), (std,)),
     ])
-    loader = DataLoader(TwoViews(images, transform), batch_size=args.batch, shuffle=True, drop_last=True,
+    loader = DataLoader(TwoViews(images[..., None], transform), batch_size=args.batch, shuffle=True, drop_last=True,
                         num_workers=args.workers, persistent_workers=args.workers > 0)
     model = SimCLR()
     opt = make_optimizer(model)
