@@ -32,6 +32,16 @@ void check_views(const torch::Tensor& a, const torch::Tensor& b, const char* fn,
               " must be on the same device, got ", a.device(), " and ", b.device());
 }
 
+void check_per_sample(const torch::Tensor& v, int64_t rows, const torch::Device& device,
+                      const char* fn, const char* name) {
+  TORCH_CHECK(v.defined(), fn, ": ", name, " must be a defined [", rows,
+              "] tensor, got an undefined one");
+  TORCH_CHECK(v.dim() == 1 && v.size(0) == rows, fn, ": ", name, " must have shape [", rows,
+              "] (one entry per sample), got shape ", v.sizes());
+  TORCH_CHECK(v.device() == device, fn, ": ", name, " must be on device ", device, ", got ",
+              v.device());
+}
+
 void check_positive(double value, const char* fn, const char* name) {
   TORCH_CHECK(std::isfinite(value) && value > 0, fn, ": ", name,
               " must be a finite number > 0, got ", value);

@@ -28,6 +28,20 @@ std::vector<std::pair<std::string, Loss>> all_losses() {
        [labels](const auto& a, const auto& b) {
          return F::supcon_loss(torch::cat({a, b}), labels);
        }},
+      {"pseudo_label_loss",
+       [](const auto& a, const auto& b) {
+         return F::pseudo_label_loss(a, b, F::PseudoLabelOptions().threshold(0)).loss;
+       }},
+      {"uda_loss",
+       [](const auto& a, const auto& b) {
+         return F::uda_loss(a, b, F::UDAOptions().threshold(0)).loss;
+       }},
+      {"softmax_mse_loss",
+       [](const auto& a, const auto& b) {
+         return F::softmax_mse_loss(a, torch::softmax(b.to(torch::kFloat64), 1));
+       }},
+      {"kl_div_from_logits",
+       [](const auto& a, const auto& b) { return F::kl_div_from_logits(a, b); }},
   };
 }
 

@@ -15,6 +15,11 @@ void check_matrix(const torch::Tensor& x, const char* fn, const char* name, int6
 void check_views(const torch::Tensor& a, const torch::Tensor& b, const char* fn, const char* name_a,
                  const char* name_b, int64_t min_rows);
 
+/// Throws unless v is a defined 1-D tensor of `rows` entries on `device`: the per-sample labels,
+/// masks and indices that accompany an [N, ...] batch.
+void check_per_sample(const torch::Tensor& v, int64_t rows, const torch::Device& device,
+                      const char* fn, const char* name);
+
 /// Throws unless value is finite and > 0 (temperatures, scales).
 void check_positive(double value, const char* fn, const char* name);
 
