@@ -3,15 +3,29 @@
 #include <c10/util/Exception.h>
 
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "commands.h"
+#include "selfsup/dist/launch.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"selfsup: self-supervised, semi-supervised and PU learning on LibTorch"};
   app.require_subcommand(1);
   selfsup::cli::register_all(app);
+  app.footer("Training commands (pretrain) also take --nproc N: N local data-parallel processes.");
   try {
-    app.parse(argc, argv);
+    // --nproc N re-runs this command line as N ranks (see dist/launch.h) before CLI11 sees it.
+    std::vector<std::string> args(argv, argv + argc);
+    const int nproc = selfsup::dist::take_nproc(args);
+    if (nproc > 0) {
+      TORCH_CHECK(args.size() > 1 && args[1] == "pretrain", "--nproc applies to the training command (pretrain), got '",
+                  args.size() > 1 ? args[1] : std::string(), "'");
+      if (nproc > 1) return selfsup::dist::launch_local(nproc, args);
+    }
+    std::vector<char*> rest;
+    for (auto& a : args) rest.push_back(a.data());
+    app.parse(static_cast<int>(rest.size()), rest.data());
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const c10::Error& e) {

@@ -3,8 +3,10 @@
 
 #include "commands.h"
 #include "selfsup/core/config.h"
+#include "selfsup/dist/dist.h"
 #include "selfsup/methods/method.h"
 #include "selfsup/run/pretrain.h"
+#include "selfsup/run/semi.h"
 #include "selfsup/train/trainer.h"
 
 namespace selfsup::cli {
@@ -53,6 +55,26 @@ void register_train(CLI::App& app) {
     ro.evaluate = !pre.no_eval;
     ro.quiet = pre.quiet;
     auto summary = run::pretrain(pre.resume ? Config() : resolve_config(pre), ro);
+    if (dist::is_main()) std::cout << summary.dump(2) << std::endl;
+  });
+
+  static RunFlags semi_flags;
+  static std::string init;
+  auto* semi = app.add_subcommand(
+      "semi", "semi-supervised training from data.labels_per_class labels per class, then test accuracy");
+  add_run_flags(semi, semi_flags);
+  semi->add_option("--init", init, "initialise the classifier's backbone from a pretrain checkpoint (DIR/last.ckpt)");
+  semi->callback([] {
+    TORCH_CHECK(!semi_flags.config.empty() || semi_flags.resume, "semi needs --config FILE (or --resume with --out)");
+    TORCH_CHECK(!semi_flags.out.empty(), "semi needs --out DIR");
+    train::install_stop_handlers();
+    run::RunOptions ro;
+    ro.out_dir = semi_flags.out;
+    ro.time_limit = semi_flags.time_limit;
+    ro.resume = semi_flags.resume;
+    ro.evaluate = !semi_flags.no_eval;
+    ro.quiet = semi_flags.quiet;
+    auto summary = run::semi(semi_flags.resume ? Config() : resolve_config(semi_flags), ro, init);
     std::cout << summary.dump(2) << std::endl;
   });
 
@@ -67,6 +89,9 @@ void register_train(CLI::App& app) {
   static int64_t labels_per_class = 10;
   ev->add_option("--labels-per-class", labels_per_class, "labels per class for the finetune protocol");
   ev->add_option("--threads", threads, "intra-op threads (default: all cores)");
+  static std::string split = "test";
+  ev->add_option("--split", split, "test (the real test set) or val (a validation split of the training set, "
+                 "for choosing recipes)")->check(CLI::IsMember({"test", "val"}));
   ev->add_option("--summary", summary_out, "also write the figures to this JSON file");
   ev->add_flag("--raw-pixels", raw, "score raw pixels instead of a checkpoint (the baseline to beat)");
   ev->add_option("--config", config_for_raw, "with --raw-pixels: config naming the data set");
@@ -76,6 +101,7 @@ void register_train(CLI::App& app) {
     o.protocols = protocol == "all" ? std::vector<std::string>{"knn", "linear", "finetune"}
                                     : std::vector<std::string>{protocol};
     o.finetune_labels_per_class = labels_per_class;
+    o.split = split;
     if (raw) o.protocols.erase(std::remove(o.protocols.begin(), o.protocols.end(), "finetune"), o.protocols.end());
     nlohmann::json j;
     if (raw) {

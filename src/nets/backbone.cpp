@@ -1,4 +1,5 @@
 #include "selfsup/nets/backbone.h"
+#include "selfsup/nets/batchnorm.h"
 
 
 namespace selfsup::nets {
@@ -91,7 +92,7 @@ void init_kaiming(torch::nn::Module& module) {
     if (auto* conv = m.as<torch::nn::Conv2dImpl>()) {
       torch::nn::init::kaiming_normal_(conv->weight, 0.0, torch::kFanOut, torch::kReLU);
       if (conv->bias.defined()) conv->bias.zero_();
-    } else if (auto* bn = m.as<torch::nn::BatchNorm2dImpl>()) {
+    } else if (auto* bn = m.as<BatchNormImpl>()) {
       if (bn->weight.defined()) bn->weight.fill_(1.0);
       if (bn->bias.defined()) bn->bias.zero_();
     }

@@ -1,4 +1,5 @@
 #include "selfsup/nets/convnet.h"
+#include "selfsup/nets/batchnorm.h"
 
 #include "common.h"
 
@@ -25,7 +26,7 @@ ConvNetImpl::ConvNetImpl(ConvNetOptions options_) : BackboneBase(std::move(optio
       const int64_t out = o.channels()[s];
       // No conv bias: the BN that follows would cancel it.
       features->push_back(nn::Conv2d(nn::Conv2dOptions(in, out, 3).padding(1).bias(false)));
-      features->push_back(nn::BatchNorm2d(out));
+      features->push_back(BatchNorm(out));
       features->push_back(nn::ReLU(nn::ReLUOptions(/*inplace=*/true)));
       in = out;
     }

@@ -1,6 +1,7 @@
 // The fully connected backbone and the projector / predictor head share their layer builder.
 #include "selfsup/nets/heads.h"
 #include "selfsup/nets/mlp.h"
+#include "selfsup/nets/batchnorm.h"
 
 #include "common.h"
 
@@ -12,7 +13,7 @@ namespace {
 
 void append_hidden(nn::Sequential& seq, int64_t in, int64_t out, bool batch_norm, bool bias) {
   seq->push_back(nn::Linear(nn::LinearOptions(in, out).bias(bias)));
-  if (batch_norm) seq->push_back(nn::BatchNorm1d(out));
+  if (batch_norm) seq->push_back(BatchNorm(out));
   seq->push_back(nn::ReLU(nn::ReLUOptions(/*inplace=*/true)));
 }
 
@@ -81,7 +82,7 @@ void MLPHeadImpl::reset() {
     in = o.hidden_dim();
   }
   layers->push_back(nn::Linear(nn::LinearOptions(in, o.out_dim()).bias(o.bias())));
-  if (o.last_batch_norm()) layers->push_back(nn::BatchNorm1d(nn::BatchNorm1dOptions(o.out_dim()).affine(false)));
+  if (o.last_batch_norm()) layers->push_back(BatchNorm(BatchNormOptions(o.out_dim()).affine(false)));
   register_module("layers", layers);
 }
 

@@ -32,12 +32,12 @@ BasicBlockImpl::BasicBlockImpl(BasicBlockOptions options_) : options(std::move(o
 void BasicBlockImpl::reset() {
   const auto& o = options;
   conv1 = register_module("conv1", conv(o.in_planes(), o.planes(), 3, o.stride()));
-  bn1 = register_module("bn1", nn::BatchNorm2d(o.planes()));
+  bn1 = register_module("bn1", BatchNorm(o.planes()));
   conv2 = register_module("conv2", conv(o.planes(), o.planes(), 3, 1));
-  bn2 = register_module("bn2", nn::BatchNorm2d(o.planes()));
+  bn2 = register_module("bn2", BatchNorm(o.planes()));
   if (o.stride() != 1 || o.in_planes() != o.planes()) {
     downsample = register_module(
-        "downsample", nn::Sequential(conv(o.in_planes(), o.planes(), 1, o.stride()), nn::BatchNorm2d(o.planes())));
+        "downsample", nn::Sequential(conv(o.in_planes(), o.planes(), 1, o.stride()), BatchNorm(o.planes())));
   } else {
     downsample = nullptr;
   }
@@ -71,7 +71,7 @@ ResNetImpl::ResNetImpl(ResNetOptions options_) : BackboneBase(std::move(options_
 
   conv1 = register_module("conv1", o.cifar_stem() ? conv(o.in_channels(), base, 3, 1)
                                                   : conv(o.in_channels(), base, 7, 2));
-  bn1 = register_module("bn1", nn::BatchNorm2d(base));
+  bn1 = register_module("bn1", BatchNorm(base));
   int64_t in = base;
   for (size_t stage = 0; stage < blocks.size(); ++stage) {
     const int64_t planes = base << stage;

@@ -9,6 +9,8 @@
 #include "selfsup/core/runtime.h"
 #include "selfsup/data/dataset.h"
 #include "selfsup/data/splits.h"
+#include "selfsup/dist/dist.h"
+#include "selfsup/nets/batchnorm.h"
 #include "selfsup/eval/evaluate.h"
 #include "selfsup/eval/finetune.h"
 #include "selfsup/train/checkpoint.h"
@@ -67,6 +69,10 @@ void choose_scored_split(Setup& s, const EvalOptions& o) {
 Setup build(const Config& cfg) {
   Setup s;
   s.threads = cfg.get<int>("train.threads", 0);
+  if (s.threads <= 0 && dist::local_world_size() > 1) {
+    // Processes sharing a machine share its cores.
+    s.threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / dist::local_world_size());
+  }
   init_runtime(s.threads);
   s.seed = cfg.get<uint64_t>("seed", 0);
   s.device = parse_device(cfg.get<std::string>("device", "cpu"));
@@ -140,18 +146,25 @@ nlohmann::json pretrain(Config cfg, const RunOptions& ro) {
     // The run continues with the config it started with, whatever was passed now.
     cfg = Config::parse(train::peek_checkpoint(ckpt).config_yaml, ckpt);
   }
+  // Data parallelism when launched as one of several ranks (torchrun's variables, or --nproc).
+  dist::init(dist::DistOptions::from_env().timeout_seconds(cfg.get<double>("dist.timeout_seconds", 120.0)));
+  const bool sync_bn = cfg.get<bool>("dist.sync_batchnorm", true);
   Setup s = build(cfg);
+  if (sync_bn) nets::set_sync_batchnorm(*s.method, true);
   auto views = train::views_from_config(cfg, s.spec.channels, s.spec.image_size, s.method->num_views());
   TORCH_CHECK(static_cast<int64_t>(views.size()) == s.method->num_views(), "method ", cfg.get<std::string>("method.name", ""), " needs ",
               s.method->num_views(), " views, the augment section gives ", views.size());
   // A background augmentation thread pays off only on a core the model's intra-op threads leave
   // free: where they use every core it preempts one of them and OpenMP's barriers wait for it
   // (2 cores, SimCLR bf16: 1377-1411 images/s without prefetch, 1096-1301 with).
-  const bool spare_core = std::thread::hardware_concurrency() > static_cast<unsigned>(at::get_num_threads());
+  const bool spare_core = std::thread::hardware_concurrency() >
+                          static_cast<unsigned>(at::get_num_threads() * dist::local_world_size());
   auto loader_opts = train::LoaderOptions()
                          .batch_size(cfg.get<int64_t>("train.batch_size", 256))
                          .seed(derive_seed(s.seed, "loader"))
-                         .prefetch(cfg.get<bool>("train.prefetch", spare_core));
+                         .prefetch(cfg.get<bool>("train.prefetch", spare_core))
+                         .rank(dist::rank())
+                         .world_size(dist::world_size());
   train::ViewLoader loader(s.data.train, std::move(views), s.norm, loader_opts, s.device);
   auto topts = train::TrainerOptions::from_config(cfg).out_dir(ro.out_dir).time_limit(ro.time_limit)
                    .resume(ro.resume).progress(!ro.quiet);
@@ -162,11 +175,11 @@ nlohmann::json pretrain(Config cfg, const RunOptions& ro) {
   cfg.check_all_used();  // a misspelt key fails now, not after an hour of training
 
   fs::create_directories(ro.out_dir);
-  if (!ro.resume) {
+  if (!ro.resume && dist::is_main()) {
     std::error_code ec;
     fs::remove(fs::path(ro.out_dir) / "metrics.jsonl", ec);
   }
-  train::write_file_atomic((fs::path(ro.out_dir) / "config.yaml").string(), cfg.dump());
+  if (dist::is_main()) train::write_file_atomic((fs::path(ro.out_dir) / "config.yaml").string(), cfg.dump());
   if (ro.resume) TORCH_CHECK(fs::exists(ckpt), "--resume: no checkpoint at ", ckpt);
 
   auto result = trainer.fit();
@@ -181,6 +194,8 @@ nlohmann::json pretrain(Config cfg, const RunOptions& ro) {
   summary["stopped_early"] = result.stopped_early;
   summary["final_loss"] = result.last_loss;
   summary["threads"] = at::get_num_threads();
+  summary["processes"] = dist::world_size();
+  if (!dist::is_main()) return summary;  // rank 0 alone evaluates and writes the summary
   if (ro.evaluate && !train::stop_requested()) {
     s.method->eval();
     summary.update(run_protocols(encoder_fn(s.method), s, eval_opts, s.method->encoder()));

@@ -62,6 +62,13 @@ ViewLoader::ViewLoader(data::Dataset dataset, augment::ViewSet views, Normalizat
   TORCH_CHECK(!options_.drop_last() || dataset_.size() >= options_.batch_size(), "train.batch_size (",
               options_.batch_size(), ") exceeds the training set (", dataset_.size(),
               " images) and drop_last is on");
+  TORCH_CHECK(options_.world_size() >= 1 && options_.rank() >= 0 && options_.rank() < options_.world_size(),
+              "loader: rank ", options_.rank(), " is not in a world of ", options_.world_size());
+  if (options_.world_size() > 1) {
+    TORCH_CHECK(options_.batch_size() % options_.world_size() == 0, "train.batch_size (", options_.batch_size(),
+                ") must be divisible by the number of processes (", options_.world_size(), ")");
+    TORCH_CHECK(options_.drop_last(), "several processes need equal batches: drop_last must be on");
+  }
 }
 
 ViewLoader::~ViewLoader() {
@@ -99,6 +106,12 @@ methods::Batch ViewLoader::batch_at(int64_t step) const {
   for (auto& v : views_(images, gen)) batch.views.push_back(norm_.apply(v));
   batch.labels = dataset_.labels.index_select(0, idx).to(device_);
   batch.indices = idx;
+  if (options_.world_size() > 1) {
+    const int64_t rows = b / options_.world_size(), from = options_.rank() * rows;
+    for (auto& v : batch.views) v = v.slice(0, from, from + rows).contiguous();
+    batch.labels = batch.labels.slice(0, from, from + rows);
+    batch.indices = batch.indices.slice(0, from, from + rows);
+  }
   return batch;
 }
 

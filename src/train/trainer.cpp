@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "selfsup/dist/dist.h"
 #include "selfsup/train/precision.h"
 
 namespace selfsup::train {
@@ -66,7 +67,7 @@ TrainerOptions TrainerOptions::from_config(const Config& cfg) {
   return o;
 }
 
-Trainer::Trainer(const Config& cfg, methods::Method method, ViewLoader& loader, TrainerOptions options)
+Trainer::Trainer(const Config& cfg, methods::Method method, BatchSource& loader, TrainerOptions options)
     : cfg_(cfg), method_(std::move(method)), loader_(loader), options_(std::move(options)) {
   optimizer_ = std::make_unique<Optimizer>(method_->parameters(), OptimizerOptions::from_config(cfg));
 }
@@ -76,7 +77,7 @@ std::string Trainer::checkpoint_path() const {
 }
 
 void Trainer::save(int64_t step, int64_t total, double seconds) {
-  if (options_.out_dir().empty()) return;
+  if (options_.out_dir().empty() || !dist::is_main()) return;  // the ranks' states are identical
   CheckpointState s{step, total, seconds, cfg_.dump()};
   save_checkpoint(checkpoint_path(), *method_, &optimizer_->impl(), s);
 }
@@ -92,8 +93,12 @@ TrainResult Trainer::fit() {
     step = s.step;
     total = s.total_steps;
     prior_seconds = s.train_seconds;
-    std::cerr << "resuming from " << checkpoint_path() << " at step " << step << " of " << total << "\n";
+    if (dist::is_main()) {
+      std::cerr << "resuming from " << checkpoint_path() << " at step " << step << " of " << total << "\n";
+    }
   }
+  // Every rank starts from rank 0's weights (the same seed gives the same ones; this makes sure).
+  dist::broadcast_module(*method_);
   const int64_t planned = options_.max_steps() > 0 ? options_.max_steps() : options_.epochs() * spe;
   const int64_t first_step = step;
   bool fitted_once = false;
@@ -101,11 +106,13 @@ TrainResult Trainer::fit() {
                      options_.warmup_start_factor(), options_.min_lr_factor()};
 
   std::ofstream metrics;
-  if (!options_.out_dir().empty()) {
+  if (!options_.out_dir().empty() && dist::is_main()) {
     std::filesystem::create_directories(options_.out_dir());
     metrics.open((std::filesystem::path(options_.out_dir()) / "metrics.jsonl").string(), std::ios::app);
   }
-  const bool tty = options_.progress() && ::isatty(STDERR_FILENO);
+  const bool main_rank = dist::is_main();
+  const bool tty = main_rank && options_.progress() && ::isatty(STDERR_FILENO);
+  const auto params = method_->parameters();
   const bool bf16 = options_.precision() == "bf16";
   method_->train();
   const auto start = Clock::now();
@@ -116,15 +123,29 @@ TrainResult Trainer::fit() {
   Clock::time_point fit_probe_time;
   TrainResult result;
 
-  while (step < total) {
+  for (;;) {
     const double elapsed = prior_seconds + seconds_since(start);
-    if (options_.time_limit() > 0 && elapsed >= options_.time_limit()) {
+    bool out_of_time = options_.time_limit() > 0 && elapsed >= options_.time_limit();
+    bool stop = stop_requested();
+    if (dist::is_distributed()) {
+      // The ranks must take the same number of steps: they stop when any rank is out of time
+      // or asked to stop, and follow rank 0's schedule length (fitted to its clock).
+      auto agree = torch::tensor({out_of_time ? 1.0 : 0.0, stop ? 1.0 : 0.0,
+                                  main_rank ? static_cast<double>(total) : 0.0}, torch::kFloat64);
+      dist::all_reduce_sum_(agree);
+      out_of_time = agree[0].item<double>() > 0;
+      stop = agree[1].item<double>() > 0;
+      total = static_cast<int64_t>(agree[2].item<double>());
+      sched.total_steps = total;
+    }
+    if (step >= total) break;
+    if (out_of_time) {
       result.stopped_early = true;
       break;
     }
-    if (stop_requested()) {
+    if (stop) {
       result.stopped_early = true;
-      std::cerr << "\nstop requested: saving a checkpoint at step " << step << "\n";
+      if (main_rank) std::cerr << "\nstop requested: saving a checkpoint at step " << step << "\n";
       break;
     }
     optimizer_->set_lr_factor(sched.factor(step));
@@ -136,7 +157,13 @@ TrainResult Trainer::fit() {
       out = method_->training_step(batch);
     }
     out.loss = out.loss.to(torch::kFloat32);
-    const double loss = out.loss.item<double>();
+    double loss = out.loss.item<double>();
+    if (dist::is_distributed()) {
+      // The mean over ranks: what is logged, and a NaN on any rank stops every rank together.
+      auto l = torch::tensor({loss}, torch::kFloat64);
+      dist::all_reduce_sum_(l);
+      loss = l.item<double>() / dist::world_size();
+    }
     if (!std::isfinite(loss)) {
       std::ostringstream msg;
       msg << "loss is " << (std::isnan(loss) ? "NaN" : "infinite") << " at step " << step + 1 << " (epoch "
@@ -148,13 +175,14 @@ TrainResult Trainer::fit() {
       TORCH_CHECK(false, msg.str());
     }
     out.loss.backward();
-    if (options_.grad_clip() > 0) torch::nn::utils::clip_grad_norm_(method_->parameters(), options_.grad_clip());
+    dist::average_gradients(params);
+    if (options_.grad_clip() > 0) torch::nn::utils::clip_grad_norm_(params, options_.grad_clip());
     optimizer_->step();
     ++step;
     method_->after_optimizer_step(step, total);
     if (on_step_) on_step_(step, loss, out);
 
-    const int64_t b = batch.views.front().size(0);
+    const int64_t b = batch.views.front().size(0) * dist::world_size();  // the global batch
     images += b;
     window_images += b;
     ++window_steps;
@@ -176,7 +204,7 @@ TrainResult Trainer::fit() {
         const double left = options_.time_limit() - (prior_seconds + seconds_since(start));
         if (left > 0.05 * options_.time_limit()) {
           const int64_t fit = std::max(step + 1, std::min(planned, step + static_cast<int64_t>(0.98 * left / per_step)));
-          if (!fitted_once || std::llabs(fit - total) * 100 > total) {
+          if (main_rank && (!fitted_once || std::llabs(fit - total) * 100 > total)) {
             std::cerr << (tty ? "\n" : "") << "time limit: schedule fitted to " << fit << " steps ("
                       << std::fixed << std::setprecision(3) << per_step << " s/step)\n";
           }
@@ -201,7 +229,7 @@ TrainResult Trainer::fit() {
            << " " << std::setprecision(0) << ips << " img/s ETA " << format_duration(eta);
       if (tty) {
         std::cerr << "\r\033[K" << line.str() << std::flush;
-      } else if (log_now) {
+      } else if (log_now && main_rank) {
         std::cerr << line.str() << "\n";
       }
       if (log_now) {

@@ -119,7 +119,7 @@ TEST(Factory, BadValuesNameTheOption) {
 
 struct LayerCounts {
   int linear = 0, bn = 0, relu = 0;
-  std::shared_ptr<torch::nn::BatchNorm1dImpl> last_bn;
+  std::shared_ptr<nets::BatchNormImpl> last_bn;
   bool last_is_bn = false;
 };
 
@@ -129,7 +129,7 @@ LayerCounts count_layers(const nets::MLPHead& head) {
     c.last_is_bn = false;
     if (m->as<torch::nn::LinearImpl>()) ++c.linear;
     if (m->as<torch::nn::ReLUImpl>()) ++c.relu;
-    if (auto bn = std::dynamic_pointer_cast<torch::nn::BatchNorm1dImpl>(m)) {
+    if (auto bn = std::dynamic_pointer_cast<nets::BatchNormImpl>(m)) {
       ++c.bn;
       c.last_bn = bn;
       c.last_is_bn = true;

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include "selfsup/core/config.h"
+#include "selfsup/dist/dist.h"
 #include "selfsup/methods/method.h"
 #include "selfsup/nets/backbone.h"
 #include "selfsup/nets/heads.h"

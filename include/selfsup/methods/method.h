@@ -20,6 +20,12 @@ struct Batch {
   std::vector<torch::Tensor> views;  // each [B, C, H, W], float, normalised
   torch::Tensor labels;              // int64 [B]
   torch::Tensor indices;             // int64 [B]
+  /// Semi-supervised batches only: views (e.g. weak, strong) of mu * B unlabeled images, their
+  /// dataset indices, and their true labels, which exist here (Fashion-MNIST) and are used for
+  /// logging pseudo-label accuracy only: no method may train on them.
+  std::vector<torch::Tensor> unlabeled_views;
+  torch::Tensor unlabeled_indices;
+  torch::Tensor unlabeled_true_labels;
 };
 
 struct StepOutput {
@@ -32,6 +38,7 @@ struct DataSpec {
   int64_t channels = 1;
   int64_t image_size = 28;
   int64_t num_classes = 10;
+  int64_t num_unlabeled = 0;  // semi-supervised: size of the unlabeled set (FlexMatch's memory)
 };
 
 class MethodImpl : public torch::nn::Module {

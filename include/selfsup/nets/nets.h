@@ -5,4 +5,5 @@
 #include "selfsup/nets/heads.h"
 #include "selfsup/nets/mlp.h"
 #include "selfsup/nets/resnet.h"
+#include "selfsup/nets/batchnorm.h"
 #include "selfsup/nets/vit.h"

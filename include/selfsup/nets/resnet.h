@@ -6,6 +6,7 @@
 #include <torch/nn.h>
 
 #include "selfsup/nets/backbone.h"
+#include "selfsup/nets/batchnorm.h"
 
 namespace selfsup::nets {
 
@@ -28,7 +29,7 @@ class BasicBlockImpl : public torch::nn::Cloneable<BasicBlockImpl> {
 
   BasicBlockOptions options;
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
-  torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr};
+  BatchNorm bn1{nullptr}, bn2{nullptr};
   torch::nn::Sequential downsample{nullptr};  // null when the shortcut is the identity
 };
 TORCH_MODULE(BasicBlock);
@@ -55,7 +56,7 @@ class ResNetImpl : public BackboneBase<ResNetImpl, ResNetOptions> {
   void pretty_print(std::ostream& stream) const override;
 
   torch::nn::Conv2d conv1{nullptr};
-  torch::nn::BatchNorm2d bn1{nullptr};
+  BatchNorm bn1{nullptr};
   std::vector<torch::nn::Sequential> layers;  // registered as layer1 ... layer4
 
  private:

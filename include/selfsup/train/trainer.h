@@ -52,7 +52,7 @@ struct TrainResult {
 
 class Trainer {
  public:
-  Trainer(const Config& cfg, methods::Method method, ViewLoader& loader, TrainerOptions options);
+  Trainer(const Config& cfg, methods::Method method, BatchSource& loader, TrainerOptions options);
   TrainResult fit();
   Optimizer& optimizer() { return *optimizer_; }
   /// Called after every optimizer step (and the method's hook) with the step and its output.
@@ -64,7 +64,7 @@ class Trainer {
   void save(int64_t step, int64_t total, double seconds);
   Config cfg_;  // a copy: the trainer may outlive the caller's config
   methods::Method method_;
-  ViewLoader& loader_;
+  BatchSource& loader_;
   TrainerOptions options_;
   std::unique_ptr<Optimizer> optimizer_;
   StepCallback on_step_;

@@ -16,7 +16,9 @@ class BarlowTwinsImpl : public MethodImpl {
   }
   StepOutput training_step(const Batch& b) override {
     auto z = projector_(backbone_->forward(torch::cat({b.views[0], b.views[1]}))).chunk(2);
-    return {functional::barlow_twins_loss(z[0], z[1], options_), {{"z_std", normalized_std(z[0])}}};
+    // The cross-correlation (and its batch standardisation) is over the global batch.
+    auto loss = functional::barlow_twins_loss(dist::all_gather(z[0]), dist::all_gather(z[1]), options_);
+    return {loss, {{"z_std", normalized_std(z[0])}}};
   }
   nets::Backbone encoder() const override { return backbone_; }
 

@@ -28,13 +28,16 @@ class MoCoV2Impl : public MethodImpl {
   StepOutput training_step(const Batch& b) override {
     auto x = torch::cat({b.views[0], b.views[1]});
     auto q = online_(x).chunk(2);
+    std::vector<torch::Tensor> keys;
     {
       torch::NoGradGuard no_grad;
       auto k = torch::nn::functional::normalize(target_(x), torch::nn::functional::NormalizeFuncOptions().dim(1));
-      pending_keys_ = k.chunk(2);
+      keys = k.chunk(2);
+      // The queue receives the keys of every rank (identical queues everywhere).
+      pending_keys_ = {dist::all_gather(keys[0]), dist::all_gather(keys[1])};
     }
-    auto loss = 0.5 * (functional::info_nce(q[0], pending_keys_[1], queue_[1], options_) +
-                       functional::info_nce(q[1], pending_keys_[0], queue_[0], options_));
+    auto loss = 0.5 * (functional::info_nce(q[0], keys[1], queue_[1], options_) +
+                       functional::info_nce(q[1], keys[0], queue_[0], options_));
     return {loss, {{"z_std", normalized_std(q[0])}, {"tau", tau_}}};
   }
   void after_optimizer_step(int64_t step, int64_t total) override {

@@ -16,8 +16,10 @@ class MoCoV3Impl : public MethodImpl {
   }
   StepOutput training_step(const Batch& b) override {
     auto v = branches_.forward(b);
-    auto loss = functional::info_nce_in_batch(v.predicted[0], v.target[1], options_) +
-                functional::info_nce_in_batch(v.predicted[1], v.target[0], options_);
+    // In-batch keys of every rank, as with one process holding the global batch.
+    auto p0 = dist::all_gather(v.predicted[0]), p1 = dist::all_gather(v.predicted[1]);
+    auto t0 = dist::all_gather(v.target[0]), t1 = dist::all_gather(v.target[1]);
+    auto loss = functional::info_nce_in_batch(p0, t1, options_) + functional::info_nce_in_batch(p1, t0, options_);
     return {loss, {{"z_std", normalized_std(v.z.chunk(2)[0])}, {"tau", branches_.tau()}}};
   }
   void after_optimizer_step(int64_t step, int64_t total) override { branches_.update(step, total); }

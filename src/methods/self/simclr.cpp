@@ -17,7 +17,9 @@ class SimCLRImpl : public MethodImpl {
   StepOutput training_step(const Batch& b) override {
     auto z = projector_(backbone_->forward(torch::cat({b.views[0], b.views[1]})));
     auto zs = z.chunk(2);
-    auto loss = functional::nt_xent(zs[0], zs[1], functional::NTXentOptions().temperature(temperature_));
+    // Negatives from every rank: the loss is that of the global batch.
+    auto loss = functional::nt_xent(dist::all_gather(zs[0]), dist::all_gather(zs[1]),
+                                    functional::NTXentOptions().temperature(temperature_));
     return {loss, {{"z_std", normalized_std(zs[0])}}};
   }
   nets::Backbone encoder() const override { return backbone_; }

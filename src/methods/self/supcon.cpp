@@ -18,8 +18,12 @@ class SupConImpl : public MethodImpl {
   StepOutput training_step(const Batch& b) override {
     TORCH_CHECK(b.labels.defined(), "supcon needs labels in the batch");
     auto z = projector_(backbone_->forward(torch::cat({b.views[0], b.views[1]})));
-    auto labels = torch::cat({b.labels, b.labels});
-    auto loss = functional::supcon_loss(z, labels, functional::SupConOptions().temperature(temperature_));
+    // Positives and negatives from every rank, in the global batch's order (view 1, then view 2).
+    auto zs = z.chunk(2);
+    auto labels_all = dist::all_gather(b.labels);
+    auto labels = torch::cat({labels_all, labels_all});
+    auto loss = functional::supcon_loss(torch::cat({dist::all_gather(zs[0]), dist::all_gather(zs[1])}), labels,
+                                        functional::SupConOptions().temperature(temperature_));
     return {loss, {{"z_std", normalized_std(z)}}};
   }
   nets::Backbone encoder() const override { return backbone_; }

@@ -17,7 +17,8 @@ class VICRegImpl : public MethodImpl {
   }
   StepOutput training_step(const Batch& b) override {
     auto z = projector_(backbone_->forward(torch::cat({b.views[0], b.views[1]}))).chunk(2);
-    auto r = functional::vicreg_loss(z[0], z[1], options_);
+    // Variance and covariance are statistics of the global batch.
+    auto r = functional::vicreg_loss(dist::all_gather(z[0]), dist::all_gather(z[1]), options_);
     return {r.loss,
             {{"invariance", r.invariance.item<double>()},
              {"variance", r.variance.item<double>()},

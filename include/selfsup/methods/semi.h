@@ -1,0 +1,89 @@
+#pragma once
+// What the semi-supervised methods share: the classifier they train (backbone + linear head),
+// its EMA copy (evaluated next to the last weights; Mean Teacher's teacher), the supervised
+// cross-entropy, the ramp of the unlabeled weight, and the pseudo-label bookkeeping that is
+// logged (mask rate, pseudo-label accuracy against the true labels, which are never trained on).
+// A method is a small file in src/methods/semi/ that writes its training_step with these pieces.
+#include <torch/torch.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "selfsup/core/config.h"
+#include "selfsup/losses/masked_mean.h"
+#include "selfsup/methods/method.h"
+#include "selfsup/nets/backbone.h"
+
+namespace selfsup::methods {
+
+class ClassifierImpl : public torch::nn::Module {
+ public:
+  ClassifierImpl(const Config& cfg, const DataSpec& spec);
+  torch::Tensor forward(const torch::Tensor& x) { return head->forward(backbone->forward(x)); }
+  nets::Backbone backbone;
+  torch::nn::Linear head{nullptr};
+};
+TORCH_MODULE(Classifier);
+
+/// Keeps the BatchNorm running statistics of a module unchanged across a scope: forward passes
+/// on perturbed or mixed inputs (VAT's power iteration) still normalise with the batch's
+/// statistics but do not leak into the statistics used at evaluation (USB's freeze_bn).
+class FrozenRunningStats {
+ public:
+  explicit FrozenRunningStats(torch::nn::Module& m);
+  ~FrozenRunningStats();
+  FrozenRunningStats(const FrozenRunningStats&) = delete;
+  FrozenRunningStats& operator=(const FrozenRunningStats&) = delete;
+
+ private:
+  std::vector<torch::Tensor> live_, saved_;
+};
+
+class SemiMethodImpl : public MethodImpl {
+ public:
+  /// Reads method.unlabeled_weight (lambda_u), method.ramp_fraction, method.ema_decay and
+  /// method.masked_mean, with the given defaults (USB's for each method).
+  SemiMethodImpl(const Config& cfg, const DataSpec& spec, double lambda_u, double ramp_fraction);
+
+  nets::Backbone encoder() const override { return student->backbone; }
+  int64_t num_views() const override { return 1; }  // the labeled batch: one weak view
+  bool uses_labels() const override { return true; }
+  /// Preset names of the views each unlabeled image needs, e.g. {"weak", "strong"}; empty for
+  /// labeled data only (supervised).
+  virtual std::vector<std::string> unlabeled_views() const = 0;
+  /// Moves the EMA towards the student and records the step for the ramp. Methods overriding
+  /// it call it.
+  void after_optimizer_step(int64_t step, int64_t total_steps) override;
+
+  Classifier student{nullptr};
+  Classifier ema{nullptr};
+
+ protected:
+  /// lambda_u, ramped linearly from 0 over the first ramp_fraction of the planned steps.
+  double unlabeled_weight() const;
+  /// Optimizer steps completed (restored on resume): seeds per-step randomness.
+  int64_t completed_steps() const { return progress_[0].item<int64_t>(); }
+  /// One forward pass of several inputs together (BatchNorm sees one batch of labeled and
+  /// unlabeled images, as in USB), split back into logits per input.
+  std::vector<torch::Tensor> forward_together(const std::vector<torch::Tensor>& inputs);
+  /// loss = supervised + unlabeled_weight() * unlabeled; logs both terms and the weight.
+  StepOutput combine(const torch::Tensor& supervised, const torch::Tensor& unlabeled,
+                     std::map<std::string, double> metrics = {}) const;
+  /// mask_rate and pseudo_label_acc (accepted pseudo-labels against the true labels) of a batch.
+  static void log_pseudo_labels(std::map<std::string, double>& metrics, const torch::Tensor& labels,
+                                const torch::Tensor& mask, const Batch& b);
+  static void check_unlabeled(const Batch& b, size_t views, const char* method);
+
+  functional::MaskedMean masked_mean_;
+  uint64_t seed_;
+
+ private:
+  double lambda_u_, ramp_fraction_, ema_decay_;
+  torch::Tensor progress_;  // buffer [step, total]: the ramp resumes where it stopped
+};
+
+/// The semi-supervised method named by `method.name` (throws naming it when it is not one).
+std::shared_ptr<SemiMethodImpl> make_semi_method(const Config& cfg, const DataSpec& spec);
+
+}  // namespace selfsup::methods

@@ -1,0 +1,19 @@
+#pragma once
+// The library form of `selfsup semi`: a classifier from `data.labels_per_class` labels per class
+// plus the rest of the training set as unlabeled data (minus a validation split that neither
+// stream ever sees), then test accuracy of the last and the EMA model.
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "selfsup/core/config.h"
+#include "selfsup/run/pretrain.h"
+
+namespace selfsup::run {
+
+/// Trains the semi-supervised method in `cfg`. `init_checkpoint` (optional) is a `pretrain`
+/// checkpoint whose encoder initialises the classifier's backbone (SimCLRv2-style: pretrain,
+/// then semi-supervised fine-tuning). Writes config.yaml, metrics.jsonl (with mask_rate and
+/// pseudo_label_acc per logged step), last.ckpt and summary.json into options.out_dir.
+nlohmann::json semi(Config cfg, const RunOptions& options, const std::string& init_checkpoint = "");
+
+}  // namespace selfsup::run

@@ -1,0 +1,101 @@
+#include "selfsup/methods/semi.h"
+
+#include "selfsup/methods/common.h"
+
+namespace selfsup::methods {
+
+ClassifierImpl::ClassifierImpl(const Config& cfg, const DataSpec& spec) {
+  TORCH_CHECK(spec.num_classes > 1, "a classifier needs at least 2 classes, got ", spec.num_classes);
+  backbone = register_module("backbone", nets::make_backbone(cfg, spec.channels, spec.image_size));
+  head = register_module("head", torch::nn::Linear(backbone->feature_dim(), spec.num_classes));
+}
+
+FrozenRunningStats::FrozenRunningStats(torch::nn::Module& m) {
+  torch::NoGradGuard no_grad;
+  for (auto& b : m.buffers()) {
+    live_.push_back(b);
+    saved_.push_back(b.clone());
+  }
+}
+
+FrozenRunningStats::~FrozenRunningStats() {
+  // set_data, not copy_: batch_norm's backward saved these tensors, and an in-place write would
+  // bump their version and fail that backward (training-mode backward never reads their values).
+  for (size_t i = 0; i < live_.size(); ++i) live_[i].set_data(saved_[i]);
+}
+
+SemiMethodImpl::SemiMethodImpl(const Config& cfg, const DataSpec& spec, double lambda_u, double ramp_fraction) {
+  student = register_module("student", Classifier(cfg, spec));
+  ema = register_module("ema", Classifier(cfg, spec));
+  init_momentum_target(*ema, *student);
+  lambda_u_ = cfg.get<double>("method.unlabeled_weight", lambda_u);
+  ramp_fraction_ = cfg.get<double>("method.ramp_fraction", ramp_fraction);
+  ema_decay_ = cfg.get<double>("method.ema_decay", 0.999);
+  masked_mean_ = functional::parse_masked_mean(cfg.get<std::string>("method.masked_mean", "batch"), "method.masked_mean");
+  seed_ = cfg.get<uint64_t>("seed", 0);
+  TORCH_CHECK(lambda_u_ >= 0, "method.unlabeled_weight must be >= 0, got ", lambda_u_);
+  TORCH_CHECK(ramp_fraction_ >= 0 && ramp_fraction_ <= 1, "method.ramp_fraction must be in [0, 1], got ", ramp_fraction_);
+  TORCH_CHECK(ema_decay_ >= 0 && ema_decay_ < 1, "method.ema_decay must be in [0, 1), got ", ema_decay_);
+  progress_ = register_buffer("progress", torch::zeros({2}, torch::kLong));
+}
+
+void SemiMethodImpl::after_optimizer_step(int64_t step, int64_t total_steps) {
+  momentum_update(*ema, *student, ema_decay_);
+  progress_[0] = step;
+  progress_[1] = total_steps;
+}
+
+double SemiMethodImpl::unlabeled_weight() const {
+  if (ramp_fraction_ <= 0) return lambda_u_;
+  const double step = static_cast<double>(progress_[0].item<int64_t>());
+  const double total = static_cast<double>(std::max<int64_t>(1, progress_[1].item<int64_t>()));
+  return lambda_u_ * std::min(1.0, step / (ramp_fraction_ * total));
+}
+
+std::vector<torch::Tensor> SemiMethodImpl::forward_together(const std::vector<torch::Tensor>& inputs) {
+  std::vector<int64_t> sizes;
+  for (const auto& x : inputs) sizes.push_back(x.size(0));
+  auto logits = student->forward(torch::cat(inputs)).to(torch::kFloat32);
+  return logits.split_with_sizes(sizes);
+}
+
+StepOutput SemiMethodImpl::combine(const torch::Tensor& supervised, const torch::Tensor& unlabeled,
+                                   std::map<std::string, double> metrics) const {
+  const double w = unlabeled_weight();
+  metrics["sup_loss"] = supervised.item<double>();
+  metrics["unsup_loss"] = unlabeled.item<double>();
+  metrics["unsup_weight"] = w;
+  return {supervised + w * unlabeled, std::move(metrics)};
+}
+
+void SemiMethodImpl::log_pseudo_labels(std::map<std::string, double>& metrics, const torch::Tensor& labels,
+                                       const torch::Tensor& mask, const Batch& b) {
+  torch::NoGradGuard no_grad;
+  auto accepted = mask.to(torch::kFloat64) > 0.5;
+  const double n = accepted.sum().item<double>();
+  metrics["mask_rate"] = n / static_cast<double>(std::max<int64_t>(1, mask.numel()));
+  if (b.unlabeled_true_labels.defined() && n > 0) {
+    auto right = labels.eq(b.unlabeled_true_labels.to(labels.device())).logical_and(accepted);
+    metrics["pseudo_label_acc"] = right.sum().item<double>() / n;
+  }
+}
+
+void SemiMethodImpl::check_unlabeled(const Batch& b, size_t views, const char* method) {
+  TORCH_CHECK(b.labels.defined(), method, " needs labels in the batch");
+  TORCH_CHECK(b.unlabeled_views.size() >= views, method, " needs ", views,
+              " unlabeled view(s) per image (run it with `selfsup semi`), got ", b.unlabeled_views.size());
+}
+
+}  // namespace selfsup::methods
+
+namespace selfsup::methods {
+
+std::shared_ptr<SemiMethodImpl> make_semi_method(const Config& cfg, const DataSpec& spec) {
+  auto m = std::dynamic_pointer_cast<SemiMethodImpl>(make_method(cfg, spec));
+  TORCH_CHECK(m, "method '", cfg.get<std::string>("method.name", ""),
+              "' is not semi-supervised (expected supervised, pseudo_label, pi_model, mean_teacher, vat, mixmatch, "
+              "fixmatch, flexmatch or uda)");
+  return m;
+}
+
+}  // namespace selfsup::methods

@@ -1,0 +1,160 @@
+#include "selfsup/run/semi.h"
+
+#include <filesystem>
+#include <iostream>
+
+#include "selfsup/augment/pipeline.h"
+#include "selfsup/core/runtime.h"
+#include "selfsup/data/dataset.h"
+#include "selfsup/data/splits.h"
+#include "selfsup/eval/evaluate.h"
+#include "selfsup/methods/semi.h"
+#include "selfsup/train/checkpoint.h"
+#include "selfsup/train/semi_loader.h"
+#include "selfsup/train/trainer.h"
+
+namespace selfsup::run {
+namespace fs = std::filesystem;
+namespace {
+
+/// The view named `name` ("weak" or "strong"): augment.<name> when the config gives a pipeline,
+/// else the preset of that name for these images.
+augment::Pipeline view_pipeline(const Config& cfg, const std::string& name, int64_t size, int64_t channels) {
+  YAML::Node node = cfg.node("augment." + name);
+  if (node.IsDefined() && !node.IsNull()) return augment::Pipeline::from_yaml(node);
+  return augment::preset(name, size, channels);
+}
+
+/// Copies the encoder of a pretrain checkpoint into the student's and the EMA's backbone.
+void init_from_pretrained(const std::string& path, methods::SemiMethodImpl& m, const methods::DataSpec& spec) {
+  auto state = train::peek_checkpoint(path);
+  auto pcfg = Config::parse(state.config_yaml, path);
+  auto source = methods::make_method(pcfg, spec);
+  train::load_checkpoint(path, *source, nullptr);
+  torch::NoGradGuard no_grad;
+  auto from = source->encoder();
+  for (auto* target : {&m.student, &m.ema}) {
+    auto params = (*target)->backbone->named_parameters();
+    auto buffers = (*target)->backbone->named_buffers();
+    for (const auto& kv : from->named_parameters()) {
+      auto* t = params.find(kv.key());
+      TORCH_CHECK(t != nullptr && t->sizes() == kv.value().sizes(), "--init ", path, ": its encoder (",
+                  pcfg.get<std::string>("model.backbone", "convnet"), ") does not match this run's model.backbone at '",
+                  kv.key(), "'");
+      t->copy_(kv.value());
+    }
+    for (const auto& kv : from->named_buffers()) {
+      if (auto* t = buffers.find(kv.key())) t->copy_(kv.value());
+    }
+  }
+}
+
+double accuracy_of(methods::Classifier& model, const data::Dataset& d, const train::Normalization& norm,
+                   torch::Device device) {
+  auto logits = eval::extract_features([&](const torch::Tensor& x) { return model->forward(x); }, d.images, norm, device);
+  return eval::accuracy(logits.argmax(1), d.labels);
+}
+
+}  // namespace
+
+nlohmann::json semi(Config cfg, const RunOptions& ro, const std::string& init) {
+  TORCH_CHECK(!ro.out_dir.empty(), "semi needs an output folder (--out)");
+  TORCH_CHECK(ro.time_limit >= 0, "--time-limit must be >= 0, got ", ro.time_limit);
+  const auto ckpt = (fs::path(ro.out_dir) / "last.ckpt").string();
+  if (ro.resume) cfg = Config::parse(train::peek_checkpoint(ckpt).config_yaml, ckpt);
+  init_runtime(cfg.get<int>("train.threads", 0));
+  const uint64_t seed = cfg.get<uint64_t>("seed", 0);
+  const auto device = parse_device(cfg.get<std::string>("device", "cpu"));
+  auto data = data::load_dataset(cfg);
+  auto norm = train::Normalization::from_config(cfg, data.train.images);
+  const int64_t per_class = cfg.get<int64_t>("data.labels_per_class", 10);
+  const int64_t val_per_class = cfg.get<int64_t>("data.val_per_class", 100);
+  TORCH_CHECK(per_class > 0, "data.labels_per_class must be positive, got ", per_class);
+  TORCH_CHECK(val_per_class > 0, "data.val_per_class must be positive, got ", val_per_class);
+  // The validation split comes first, so it never leaks into the labeled or unlabeled streams.
+  auto tv = data::validation_split(data.train.labels, val_per_class, derive_seed(seed, "semi-val"));
+  auto rest = data.train.subset(tv.train);
+  auto val = data.train.subset(tv.val);
+  auto ls = data::labeled_subset(rest.labels, per_class, derive_seed(seed, "semi-labeled"));
+  auto labeled = rest.subset(ls.labeled), unlabeled = rest.subset(ls.unlabeled);
+
+  const int64_t size = data.train.height(), channels = data.train.channels();
+  methods::DataSpec spec{channels, size, data.train.num_classes(), unlabeled.size()};
+  seed_everything(derive_seed(seed, "init"));
+  auto method = methods::make_semi_method(cfg, spec);
+  method->to(device);
+  if (!init.empty() && !ro.resume) init_from_pretrained(init, *method, spec);
+
+  augment::ViewSet labeled_views, unlabeled_views;
+  labeled_views.add("weak", view_pipeline(cfg, "weak", size, channels));
+  const auto names = method->unlabeled_views();
+  for (size_t i = 0; i < names.size(); ++i) {
+    unlabeled_views.add(names[i] + std::to_string(i), view_pipeline(cfg, names[i], size, channels));
+  }
+  if (method->unlabeled_views().empty()) unlabeled_views.add("weak", view_pipeline(cfg, "weak", size, channels));
+  // Reading both keys marks them used whichever views the method takes.
+  (void)view_pipeline(cfg, "strong", size, channels);
+  const int64_t mu = method->unlabeled_views().empty() ? 1 : cfg.get<int64_t>("method.mu", 7);
+  train::SemiLoader loader(labeled, unlabeled, labeled_views.without_normalize(), unlabeled_views.without_normalize(),
+                           norm,
+                           train::SemiLoaderOptions()
+                               .batch_size(cfg.get<int64_t>("train.batch_size", 64))
+                               .mu(mu)
+                               .seed(derive_seed(seed, "loader")),
+                           device);
+  auto topts = train::TrainerOptions::from_config(cfg).out_dir(ro.out_dir).time_limit(ro.time_limit)
+                   .resume(ro.resume).progress(!ro.quiet);
+  train::Trainer trainer(cfg, method, loader, topts);
+  cfg.check_all_used();
+
+  fs::create_directories(ro.out_dir);
+  if (!ro.resume) {
+    std::error_code ec;
+    fs::remove(fs::path(ro.out_dir) / "metrics.jsonl", ec);
+  }
+  train::write_file_atomic((fs::path(ro.out_dir) / "config.yaml").string(), cfg.dump());
+  if (ro.resume) TORCH_CHECK(fs::exists(ckpt), "--resume: no checkpoint at ", ckpt);
+
+  auto result = trainer.fit();
+  nlohmann::json s;
+  s["method"] = cfg.get<std::string>("method.name", "");
+  s["dataset"] = data.train.name;
+  s["labels_per_class"] = per_class;
+  s["labeled"] = labeled.size();
+  s["unlabeled"] = unlabeled.size();
+  s["validation"] = val.size();
+  s["init"] = init;
+  s["steps"] = result.steps;
+  s["total_steps"] = result.total_steps;
+  s["unlabeled_epochs"] = static_cast<double>(result.steps) / loader.steps_per_epoch();
+  s["train_seconds"] = result.train_seconds;
+  s["steps_per_second"] = result.train_seconds > 0 ? result.steps / result.train_seconds : 0.0;
+  s["stopped_early"] = result.stopped_early;
+  s["final_loss"] = result.last_loss;
+  if (ro.evaluate && !train::stop_requested()) {
+    method->eval();
+    // Validation accuracy is what any model selection may use; the test figures are reported.
+    s["val_acc"] = accuracy_of(method->student, val, norm, device);
+    s["val_acc_ema"] = accuracy_of(method->ema, val, norm, device);
+    s["test_acc"] = accuracy_of(method->student, data.test, norm, device);
+    s["test_acc_ema"] = accuracy_of(method->ema, data.test, norm, device);
+    // How good the EMA model's pseudo-labels of the unlabeled set are (true labels: logged only).
+    auto logits = eval::extract_features([&](const torch::Tensor& x) { return method->ema->forward(x); },
+                                         unlabeled.images, norm, device);
+    auto probs = torch::softmax(logits, 1);
+    auto conf = std::get<0>(probs.max(1)), pred = std::get<1>(probs.max(1));
+    const double tau = cfg.get<double>("method.threshold", 0.95);
+    auto accepted = conf >= tau;
+    const double n = accepted.sum().item<double>();
+    s["unlabeled_threshold"] = tau;
+    s["unlabeled_mask_rate"] = n / static_cast<double>(unlabeled.size());
+    s["unlabeled_pseudo_label_acc"] = n > 0 ? pred.eq(unlabeled.labels).logical_and(accepted).sum().item<double>() / n : 0.0;
+    s["unlabeled_acc"] = eval::accuracy(pred, unlabeled.labels);
+    std::cerr << "test accuracy " << s["test_acc"] << " (EMA " << s["test_acc_ema"] << "), validation " << s["val_acc"]
+              << " (EMA " << s["val_acc_ema"] << ")\n";
+  }
+  train::write_file_atomic((fs::path(ro.out_dir) / "summary.json").string(), s.dump(2) + "\n");
+  return s;
+}
+
+}  // namespace selfsup::run

@@ -1,0 +1,39 @@
+#include "selfsup/train/semi_loader.h"
+
+#include "selfsup/core/runtime.h"
+
+namespace selfsup::train {
+namespace {
+
+data::Dataset repeated_to_fill(const data::Dataset& d, int64_t batch) {
+  TORCH_CHECK(d.size() > 0, "the labeled set is empty (data.labels_per_class must be positive)");
+  if (d.size() >= batch) return d;
+  const int64_t times = (batch + d.size() - 1) / d.size();
+  return d.subset(torch::arange(d.size(), torch::kLong).repeat({times}));
+}
+
+}  // namespace
+
+SemiLoader::SemiLoader(const data::Dataset& labeled, const data::Dataset& unlabeled, augment::ViewSet labeled_views,
+                       augment::ViewSet unlabeled_views, const Normalization& norm, SemiLoaderOptions o,
+                       torch::Device device)
+    : labeled_(repeated_to_fill(labeled, o.batch_size()), std::move(labeled_views), norm,
+               LoaderOptions().batch_size(o.batch_size()).seed(derive_seed(o.seed(), "labeled")).prefetch(false),
+               device),
+      unlabeled_(unlabeled, std::move(unlabeled_views), norm,
+                 LoaderOptions().batch_size(o.batch_size() * o.mu()).seed(derive_seed(o.seed(), "unlabeled")).prefetch(false),
+                 device) {
+  TORCH_CHECK(o.batch_size() > 0, "train.batch_size must be positive, got ", o.batch_size());
+  TORCH_CHECK(o.mu() > 0, "method.mu (unlabeled images per labeled image) must be positive, got ", o.mu());
+}
+
+methods::Batch SemiLoader::get(int64_t step) {
+  auto batch = labeled_.batch_at(step);
+  auto u = unlabeled_.batch_at(step);
+  batch.unlabeled_views = std::move(u.views);
+  batch.unlabeled_indices = u.indices;
+  batch.unlabeled_true_labels = u.labels;
+  return batch;
+}
+
+}  // namespace selfsup::train
