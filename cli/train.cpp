@@ -38,6 +38,21 @@ void add_run_flags(CLI::App* cmd, RunFlags& f) {
   cmd->add_flag("--quiet", f.quiet, "no live progress line");
 }
 
+/// Checks the flags every training command needs and turns them into run options; installs the
+/// SIGINT/SIGTERM handlers that stop a run cleanly.
+run::RunOptions start_run(const RunFlags& f, const char* command) {
+  TORCH_CHECK(!f.config.empty() || f.resume, command, " needs --config FILE (or --resume with --out)");
+  TORCH_CHECK(!f.out.empty(), command, " needs --out DIR");
+  train::install_stop_handlers();
+  run::RunOptions ro;
+  ro.out_dir = f.out;
+  ro.time_limit = f.time_limit;
+  ro.resume = f.resume;
+  ro.evaluate = !f.no_eval;
+  ro.quiet = f.quiet;
+  return ro;
+}
+
 }  // namespace
 
 void register_train(CLI::App& app) {
@@ -45,15 +60,7 @@ void register_train(CLI::App& app) {
   auto* pretrain = app.add_subcommand("pretrain", "self-supervised pretraining, then kNN + linear evaluation");
   add_run_flags(pretrain, pre);
   pretrain->callback([] {
-    TORCH_CHECK(!pre.config.empty() || pre.resume, "pretrain needs --config FILE (or --resume with --out)");
-    TORCH_CHECK(!pre.out.empty(), "pretrain needs --out DIR");
-    train::install_stop_handlers();
-    run::RunOptions ro;
-    ro.out_dir = pre.out;
-    ro.time_limit = pre.time_limit;
-    ro.resume = pre.resume;
-    ro.evaluate = !pre.no_eval;
-    ro.quiet = pre.quiet;
+    const auto ro = start_run(pre, "pretrain");
     auto summary = run::pretrain(pre.resume ? Config() : resolve_config(pre), ro);
     if (dist::is_main()) std::cout << summary.dump(2) << std::endl;
   });
@@ -65,15 +72,7 @@ void register_train(CLI::App& app) {
   add_run_flags(semi, semi_flags);
   semi->add_option("--init", init, "initialise the classifier's backbone from a pretrain checkpoint (DIR/last.ckpt)");
   semi->callback([] {
-    TORCH_CHECK(!semi_flags.config.empty() || semi_flags.resume, "semi needs --config FILE (or --resume with --out)");
-    TORCH_CHECK(!semi_flags.out.empty(), "semi needs --out DIR");
-    train::install_stop_handlers();
-    run::RunOptions ro;
-    ro.out_dir = semi_flags.out;
-    ro.time_limit = semi_flags.time_limit;
-    ro.resume = semi_flags.resume;
-    ro.evaluate = !semi_flags.no_eval;
-    ro.quiet = semi_flags.quiet;
+    const auto ro = start_run(semi_flags, "semi");
     auto summary = run::semi(semi_flags.resume ? Config() : resolve_config(semi_flags), ro, init);
     std::cout << summary.dump(2) << std::endl;
   });

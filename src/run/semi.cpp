@@ -94,7 +94,9 @@ nlohmann::json semi(Config cfg, const RunOptions& ro, const std::string& init) {
   if (method->unlabeled_views().empty()) unlabeled_views.add("weak", view_pipeline(cfg, "weak", size, channels));
   // Reading both keys marks them used whichever views the method takes.
   (void)view_pipeline(cfg, "strong", size, channels);
-  const int64_t mu = method->unlabeled_views().empty() ? 1 : cfg.get<int64_t>("method.mu", 7);
+  // The supervised baseline reads no unlabeled images: a token stream of one per labeled image.
+  const int64_t config_mu = cfg.get<int64_t>("method.mu", 7);
+  const int64_t mu = method->unlabeled_views().empty() ? 1 : config_mu;
   train::SemiLoader loader(labeled, unlabeled, labeled_views.without_normalize(), unlabeled_views.without_normalize(),
                            norm,
                            train::SemiLoaderOptions()

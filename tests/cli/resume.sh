@@ -78,18 +78,7 @@ echo "ok: same kNN accuracy ($a)"
 # a hash map keyed by tensor addresses, so records are compared as a multiset.
 PY=/usr/bin/python3
 if [ -x "$PY" ]; then
-  "$PY" - "$TMP/A/last.ckpt" "$TMP/B/last.ckpt" <<'EOF' || fail "the final checkpoints hold different tensors"
-import collections, sys, zipfile
-def records(path):
-    z = zipfile.ZipFile(path)
-    return collections.Counter(z.read(n) for n in z.namelist() if '/data/' in n)
-a, b = records(sys.argv[1]), records(sys.argv[2])
-only_a, only_b = a - b, b - a
-if sum(only_a.values()) > 1 or sum(only_b.values()) > 1 or any(len(r) != 8 for r in list(only_a) + list(only_b)):
-    print("records differ:", sorted(len(r) for r in only_a), sorted(len(r) for r in only_b)); sys.exit(1)
-n = sum(a.values())
-print(f"ok: {n - sum(only_a.values())} of {n} tensor records identical (the other is train_seconds)")
-EOF
+  "$PY" "$(dirname "$0")/same_checkpoint_tensors.py" "$TMP/A/last.ckpt" "$TMP/B/last.ckpt" || fail "the final checkpoints hold different tensors"
 fi
 
 echo "PASS"

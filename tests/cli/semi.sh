@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# selfsup semi end to end on a small subset: the summary reports validation and test accuracy
+# of the last and the EMA model, the unlabeled mask rate and pseudo-label accuracy; --init loads
+# a pretrain checkpoint's encoder; bad input fails with one error line.
+# Usage: bash semi.sh <selfsup binary> <source dir> <build dir>
+set -u
+SELFSUP=$1
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/selfsup_semi.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+fail() {
+  echo "FAIL: $*"
+  exit 1
+}
+
+cat >"$TMP/semi.yaml" <<EOF
+method: {name: fixmatch, mu: 2}
+data: {name: fashion-mnist, limit: 1200, labels_per_class: 4, val_per_class: 10}
+model: {backbone: convnet, channels: [8, 16, 32]}
+train: {batch_size: 16, max_steps: 6, lr: 0.03, momentum: 0.9, nesterov: true, threads: 1}
+seed: 1
+EOF
+"$SELFSUP" semi --config "$TMP/semi.yaml" --out "$TMP/fix" --quiet >"$TMP/fix.out" 2>"$TMP/fix.err" ||
+  fail "semi failed: $(tail -3 "$TMP/fix.err")"
+python3 - "$TMP/fix/summary.json" <<'EOF' || fail "summary.json lacks a field"
+import json, sys
+s = json.load(open(sys.argv[1]))
+for k in ["test_acc", "test_acc_ema", "val_acc", "val_acc_ema", "unlabeled_mask_rate",
+          "unlabeled_pseudo_label_acc", "labeled", "unlabeled", "validation"]:
+    assert k in s, k
+assert s["labeled"] == 40 and s["validation"] == 100 and s["unlabeled"] == 1200 - 140, s
+assert 0 <= s["test_acc"] <= 1 and 0 <= s["unlabeled_mask_rate"] <= 1
+EOF
+grep -q '"mask_rate"' "$TMP/fix/metrics.jsonl" || fail "metrics.jsonl logs no mask_rate"
+echo "ok: fixmatch summary and metrics"
+
+# --init from a SimCLR checkpoint of the same backbone.
+cat >"$TMP/pre.yaml" <<EOF
+method: {name: simclr, proj_hidden_dim: 32, proj_output_dim: 16}
+data: {name: fashion-mnist, limit: 256}
+model: {backbone: convnet, channels: [8, 16, 32]}
+train: {batch_size: 32, max_steps: 2, threads: 1}
+EOF
+"$SELFSUP" pretrain --config "$TMP/pre.yaml" --out "$TMP/pre" --no-eval --quiet >/dev/null 2>"$TMP/pre.err" ||
+  fail "pretrain failed: $(tail -1 "$TMP/pre.err")"
+"$SELFSUP" semi --config "$TMP/semi.yaml" --set method.name=supervised --out "$TMP/init" --init "$TMP/pre/last.ckpt" \
+  --quiet >/dev/null 2>"$TMP/init.err" || fail "semi --init failed: $(tail -1 "$TMP/init.err")"
+echo "ok: --init from a pretrain checkpoint"
+
+# A different backbone cannot be loaded: one error line naming the problem.
+if "$SELFSUP" semi --config "$TMP/semi.yaml" --set 'model.channels=[8, 16, 64]' --out "$TMP/bad" \
+  --init "$TMP/pre/last.ckpt" --quiet >/dev/null 2>"$TMP/bad.err"; then
+  fail "a mismatched --init was accepted"
+fi
+grep -q "^error: --init .*does not match this run's model.backbone" "$TMP/bad.err" || fail "unclear error: $(cat "$TMP/bad.err")"
+# A self-supervised method is not a semi-supervised one.
+if "$SELFSUP" semi --config "$TMP/semi.yaml" --set method.name=simclr --out "$TMP/bad2" --quiet >/dev/null 2>"$TMP/bad2.err"; then
+  fail "simclr accepted by semi"
+fi
+grep -q "^error: method 'simclr' is not semi-supervised" "$TMP/bad2.err" || fail "unclear error: $(cat "$TMP/bad2.err")"
+echo "ok: bad input fails with one error line"
