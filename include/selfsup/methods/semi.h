@@ -52,8 +52,8 @@ class SemiMethodImpl : public MethodImpl {
   /// Preset names of the views each unlabeled image needs, e.g. {"weak", "strong"}; empty for
   /// labeled data only (supervised).
   virtual std::vector<std::string> unlabeled_views() const = 0;
-  /// Moves the EMA towards the student and records the step for the ramp. Methods overriding
-  /// it call it.
+  /// Moves the EMA towards the student (decay min(1 - 1/(step + 1), method.ema_decay)) and
+  /// records the step for the ramp. Methods overriding it call it.
   void after_optimizer_step(int64_t step, int64_t total_steps) override;
 
   Classifier student{nullptr};

@@ -40,7 +40,11 @@ SemiMethodImpl::SemiMethodImpl(const Config& cfg, const DataSpec& spec, double l
 }
 
 void SemiMethodImpl::after_optimizer_step(int64_t step, int64_t total_steps) {
-  momentum_update(*ema, *student, ema_decay_);
+  // Mean Teacher's warm-up of the decay, min(1 - 1 / (step + 1), decay): a constant 0.999 would
+  // still hold 0.999^1000 = 37% of the random initial weights after 1000 steps, so the EMA model
+  // of a short run would score near chance.
+  const double decay = std::min(1.0 - 1.0 / static_cast<double>(step + 1), ema_decay_);
+  momentum_update(*ema, *student, decay);
   progress_[0] = step;
   progress_[1] = total_steps;
 }
