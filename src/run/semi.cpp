@@ -94,9 +94,12 @@ nlohmann::json semi(Config cfg, const RunOptions& ro, const std::string& init) {
   if (method->unlabeled_views().empty()) unlabeled_views.add("weak", view_pipeline(cfg, "weak", size, channels));
   // Reading both keys marks them used whichever views the method takes.
   (void)view_pipeline(cfg, "strong", size, channels);
-  // The supervised baseline reads no unlabeled images: a token stream of one per labeled image.
+  // The supervised baseline reads no unlabeled images (mu 0): its steps cost only its own work,
+  // so it is not handicapped under the same time limit.
   const int64_t config_mu = cfg.get<int64_t>("method.mu", 7);
-  const int64_t mu = method->unlabeled_views().empty() ? 1 : config_mu;
+  const int64_t mu = method->unlabeled_views().empty() ? 0 : config_mu;
+  TORCH_CHECK(method->unlabeled_views().empty() || config_mu > 0,
+              "method.mu (unlabeled images per labeled image) must be positive, got ", config_mu);
   train::SemiLoader loader(labeled, unlabeled, labeled_views.without_normalize(), unlabeled_views.without_normalize(),
                            norm,
                            train::SemiLoaderOptions()

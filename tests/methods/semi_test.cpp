@@ -49,9 +49,11 @@ train::SemiLoader loader_for(const SemiSetup& s, const methods::SemiMethodImpl& 
   lv.add("weak", augment::preset("weak", 28, 1));
   const auto names = m.unlabeled_views();
   for (size_t i = 0; i < names.size(); ++i) uv.add(names[i] + std::to_string(i), augment::preset(names[i], 28, 1));
-  if (m.unlabeled_views().empty()) uv.add("weak", augment::preset("weak", 28, 1));
+  // As `selfsup semi` does: a method that takes no unlabeled view gets no unlabeled stream (mu 0).
+  const bool none = m.unlabeled_views().empty();
+  if (none) uv.add("weak", augment::preset("weak", 28, 1));
   return train::SemiLoader(s.labeled, s.unlabeled, lv.without_normalize(), uv.without_normalize(), s.norm,
-                           train::SemiLoaderOptions().batch_size(32).mu(2).seed(4), torch::kCPU);
+                           train::SemiLoaderOptions().batch_size(32).mu(none ? 0 : 2).seed(4), torch::kCPU);
 }
 
 double mean(const std::vector<double>& v, size_t from, size_t to) {
@@ -78,6 +80,10 @@ TEST_P(SemiRun, LossFallsAndEverythingIsLogged) {
   train::Trainer trainer(cfg, m, loader, train::TrainerOptions().max_steps(steps).progress(false));
   std::vector<double> total, sup;
   bool saw_mask = false;
+  const auto first = loader.get(0);
+  EXPECT_EQ(first.unlabeled_views.size(), m->unlabeled_views().size())
+      << GetParam() << ": the loader must read exactly the unlabeled views the method takes";
+  if (m->unlabeled_views().empty()) EXPECT_FALSE(first.unlabeled_indices.defined());
   trainer.on_step([&](int64_t, double loss, const methods::StepOutput& out) {
     ASSERT_TRUE(std::isfinite(loss));
     total.push_back(loss);

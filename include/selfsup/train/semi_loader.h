@@ -8,7 +8,7 @@ namespace selfsup::train {
 
 struct SemiLoaderOptions {
   TORCH_ARG(int64_t, batch_size) = 64;  // labeled images per step
-  TORCH_ARG(int64_t, mu) = 7;           // unlabeled images per labeled image
+  TORCH_ARG(int64_t, mu) = 7;           // unlabeled images per labeled image; 0: no unlabeled stream
   TORCH_ARG(uint64_t, seed) = 0;
 };
 
@@ -28,6 +28,7 @@ class SemiLoader : public BatchSource {
 
  private:
   ViewLoader labeled_, unlabeled_;
+  int64_t mu_;
 };
 
 }  // namespace selfsup::train
