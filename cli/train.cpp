@@ -91,6 +91,8 @@ void register_train(CLI::App& app) {
   static std::string split = "test";
   ev->add_option("--split", split, "test (the real test set) or val (a validation split of the training set, "
                  "for choosing recipes)")->check(CLI::IsMember({"test", "val"}));
+  static std::string device;
+  ev->add_option("--device", device, "cpu, cuda or cuda:N (default: the device the checkpoint was trained on)");
   ev->add_option("--summary", summary_out, "also write the figures to this JSON file");
   ev->add_flag("--raw-pixels", raw, "score raw pixels instead of a checkpoint (the baseline to beat)");
   ev->add_option("--config", config_for_raw, "with --raw-pixels: config naming the data set");
@@ -101,6 +103,7 @@ void register_train(CLI::App& app) {
                                     : std::vector<std::string>{protocol};
     o.finetune_labels_per_class = labels_per_class;
     o.split = split;
+    o.device = device;
     if (raw) o.protocols.erase(std::remove(o.protocols.begin(), o.protocols.end(), "finetune"), o.protocols.end());
     nlohmann::json j;
     if (raw) {

@@ -2,6 +2,7 @@
 
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <torch/version.h>
 
 #include <cerrno>
 #include <climits>
@@ -10,9 +11,18 @@
 namespace selfsup::dist {
 namespace {
 
+// LibTorch 2 split the process group into a front (c10d::ProcessGroup) and per-device backends;
+// ProcessGroupGloo became a c10d::Backend, which carries the same collectives. We hold the
+// backend itself, which is also what LibTorch 1.13's ProcessGroupGloo is.
+#if TORCH_VERSION_MAJOR >= 2
+using Group = c10d::Backend;
+#else
+using Group = c10d::ProcessGroup;
+#endif
+
 struct State {
   DistOptions options;
-  c10::intrusive_ptr<c10d::ProcessGroup> group;
+  c10::intrusive_ptr<Group> group;
 };
 State& state() {
   static State s;
@@ -48,7 +58,7 @@ void wait(const c10::intrusive_ptr<c10d::Work>& work, const char* what) {
               " passed): ", first_line(cause));
 }
 
-c10d::ProcessGroup& group() {
+Group& group() {
   TORCH_INTERNAL_ASSERT(state().group, "collective called without a process group");
   return *state().group;
 }

@@ -209,6 +209,7 @@ nlohmann::json evaluate_checkpoint(const std::string& checkpoint, const EvalOpti
   auto state = train::peek_checkpoint(checkpoint);
   auto cfg = Config::parse(state.config_yaml, checkpoint);
   if (threads > 0) cfg.set("train.threads", YAML::Node(threads));
+  if (!o.device.empty()) cfg.set("device", YAML::Node(o.device));
   Setup s = build(cfg);
   train::load_checkpoint(checkpoint, *s.method, nullptr);
   choose_scored_split(s, o);

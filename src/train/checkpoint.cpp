@@ -81,10 +81,13 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model, torch::o
 }
 
 namespace {
-void read_archive(const std::string& path, torch::serialize::InputArchive& archive) {
+// Every tensor is mapped onto `device` as it is read: a checkpoint written on a GPU loads on a
+// machine without one, and a model keeps its device (InputArchive::read would otherwise move a
+// parameter to the device the tensor was saved from).
+void read_archive(const std::string& path, torch::serialize::InputArchive& archive, torch::Device device) {
   TORCH_CHECK(std::filesystem::exists(path), "checkpoint ", path, " does not exist");
   try {
-    archive.load_from(path);
+    archive.load_from(path, device);
   } catch (const c10::Error& e) {
     TORCH_CHECK(false, "checkpoint ", path, " is unreadable (truncated or not a selfsup checkpoint)");
   }
@@ -111,18 +114,24 @@ CheckpointState read_state(const std::string& path, torch::serialize::InputArchi
   }
   return s;
 }
+
+torch::Device device_of(const torch::nn::Module& model) {
+  for (const auto& p : model.parameters()) return p.device();
+  for (const auto& b : model.buffers()) return b.device();
+  return torch::kCPU;
+}
 }  // namespace
 
 CheckpointState peek_checkpoint(const std::string& path) {
   torch::serialize::InputArchive archive;
-  read_archive(path, archive);
+  read_archive(path, archive, torch::kCPU);
   return read_state(path, archive);
 }
 
 CheckpointState load_checkpoint(const std::string& path, torch::nn::Module& model,
                                 torch::optim::Optimizer* optimizer, std::vector<torch::Tensor>* extra) {
   torch::serialize::InputArchive archive;
-  read_archive(path, archive);
+  read_archive(path, archive, device_of(model));
   auto s = read_state(path, archive);
   try {
     torch::serialize::InputArchive model_archive;

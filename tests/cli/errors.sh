@@ -60,5 +60,8 @@ size=$(stat -c %s "$TMP/good/last.ckpt")
 head -c $((size / 2)) "$TMP/good/last.ckpt" >"$TMP/cut.ckpt"
 expect_error "truncated checkpoint" "$TMP/cut.ckpt" eval --checkpoint "$TMP/cut.ckpt" --protocol knn
 expect_error "missing checkpoint" "$TMP/none.ckpt" eval --checkpoint "$TMP/none.ckpt" --protocol knn
+expect_error "unknown eval device" "tpu" eval --checkpoint "$TMP/good/last.ckpt" --protocol knn --device tpu
+"$SELFSUP" eval --checkpoint "$TMP/good/last.ckpt" --protocol knn --device cpu >"$TMP/out" 2>"$TMP/err" ||
+  fail "eval --device cpu failed: $(tail -1 "$TMP/err")"
 
 echo "PASS"

@@ -28,6 +28,9 @@ struct EvalOptions {
   /// scores that split (for comparing recipes without touching the test set).
   std::string split = "test";
   int64_t val_per_class = 500;
+  /// `selfsup eval` only: where to evaluate a checkpoint ("" = the device it was trained on), so
+  /// a checkpoint trained on a GPU evaluates on a machine without one.
+  std::string device;
   /// eval.protocols, eval.knn_k, eval.knn_temperature, eval.linear_max_iter,
   /// eval.finetune_labels_per_class, eval.finetune_steps, eval.split, eval.val_per_class.
   static EvalOptions from_config(const Config& cfg);

@@ -1,0 +1,114 @@
+// The same code on another device. Where LibTorch sees a CUDA device, one training step of every
+// self-supervised method gives the CPU step's loss and gradients there, and a short run trains
+// on it and writes a checkpoint that loads on the CPU. Where there is none (CI, this project's
+// CPU machines) the tests are skipped, not passed: a GPU session runs them.
+#include <ATen/Context.h>
+
+#include <algorithm>
+
+#include "selfsup/train/checkpoint.h"
+#include "train_test_util.h"
+
+using namespace selfsup;
+
+namespace {
+
+bool cuda_present() { return torch::cuda::is_available(); }
+
+/// TF32 would make the CUDA step differ from the CPU step by ~1e-3 on its own.
+void strict_fp32() {
+  at::globalContext().setAllowTF32CuBLAS(false);
+  at::globalContext().setAllowTF32CuDNN(false);
+}
+
+methods::Batch to_device(const methods::Batch& b, torch::Device d) {
+  methods::Batch out = b;
+  for (auto& v : out.views) v = v.to(d);
+  if (b.labels.defined()) out.labels = b.labels.to(d);
+  if (b.indices.defined()) out.indices = b.indices.to(d);
+  return out;
+}
+
+/// Differences relative to the largest gradient of the whole model: the bias of a layer that
+/// feeds a BatchNorm has an exactly zero gradient, so both devices give rounding noise there.
+double max_difference(const torch::Tensor& a, const torch::Tensor& b) {
+  return (a.detach().to(torch::kCPU, torch::kDouble) - b.detach().to(torch::kCPU, torch::kDouble)).abs().max().item<double>();
+}
+
+class OnCuda : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(OnCuda, OneStepGivesTheCpuLossAndGradients) {
+  if (!cuda_present()) GTEST_SKIP() << "no CUDA device in this build or machine";
+  strict_fp32();
+  auto cfg = trainutil::tiny_config(GetParam());
+  init_runtime(1);
+  auto data = data::load_dataset(cfg);
+  auto norm = train::Normalization::from_config(cfg, data.train.images);
+  methods::DataSpec spec{data.train.channels(), data.train.height(), data.train.num_classes()};
+  seed_everything(7);
+  auto cpu = methods::make_method(cfg, spec);
+  seed_everything(7);
+  auto gpu = methods::make_method(cfg, spec);
+  gpu->to(torch::kCUDA);
+  auto views = train::views_from_config(cfg, spec.channels, spec.image_size, cpu->num_views());
+  train::ViewLoader loader(data.train, views, norm, train::LoaderOptions().batch_size(32).seed(3), torch::kCPU);
+  const auto batch = loader.batch_at(0);
+
+  auto lc = cpu->training_step(batch).loss;
+  auto lg = gpu->training_step(to_device(batch, torch::kCUDA)).loss;
+  ASSERT_EQ(lg.device().type(), torch::kCUDA);
+  lc.backward();
+  lg.backward();
+  EXPECT_NEAR(lc.item<double>(), lg.item<double>(), 1e-4 * (1 + std::abs(lc.item<double>()))) << GetParam();
+  auto pc = cpu->named_parameters(), pg = gpu->named_parameters();
+  ASSERT_EQ(pc.size(), pg.size());
+  double scale = 0;
+  for (const auto& item : pc)
+    if (item.value().grad().defined()) scale = std::max(scale, item.value().grad().abs().max().item<double>());
+  ASSERT_GT(scale, 0) << GetParam() << ": no gradient reached the parameters";
+  for (const auto& item : pc) {
+    const auto& gc = item.value().grad();
+    const auto& gg = pg[item.key()].grad();
+    ASSERT_EQ(gc.defined(), gg.defined()) << item.key();
+    if (!gc.defined()) continue;
+    EXPECT_LT(max_difference(gc, gg) / scale, 5e-4) << GetParam() << ": gradient of " << item.key();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(SelfSupervised, OnCuda,
+                         ::testing::Values("simclr", "mocov2", "mocov3", "byol", "simsiam", "barlow_twins", "vicreg",
+                                           "supcon"),
+                         [](const auto& info) { return info.param; });
+
+TEST(OnCudaRun, TrainsInBf16AndItsCheckpointLoadsOnTheCpu) {
+  if (!cuda_present()) GTEST_SKIP() << "no CUDA device in this build or machine";
+  auto cfg = trainutil::tiny_config("simclr");
+  init_runtime(1);
+  auto data = data::load_dataset(cfg);
+  auto norm = train::Normalization::from_config(cfg, data.train.images);
+  methods::DataSpec spec{data.train.channels(), data.train.height(), data.train.num_classes()};
+  seed_everything(11);
+  auto method = methods::make_method(cfg, spec);
+  method->to(torch::kCUDA);
+  auto views = train::views_from_config(cfg, spec.channels, spec.image_size, method->num_views());
+  train::ViewLoader loader(data.train, views, norm, train::LoaderOptions().batch_size(32).seed(3), torch::kCUDA);
+  const auto dir = trainutil::fresh_dir("cuda_run");
+  train::Trainer trainer(cfg, method, loader,
+                         train::TrainerOptions().max_steps(6).out_dir(dir).precision("bf16").progress(false));
+  std::vector<double> losses;
+  trainer.on_step([&](int64_t, double loss, const methods::StepOutput&) { losses.push_back(loss); });
+  trainer.fit();
+  ASSERT_EQ(losses.size(), 6u);
+  for (double l : losses) EXPECT_TRUE(std::isfinite(l));
+
+  seed_everything(12);  // different initial weights: the load must replace them
+  auto on_cpu = methods::make_method(cfg, spec);
+  train::load_checkpoint((std::filesystem::path(dir) / "last.ckpt").string(), *on_cpu, nullptr);
+  auto trained = method->named_parameters();
+  for (const auto& item : on_cpu->named_parameters()) {
+    ASSERT_EQ(item.value().device().type(), torch::kCPU);
+    EXPECT_TRUE(torch::equal(item.value(), trained[item.key()].detach().cpu())) << item.key();
+  }
+}
+
+}  // namespace
