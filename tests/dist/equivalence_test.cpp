@@ -101,7 +101,9 @@ seed: 5
   auto a = load(dir + "/one"), b = load(dir + "/two");
   auto ba = a->named_buffers(), bb = b->named_buffers();
   for (const auto& kv : ba) {
-    if (!kv.value().is_floating_point()) EXPECT_TRUE(torch::equal(kv.value(), bb[kv.key()])) << "buffer " << kv.key();
+    if (!kv.value().is_floating_point()) {
+      EXPECT_TRUE(torch::equal(kv.value(), bb[kv.key()])) << "buffer " << kv.key();
+    }
   }
 }
 

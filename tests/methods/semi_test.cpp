@@ -83,7 +83,9 @@ TEST_P(SemiRun, LossFallsAndEverythingIsLogged) {
   const auto first = loader.get(0);
   EXPECT_EQ(first.unlabeled_views.size(), m->unlabeled_views().size())
       << GetParam() << ": the loader must read exactly the unlabeled views the method takes";
-  if (m->unlabeled_views().empty()) EXPECT_FALSE(first.unlabeled_indices.defined());
+  if (m->unlabeled_views().empty()) {
+    EXPECT_FALSE(first.unlabeled_indices.defined());
+  }
   trainer.on_step([&](int64_t, double loss, const methods::StepOutput& out) {
     ASSERT_TRUE(std::isfinite(loss));
     total.push_back(loss);

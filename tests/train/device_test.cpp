@@ -35,16 +35,29 @@ double max_difference(const torch::Tensor& a, const torch::Tensor& b) {
   return (a.detach().to(torch::kCPU, torch::kDouble) - b.detach().to(torch::kCPU, torch::kDouble)).abs().max().item<double>();
 }
 
+/// The tiny run's data, normalisation and what a method needs to know of them.
+struct TinyData {
+  data::DataSplits data;
+  train::Normalization norm;
+  methods::DataSpec spec;
+};
+
+TinyData tiny_data(const Config& cfg) {
+  init_runtime(1);
+  TinyData t;
+  t.data = data::load_dataset(cfg);
+  t.norm = train::Normalization::from_config(cfg, t.data.train.images);
+  t.spec = {t.data.train.channels(), t.data.train.height(), t.data.train.num_classes()};
+  return t;
+}
+
 class OnCuda : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(OnCuda, OneStepGivesTheCpuLossAndGradients) {
   if (!cuda_present()) GTEST_SKIP() << "no CUDA device in this build or machine";
   strict_fp32();
   auto cfg = trainutil::tiny_config(GetParam());
-  init_runtime(1);
-  auto data = data::load_dataset(cfg);
-  auto norm = train::Normalization::from_config(cfg, data.train.images);
-  methods::DataSpec spec{data.train.channels(), data.train.height(), data.train.num_classes()};
+  auto [data, norm, spec] = tiny_data(cfg);
   seed_everything(7);
   auto cpu = methods::make_method(cfg, spec);
   seed_everything(7);
@@ -83,10 +96,7 @@ INSTANTIATE_TEST_SUITE_P(SelfSupervised, OnCuda,
 TEST(OnCudaRun, TrainsInBf16AndItsCheckpointLoadsOnTheCpu) {
   if (!cuda_present()) GTEST_SKIP() << "no CUDA device in this build or machine";
   auto cfg = trainutil::tiny_config("simclr");
-  init_runtime(1);
-  auto data = data::load_dataset(cfg);
-  auto norm = train::Normalization::from_config(cfg, data.train.images);
-  methods::DataSpec spec{data.train.channels(), data.train.height(), data.train.num_classes()};
+  auto [data, norm, spec] = tiny_data(cfg);
   seed_everything(11);
   auto method = methods::make_method(cfg, spec);
   method->to(torch::kCUDA);
