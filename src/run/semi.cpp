@@ -91,7 +91,6 @@ nlohmann::json semi(Config cfg, const RunOptions& ro, const std::string& init) {
   for (size_t i = 0; i < names.size(); ++i) {
     unlabeled_views.add(names[i] + std::to_string(i), view_pipeline(cfg, names[i], size, channels));
   }
-  if (method->unlabeled_views().empty()) unlabeled_views.add("weak", view_pipeline(cfg, "weak", size, channels));
   // Reading both keys marks them used whichever views the method takes.
   (void)view_pipeline(cfg, "strong", size, channels);
   // The supervised baseline reads no unlabeled images (mu 0): its steps cost only its own work,
@@ -131,7 +130,8 @@ nlohmann::json semi(Config cfg, const RunOptions& ro, const std::string& init) {
   s["init"] = init;
   s["steps"] = result.steps;
   s["total_steps"] = result.total_steps;
-  s["unlabeled_epochs"] = static_cast<double>(result.steps) / loader.steps_per_epoch();
+  // The loader counts epochs over the stream it has: the unlabeled one, or the labeled one (mu 0).
+  s[mu > 0 ? "unlabeled_epochs" : "labeled_epochs"] = static_cast<double>(result.steps) / loader.steps_per_epoch();
   s["train_seconds"] = result.train_seconds;
   s["steps_per_second"] = result.train_seconds > 0 ? result.steps / result.train_seconds : 0.0;
   s["stopped_early"] = result.stopped_early;

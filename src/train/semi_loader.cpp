@@ -2,8 +2,6 @@
 
 #include "selfsup/core/runtime.h"
 
-#include <algorithm>
-
 namespace selfsup::train {
 namespace {
 
@@ -21,19 +19,20 @@ SemiLoader::SemiLoader(const data::Dataset& labeled, const data::Dataset& unlabe
                        torch::Device device)
     : labeled_(repeated_to_fill(labeled, o.batch_size()), std::move(labeled_views), norm,
                LoaderOptions().batch_size(o.batch_size()).seed(derive_seed(o.seed(), "labeled")).prefetch(false),
-               device),
-      unlabeled_(unlabeled, std::move(unlabeled_views), norm,
-                 LoaderOptions().batch_size(o.batch_size() * std::max<int64_t>(o.mu(), 1)).seed(derive_seed(o.seed(), "unlabeled")).prefetch(false),
-                 device),
-      mu_(o.mu()) {
+               device) {
   TORCH_CHECK(o.batch_size() > 0, "train.batch_size must be positive, got ", o.batch_size());
   TORCH_CHECK(o.mu() >= 0, "method.mu (unlabeled images per labeled image) must be >= 0, got ", o.mu());
+  if (o.mu() > 0) {
+    unlabeled_.emplace(unlabeled, std::move(unlabeled_views), norm,
+                       LoaderOptions().batch_size(o.batch_size() * o.mu()).seed(derive_seed(o.seed(), "unlabeled")).prefetch(false),
+                       device);
+  }
 }
 
 methods::Batch SemiLoader::get(int64_t step) {
   auto batch = labeled_.batch_at(step);
-  if (mu_ == 0) return batch;  // the supervised baseline: no unlabeled images are read or augmented
-  auto u = unlabeled_.batch_at(step);
+  if (!unlabeled_) return batch;  // the supervised baseline: no unlabeled images are read or augmented
+  auto u = unlabeled_->batch_at(step);
   batch.unlabeled_views = std::move(u.views);
   batch.unlabeled_indices = u.indices;
   batch.unlabeled_true_labels = u.labels;

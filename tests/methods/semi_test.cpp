@@ -51,7 +51,6 @@ train::SemiLoader loader_for(const SemiSetup& s, const methods::SemiMethodImpl& 
   for (size_t i = 0; i < names.size(); ++i) uv.add(names[i] + std::to_string(i), augment::preset(names[i], 28, 1));
   // As `selfsup semi` does: a method that takes no unlabeled view gets no unlabeled stream (mu 0).
   const bool none = m.unlabeled_views().empty();
-  if (none) uv.add("weak", augment::preset("weak", 28, 1));
   return train::SemiLoader(s.labeled, s.unlabeled, lv.without_normalize(), uv.without_normalize(), s.norm,
                            train::SemiLoaderOptions().batch_size(32).mu(none ? 0 : 2).seed(4), torch::kCPU);
 }

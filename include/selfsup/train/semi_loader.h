@@ -4,6 +4,8 @@
 // augmentation, so a batch is still a pure function of (seed, step) and resuming is exact.
 #include "selfsup/train/loader.h"
 
+#include <optional>
+
 namespace selfsup::train {
 
 struct SemiLoaderOptions {
@@ -21,14 +23,14 @@ class SemiLoader : public BatchSource {
              augment::ViewSet unlabeled_views, const Normalization& norm, SemiLoaderOptions options,
              torch::Device device);
 
-  /// Epochs are counted over the unlabeled set.
-  int64_t steps_per_epoch() const override { return unlabeled_.steps_per_epoch(); }
-  int64_t dataset_size() const override { return unlabeled_.dataset_size(); }
+  /// Epochs are counted over the unlabeled set (over the labeled one when mu is 0).
+  int64_t steps_per_epoch() const override { return unlabeled_ ? unlabeled_->steps_per_epoch() : labeled_.steps_per_epoch(); }
+  int64_t dataset_size() const override { return unlabeled_ ? unlabeled_->dataset_size() : labeled_.dataset_size(); }
   methods::Batch get(int64_t step) override;
 
  private:
-  ViewLoader labeled_, unlabeled_;
-  int64_t mu_;
+  ViewLoader labeled_;
+  std::optional<ViewLoader> unlabeled_;  // absent when mu is 0 (the supervised baseline)
 };
 
 }  // namespace selfsup::train
