@@ -105,7 +105,7 @@ methods::Batch ViewLoader::batch_at(int64_t step) const {
   methods::Batch batch;
   for (auto& v : views_(images, gen)) batch.views.push_back(norm_.apply(v));
   batch.labels = dataset_.labels.index_select(0, idx).to(device_);
-  batch.indices = idx;
+  batch.indices = idx.to(device_);  // with the labels: FlexMatch indexes its device-side memory by them
   if (options_.world_size() > 1) {
     const int64_t rows = b / options_.world_size(), from = options_.rank() * rows;
     for (auto& v : batch.views) v = v.slice(0, from, from + rows).contiguous();
