@@ -1,5 +1,6 @@
 // The semi-supervised methods: a short run of each on a small subset whose supervised loss falls,
-// Mean Teacher's gradient and EMA rules, and FlexMatch's thresholds surviving a checkpoint.
+// the unlabeled weight's ramp, Mean Teacher's gradient and EMA rules, and FlexMatch's thresholds
+// surviving a checkpoint.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -109,6 +110,49 @@ INSTANTIATE_TEST_SUITE_P(AllSemiMethods, SemiRun,
                          ::testing::Values("supervised", "pseudo_label", "pi_model", "mean_teacher", "vat",
                                            "mixmatch", "fixmatch", "flexmatch", "uda"),
                          [](const auto& info) { return info.param; });
+
+// The unlabeled weight's ramp: over method.ramp_steps optimizer steps whatever the run's length,
+// or over a share of the planned steps; a ramp_fraction in the config replaces a method's default
+// ramp in steps (MixMatch's 16384).
+std::vector<double> weights_of_run(Config cfg, int64_t steps) {
+  init_runtime(2);
+  auto s = semi_data(cfg);
+  auto m = methods::make_semi_method(cfg, s.spec);
+  auto loader = loader_for(s, *m);
+  train::Trainer trainer(cfg, m, loader, train::TrainerOptions().max_steps(steps).progress(false));
+  std::vector<double> w;
+  trainer.on_step([&](int64_t, double, const methods::StepOutput& out) { w.push_back(out.metrics.at("unsup_weight")); });
+  trainer.fit();
+  return w;
+}
+
+TEST(SemiRamp, InStepsOrAsAShareOfTheRun) {
+  auto cfg = Config::parse(R"(
+data: {name: fashion-mnist, limit: 600}
+model: {backbone: convnet, channels: [4, 8, 8]}
+train: {lr: 0.01, optimizer: sgd, threads: 2}
+method: {name: pi_model, unlabeled_weight: 10.0, ramp_steps: 4}
+)");
+  EXPECT_EQ(weights_of_run(cfg, 6), (std::vector<double>{0, 2.5, 5, 7.5, 10, 10}));
+  cfg.set("method.name", YAML::Node("mixmatch"));
+  cfg.set("method.unlabeled_weight", YAML::Node(75.0));
+  cfg.set("method.ramp_steps", YAML::Node(0));  // no ramp
+  EXPECT_EQ(weights_of_run(cfg, 2), (std::vector<double>{75, 75}));
+
+  auto mix = Config::parse(R"(
+data: {name: fashion-mnist, limit: 600}
+model: {backbone: convnet, channels: [4, 8, 8]}
+train: {lr: 0.01, optimizer: sgd, threads: 2}
+method: {name: mixmatch}
+)");
+  const auto paper = weights_of_run(mix, 3);  // MixMatch's default: 75 over 16384 steps
+  ASSERT_EQ(paper.size(), 3u);
+  for (int i = 0; i < 3; ++i) EXPECT_DOUBLE_EQ(paper[i], 75.0 * i / 16384.0) << "step " << i;
+  mix.set("method.ramp_fraction", YAML::Node(0.5));  // half of a 4-step run
+  EXPECT_EQ(weights_of_run(mix, 4), (std::vector<double>{0, 37.5, 75, 75}));
+  mix.set("method.ramp_steps", YAML::Node(-1));
+  EXPECT_THROW(weights_of_run(mix, 1), c10::Error);
+}
 
 TEST(MeanTeacher, GradientsReachTheStudentOnlyAndTheTeacherFollowsTheEmaRule) {
   auto cfg = semi_config("mean_teacher");

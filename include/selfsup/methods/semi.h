@@ -42,9 +42,10 @@ class FrozenRunningStats {
 
 class SemiMethodImpl : public MethodImpl {
  public:
-  /// Reads method.unlabeled_weight (lambda_u), method.ramp_fraction, method.ema_decay and
-  /// method.masked_mean, with the given defaults (USB's for each method).
-  SemiMethodImpl(const Config& cfg, const DataSpec& spec, double lambda_u, double ramp_fraction);
+  /// Reads method.unlabeled_weight (lambda_u), method.ramp_fraction, method.ramp_steps,
+  /// method.ema_decay and method.masked_mean, with the given defaults (each method's paper or USB).
+  SemiMethodImpl(const Config& cfg, const DataSpec& spec, double lambda_u, double ramp_fraction,
+                 int64_t ramp_steps = 0);
 
   nets::Backbone encoder() const override { return student->backbone; }
   int64_t num_views() const override { return 1; }  // the labeled batch: one weak view
@@ -60,7 +61,8 @@ class SemiMethodImpl : public MethodImpl {
   Classifier ema{nullptr};
 
  protected:
-  /// lambda_u, ramped linearly from 0 over the first ramp_fraction of the planned steps.
+  /// lambda_u, ramped linearly from 0 over the first ramp_steps optimizer steps when that is set,
+  /// else over the first ramp_fraction of the planned steps.
   double unlabeled_weight() const;
   /// Optimizer steps completed (restored on resume): seeds per-step randomness.
   int64_t completed_steps() const { return progress_[0].item<int64_t>(); }
@@ -80,6 +82,7 @@ class SemiMethodImpl : public MethodImpl {
 
  private:
   double lambda_u_, ramp_fraction_, ema_decay_;
+  int64_t ramp_steps_;
   torch::Tensor progress_;  // buffer [step, total]: the ramp resumes where it stopped
 };
 

@@ -24,17 +24,23 @@ FrozenRunningStats::~FrozenRunningStats() {
   for (size_t i = 0; i < live_.size(); ++i) live_[i].set_data(saved_[i]);
 }
 
-SemiMethodImpl::SemiMethodImpl(const Config& cfg, const DataSpec& spec, double lambda_u, double ramp_fraction) {
+SemiMethodImpl::SemiMethodImpl(const Config& cfg, const DataSpec& spec, double lambda_u, double ramp_fraction,
+                               int64_t ramp_steps) {
   student = register_module("student", Classifier(cfg, spec));
   ema = register_module("ema", Classifier(cfg, spec));
   init_momentum_target(*ema, *student);
   lambda_u_ = cfg.get<double>("method.unlabeled_weight", lambda_u);
   ramp_fraction_ = cfg.get<double>("method.ramp_fraction", ramp_fraction);
+  // A ramp_fraction given in the config replaces a method's default ramp in steps; ramp_steps
+  // given as well wins.
+  if (cfg.has("method.ramp_fraction")) ramp_steps = 0;
+  ramp_steps_ = cfg.get<int64_t>("method.ramp_steps", ramp_steps);
   ema_decay_ = cfg.get<double>("method.ema_decay", 0.999);
   masked_mean_ = functional::parse_masked_mean(cfg.get<std::string>("method.masked_mean", "batch"), "method.masked_mean");
   seed_ = cfg.get<uint64_t>("seed", 0);
   TORCH_CHECK(lambda_u_ >= 0, "method.unlabeled_weight must be >= 0, got ", lambda_u_);
   TORCH_CHECK(ramp_fraction_ >= 0 && ramp_fraction_ <= 1, "method.ramp_fraction must be in [0, 1], got ", ramp_fraction_);
+  TORCH_CHECK(ramp_steps_ >= 0, "method.ramp_steps must be >= 0, got ", ramp_steps_);
   TORCH_CHECK(ema_decay_ >= 0 && ema_decay_ < 1, "method.ema_decay must be in [0, 1), got ", ema_decay_);
   progress_ = register_buffer("progress", torch::zeros({2}, torch::kLong));
 }
@@ -50,8 +56,12 @@ void SemiMethodImpl::after_optimizer_step(int64_t step, int64_t total_steps) {
 }
 
 double SemiMethodImpl::unlabeled_weight() const {
-  if (ramp_fraction_ <= 0) return lambda_u_;
   const double step = static_cast<double>(progress_[0].item<int64_t>());
+  // A ramp in steps keeps a method's published warm-up whatever the run's length; a share of the
+  // run would bring a weight like MixMatch's 75 to full strength within a few hundred steps of a
+  // short run, before the classifier's guesses are worth matching.
+  if (ramp_steps_ > 0) return lambda_u_ * std::min(1.0, step / static_cast<double>(ramp_steps_));
+  if (ramp_fraction_ <= 0) return lambda_u_;
   const double total = static_cast<double>(std::max<int64_t>(1, progress_[1].item<int64_t>()));
   return lambda_u_ * std::min(1.0, step / (ramp_fraction_ * total));
 }
