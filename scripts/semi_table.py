@@ -10,6 +10,8 @@ import json
 import os
 import sys
 
+import yaml
+
 CONFIGS = "configs/fashion_mnist/semi"
 
 
@@ -23,6 +25,14 @@ def row(run_dir):
     cmd = f"selfsup semi --config {CONFIGS}/{method}.yaml --out runs/semi/{name} --time-limit {limit}"
     if lpc != 10:
         cmd += f" --set data.labels_per_class={lpc}"
+    # A run made before the shipped config changed gets the --set that reproduces it.
+    with open(os.path.join(run_dir, "config.yaml")) as f:
+        ran = (yaml.safe_load(f) or {}).get("method", {})
+    with open(f"{CONFIGS}/{method}.yaml") as f:
+        shipped = (yaml.safe_load(f) or {}).get("method", {})
+    for key in sorted(set(ran) | set(shipped)):
+        if key in ran and ran.get(key) != shipped.get(key):
+            cmd += f" --set method.{key}={ran[key]}"
     if s.get("init"):
         cmd += f" --init {s['init']}"
     mask = s.get("unlabeled_mask_rate")
