@@ -204,6 +204,27 @@ TEST(FlexMatch, ClassWiseThresholdsTravelWithTheCheckpoint) {
   EXPECT_TRUE(torch::allclose(fresh->named_buffers()["thresholds.thresholds"], thresholds));
 }
 
+TEST(FixMatch, DistributionAlignmentMovesAndTravelsWithTheCheckpoint) {
+  auto cfg = semi_config("fixmatch");
+  cfg.set("method.dist_align", YAML::Node(true));
+  cfg.set("method.dist_align_momentum", YAML::Node(0.5));
+  init_runtime(2);
+  auto s = semi_data(cfg);
+  auto m = methods::make_semi_method(cfg, s.spec);
+  auto loader = loader_for(s, *m);
+  train::Trainer trainer(cfg, m, loader, train::TrainerOptions().max_steps(4).progress(false));
+  trainer.fit();
+  auto p_model = m->named_buffers()["dist_align.p_model"].clone();
+  EXPECT_EQ(m->named_buffers()["dist_align.updates"].item<int64_t>(), 4);
+  EXPECT_NEAR(p_model.sum().item<double>(), 1.0, 1e-9);
+  EXPECT_FALSE(torch::allclose(p_model, torch::full({10}, 0.1, torch::kFloat64))) << "p_model never moved";
+  const auto path = (std::filesystem::path(::testing::TempDir()) / "fixmatch_da.ckpt").string();
+  train::save_checkpoint(path, *m, nullptr, {4, 4, 1.0, cfg.dump()});
+  auto fresh = methods::make_semi_method(cfg, s.spec);
+  train::load_checkpoint(path, *fresh, nullptr);
+  EXPECT_TRUE(torch::equal(fresh->named_buffers()["dist_align.p_model"], p_model));
+}
+
 TEST(SemiMethods, PretrainOnlyMethodsAreRefused) {
   auto cfg = semi_config("simclr");
   try {

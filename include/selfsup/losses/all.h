@@ -4,6 +4,7 @@
 #include "selfsup/losses/barlow_twins.h"
 #include "selfsup/losses/byol.h"
 #include "selfsup/losses/consistency.h"
+#include "selfsup/losses/dist_align.h"
 #include "selfsup/losses/flexmatch.h"
 #include "selfsup/losses/info_nce.h"
 #include "selfsup/losses/masked_mean.h"

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "selfsup/core/config.h"
+#include "selfsup/losses/dist_align.h"
 #include "selfsup/losses/masked_mean.h"
 #include "selfsup/methods/method.h"
 #include "selfsup/nets/backbone.h"
@@ -76,6 +77,12 @@ class SemiMethodImpl : public MethodImpl {
   static void log_pseudo_labels(std::map<std::string, double>& metrics, const torch::Tensor& labels,
                                 const torch::Tensor& mask, const Batch& b);
   static void check_unlabeled(const Batch& b, size_t views, const char* method);
+  /// Reads method.dist_align (off by default) and method.dist_align_momentum (0.999): methods
+  /// whose targets come from the weak view call it, and only they accept the keys.
+  void read_distribution_alignment(const Config& cfg, const DataSpec& spec);
+  /// The weak view's logits as targets: distribution-aligned (losses/dist_align.h, which also
+  /// updates the running class marginal) when method.dist_align is on, else detached as they are.
+  torch::Tensor target_logits(const torch::Tensor& weak_logits);
 
   functional::MaskedMean masked_mean_;
   uint64_t seed_;
@@ -84,6 +91,7 @@ class SemiMethodImpl : public MethodImpl {
   double lambda_u_, ramp_fraction_, ema_decay_;
   int64_t ramp_steps_;
   torch::Tensor progress_;  // buffer [step, total]: the ramp resumes where it stopped
+  losses::DistributionAlignment dist_align_{nullptr};  // registered only when on
 };
 
 /// The semi-supervised method named by `method.name` (throws naming it when it is not one).

@@ -94,6 +94,19 @@ void SemiMethodImpl::log_pseudo_labels(std::map<std::string, double>& metrics, c
   }
 }
 
+void SemiMethodImpl::read_distribution_alignment(const Config& cfg, const DataSpec& spec) {
+  const double momentum = cfg.get<double>("method.dist_align_momentum", 0.999);
+  if (!cfg.get<bool>("method.dist_align", false)) return;
+  dist_align_ = register_module(
+      "dist_align", losses::DistributionAlignment(
+                        losses::DistributionAlignmentOptions(spec.num_classes).momentum(momentum)));
+}
+
+torch::Tensor SemiMethodImpl::target_logits(const torch::Tensor& weak_logits) {
+  if (!dist_align_) return weak_logits.detach();
+  return dist_align_->forward(weak_logits);
+}
+
 void SemiMethodImpl::check_unlabeled(const Batch& b, size_t views, const char* method) {
   TORCH_CHECK(b.labels.defined(), method, " needs labels in the batch");
   TORCH_CHECK(b.unlabeled_views.size() >= views, method, " needs ", views,

@@ -10,6 +10,7 @@ class FixMatchImpl : public SemiMethodImpl {
  public:
   FixMatchImpl(const Config& cfg, const DataSpec& spec) : SemiMethodImpl(cfg, spec, 1.0, 0.0) {
     options_.threshold(cfg.get<double>("method.threshold", 0.95)).masked_mean(masked_mean_);
+    read_distribution_alignment(cfg, spec);
     TORCH_CHECK(options_.threshold() >= 0 && options_.threshold() <= 1, "method.threshold must be in [0, 1], got ",
                 options_.threshold());
   }
@@ -18,7 +19,7 @@ class FixMatchImpl : public SemiMethodImpl {
     check_unlabeled(b, 2, "fixmatch");
     auto l = forward_together({b.views[0], b.unlabeled_views[0], b.unlabeled_views[1]});
     auto sup = torch::nn::functional::cross_entropy(l[0], b.labels);
-    auto u = functional::pseudo_label_loss(l[2], l[1].detach(), options_);
+    auto u = functional::pseudo_label_loss(l[2], target_logits(l[1]), options_);
     std::map<std::string, double> m;
     log_pseudo_labels(m, u.pseudo.labels, u.pseudo.mask, b);
     return combine(sup, u.loss, std::move(m));

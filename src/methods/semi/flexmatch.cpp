@@ -18,6 +18,7 @@ class FlexMatchImpl : public SemiMethodImpl {
                  .mapping(functional::parse_flexmatch_mapping(cfg.get<std::string>("method.mapping", "convex"),
                                                               "method.mapping"));
     thresholds_ = register_module("thresholds", losses::FlexMatchThresholds(o));
+    read_distribution_alignment(cfg, spec);
   }
   std::vector<std::string> unlabeled_views() const override { return {"weak", "strong"}; }
   StepOutput training_step(const Batch& b) override {
@@ -25,7 +26,7 @@ class FlexMatchImpl : public SemiMethodImpl {
     auto l = forward_together({b.views[0], b.unlabeled_views[0], b.unlabeled_views[1]});
     auto sup = torch::nn::functional::cross_entropy(l[0], b.labels);
     // Mask with the thresholds from before this batch, then record its confident predictions.
-    auto pseudo = functional::hard_pseudo_labels(l[1].detach(), thresholds_->thresholds);
+    auto pseudo = functional::hard_pseudo_labels(target_logits(l[1]), thresholds_->thresholds);
     auto unsup = functional::masked_cross_entropy(l[2], pseudo.labels, pseudo.mask, masked_mean_);
     thresholds_->update(pseudo.confidence, pseudo.labels, b.unlabeled_indices);
     std::map<std::string, double> m;

@@ -12,15 +12,17 @@ class UDAImpl : public SemiMethodImpl {
     options_.temperature(cfg.get<double>("method.temperature", 0.4))
         .threshold(cfg.get<double>("method.threshold", 0.8))
         .masked_mean(masked_mean_);
+    read_distribution_alignment(cfg, spec);
   }
   std::vector<std::string> unlabeled_views() const override { return {"weak", "strong"}; }
   StepOutput training_step(const Batch& b) override {
     check_unlabeled(b, 2, "uda");
     auto l = forward_together({b.views[0], b.unlabeled_views[0], b.unlabeled_views[1]});
     auto sup = torch::nn::functional::cross_entropy(l[0], b.labels);
-    auto u = functional::uda_loss(l[2], l[1].detach(), options_);
+    auto targets = target_logits(l[1]);
+    auto u = functional::uda_loss(l[2], targets, options_);
     std::map<std::string, double> m;
-    log_pseudo_labels(m, l[1].detach().argmax(1), u.mask, b);
+    log_pseudo_labels(m, targets.argmax(1), u.mask, b);
     return combine(sup, u.loss, std::move(m));
   }
 
