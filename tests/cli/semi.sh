@@ -57,4 +57,10 @@ if "$SELFSUP" semi --config "$TMP/semi.yaml" --set method.name=simclr --out "$TM
   fail "simclr accepted by semi"
 fi
 grep -q "^error: method 'simclr' is not semi-supervised" "$TMP/bad2.err" || fail "unclear error: $(cat "$TMP/bad2.err")"
+# Distribution alignment is for the methods whose targets come from the weak view only.
+if "$SELFSUP" semi --config "$TMP/semi.yaml" --set method.name=mean_teacher --set method.dist_align=true \
+  --out "$TMP/bad3" --quiet >/dev/null 2>"$TMP/bad3.err"; then
+  fail "mean_teacher accepted method.dist_align"
+fi
+grep -q "^error: unknown config key 'method.dist_align'" "$TMP/bad3.err" || fail "unclear error: $(cat "$TMP/bad3.err")"
 echo "ok: bad input fails with one error line"
