@@ -183,45 +183,45 @@ TEST(MeanTeacher, GradientsReachTheStudentOnlyAndTheTeacherFollowsTheEmaRule) {
   }
 }
 
-TEST(FlexMatch, ClassWiseThresholdsTravelWithTheCheckpoint) {
-  auto cfg = semi_config("flexmatch");
-  cfg.set("method.threshold", YAML::Node(0.3));  // low, so this short run selects samples
+// A method trained for a few steps on the small subset, and a fresh one loaded from its checkpoint
+// (the state a resumed run starts from).
+struct TrainedAndReloaded {
+  std::shared_ptr<methods::SemiMethodImpl> trained, reloaded;
+};
+
+TrainedAndReloaded train_and_reload(const Config& cfg, int64_t steps, const std::string& name) {
   init_runtime(2);
   auto s = semi_data(cfg);
   auto m = methods::make_semi_method(cfg, s.spec);
   auto loader = loader_for(s, *m);
-  train::Trainer trainer(cfg, m, loader, train::TrainerOptions().max_steps(8).progress(false));
+  train::Trainer trainer(cfg, m, loader, train::TrainerOptions().max_steps(steps).progress(false));
   trainer.fit();
-  auto thresholds = m->named_buffers()["thresholds.thresholds"].clone();
-  auto selected = m->named_buffers()["thresholds.selected"].clone();
-  ASSERT_GT(selected.ge(0).sum().item<int64_t>(), 0) << "nothing was selected: the test proves nothing";
-  const auto path = (std::filesystem::path(::testing::TempDir()) / "flexmatch.ckpt").string();
-  train::save_checkpoint(path, *m, nullptr, {8, 8, 1.0, cfg.dump()});
+  const auto path = (std::filesystem::path(::testing::TempDir()) / (name + ".ckpt")).string();
+  train::save_checkpoint(path, *m, nullptr, {steps, steps, 1.0, cfg.dump()});
   auto fresh = methods::make_semi_method(cfg, s.spec);
-  EXPECT_FALSE(torch::equal(fresh->named_buffers()["thresholds.selected"], selected));
   train::load_checkpoint(path, *fresh, nullptr);
+  return {m, fresh};
+}
+
+TEST(FlexMatch, ClassWiseThresholdsTravelWithTheCheckpoint) {
+  auto cfg = semi_config("flexmatch");
+  cfg.set("method.threshold", YAML::Node(0.3));  // low, so this short run selects samples
+  auto [m, fresh] = train_and_reload(cfg, 8, "flexmatch");
+  auto selected = m->named_buffers()["thresholds.selected"];
+  ASSERT_GT(selected.ge(0).sum().item<int64_t>(), 0) << "nothing was selected: the test proves nothing";
   EXPECT_TRUE(torch::equal(fresh->named_buffers()["thresholds.selected"], selected));
-  EXPECT_TRUE(torch::allclose(fresh->named_buffers()["thresholds.thresholds"], thresholds));
+  EXPECT_TRUE(torch::allclose(fresh->named_buffers()["thresholds.thresholds"], m->named_buffers()["thresholds.thresholds"]));
 }
 
 TEST(FixMatch, DistributionAlignmentMovesAndTravelsWithTheCheckpoint) {
   auto cfg = semi_config("fixmatch");
   cfg.set("method.dist_align", YAML::Node(true));
   cfg.set("method.dist_align_momentum", YAML::Node(0.5));
-  init_runtime(2);
-  auto s = semi_data(cfg);
-  auto m = methods::make_semi_method(cfg, s.spec);
-  auto loader = loader_for(s, *m);
-  train::Trainer trainer(cfg, m, loader, train::TrainerOptions().max_steps(4).progress(false));
-  trainer.fit();
-  auto p_model = m->named_buffers()["dist_align.p_model"].clone();
+  auto [m, fresh] = train_and_reload(cfg, 4, "fixmatch_da");
+  auto p_model = m->named_buffers()["dist_align.p_model"];
   EXPECT_EQ(m->named_buffers()["dist_align.updates"].item<int64_t>(), 4);
   EXPECT_NEAR(p_model.sum().item<double>(), 1.0, 1e-9);
   EXPECT_FALSE(torch::allclose(p_model, torch::full({10}, 0.1, torch::kFloat64))) << "p_model never moved";
-  const auto path = (std::filesystem::path(::testing::TempDir()) / "fixmatch_da.ckpt").string();
-  train::save_checkpoint(path, *m, nullptr, {4, 4, 1.0, cfg.dump()});
-  auto fresh = methods::make_semi_method(cfg, s.spec);
-  train::load_checkpoint(path, *fresh, nullptr);
   EXPECT_TRUE(torch::equal(fresh->named_buffers()["dist_align.p_model"], p_model));
 }
 
