@@ -1,5 +1,5 @@
 """A/B of one lever for the fp32 speed target: the SimCLR step (forward, backward, SGD step on
-ready tensors, batch 2 x 256) with oneDNN convolutions on and off (off: im2col + OpenBLAS), in
+ready tensors, batch 256 images x 2 views; images/s counts images, as run_speed_bench.py does) with oneDNN convolutions on and off (off: im2col + OpenBLAS), in
 one process, alternating, medians of 4 repetitions. Run it with the allocator fixed:
 GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=4294967296 /usr/bin/python3 bench/python/mkldnn_ab.py
 """
@@ -25,6 +25,6 @@ for rep in range(4):
         for _ in range(3): step()
         t = time.perf_counter()
         for _ in range(10): step()
-        res[on].append(512 * 10 / (time.perf_counter() - t))
+        res[on].append(256 * 10 / (time.perf_counter() - t))
 for on in (True, False):
     v = sorted(res[on]); print('mkldnn', on, 'images/s median', round(v[len(v)//2]), [round(a) for a in res[on]])
