@@ -27,12 +27,14 @@ def row(run_dir):
         cmd += f" --set data.labels_per_class={lpc}"
     # A run made before the shipped config changed gets the --set that reproduces it.
     with open(os.path.join(run_dir, "config.yaml")) as f:
-        ran = (yaml.safe_load(f) or {}).get("method", {})
+        ran_all = yaml.safe_load(f) or {}
     with open(f"{CONFIGS}/{method}.yaml") as f:
-        shipped = (yaml.safe_load(f) or {}).get("method", {})
-    for key in sorted(set(ran) | set(shipped)):
-        if key in ran and ran.get(key) != shipped.get(key):
-            cmd += f" --set method.{key}={ran[key]}"
+        shipped_all = yaml.safe_load(f) or {}
+    for section in ("method", "train"):
+        ran, shipped = ran_all.get(section, {}), shipped_all.get(section, {})
+        for key in sorted(set(ran) | set(shipped)):
+            if key in ran and ran.get(key) != shipped.get(key):
+                cmd += f" --set {section}.{key}={ran[key]}"
     if s.get("init"):
         cmd += f" --init {s['init']}"
     mask = s.get("unlabeled_mask_rate")
