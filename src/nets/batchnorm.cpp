@@ -24,7 +24,8 @@ void BatchNormImpl::reset() {
 
 void BatchNormImpl::pretty_print(std::ostream& stream) const {
   stream << "selfsup::nets::BatchNorm(" << options.num_features() << ", eps=" << options.eps()
-         << ", momentum=" << options.momentum() << ", affine=" << options.affine() << ", sync=" << options.sync() << ")";
+         << ", momentum=" << options.momentum() << ", affine=" << options.affine() << ", sync=" << options.sync()
+         << (options.relu() ? ", relu=1" : "") << ")";
 }
 
 torch::Tensor BatchNormImpl::forward(const torch::Tensor& x) {
@@ -32,8 +33,13 @@ torch::Tensor BatchNormImpl::forward(const torch::Tensor& x) {
               "): expected input [N, ", options.num_features(), ", ...], got ", x.sizes());
   if (is_training()) num_batches_tracked.add_(1);
   if (!(options.sync() && is_training() && dist::is_distributed())) {
-    return torch::batch_norm(x, weight, bias, running_mean, running_var, is_training(), options.momentum(),
-                             options.eps(), /*cudnn_enabled=*/true);
+    if (is_training()) {
+      return functional::batch_norm_train(x, weight, bias, running_mean, running_var, options.momentum(),
+                                          options.eps(), options.relu());
+    }
+    auto y = torch::batch_norm(x, weight, bias, running_mean, running_var, /*training=*/false, options.momentum(),
+                               options.eps(), /*cudnn_enabled=*/true);
+    return options.relu() ? torch::relu(y) : y;
   }
   // Global statistics from the ranks' local count, mean and sum of squared deviations, gathered
   // and merged as in Chan et al.'s parallel variance: E[x^2] - E[x]^2 from all-reduced sums
@@ -64,6 +70,7 @@ torch::Tensor BatchNormImpl::forward(const torch::Tensor& x) {
   }
   auto y = (xf - mean.view(shape)) * torch::rsqrt(var.view(shape) + options.eps());
   if (options.affine()) y = y * weight.view(shape) + bias.view(shape);
+  if (options.relu()) y = torch::relu(y);
   return y.to(x.scalar_type());
 }
 

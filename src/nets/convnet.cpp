@@ -1,5 +1,6 @@
 #include "selfsup/nets/convnet.h"
 #include "selfsup/nets/batchnorm.h"
+#include "selfsup/nets/max_pool.h"
 
 #include "common.h"
 
@@ -21,13 +22,15 @@ ConvNetImpl::ConvNetImpl(ConvNetOptions options_) : BackboneBase(std::move(optio
   features = nn::Sequential();
   int64_t in = o.in_channels();
   for (size_t s = 0; s < o.channels().size(); ++s) {
-    if (s > 0) features->push_back(nn::MaxPool2d(nn::MaxPool2dOptions(2).stride(2)));
+    if (s > 0) features->push_back(MaxPool2x2());
     for (int64_t b = 0; b < o.blocks_per_stage(); ++b) {
       const int64_t out = o.channels()[s];
       // No conv bias: the BN that follows would cancel it.
       features->push_back(nn::Conv2d(nn::Conv2dOptions(in, out, 3).padding(1).bias(false)));
-      features->push_back(BatchNorm(out));
-      features->push_back(nn::ReLU(nn::ReLUOptions(/*inplace=*/true)));
+      // The ReLU runs fused inside the BN; the Identity keeps the layer indices (and so the
+      // parameter names of checkpoints) those of conv - BN - ReLU.
+      features->push_back(BatchNorm(BatchNormOptions(out).relu(true)));
+      features->push_back(nn::Identity());
       in = out;
     }
   }

@@ -1,0 +1,118 @@
+#include "selfsup/nets/max_pool.h"
+
+#include <type_traits>
+
+namespace selfsup::functional {
+
+namespace {
+
+// torch's rule for the winner of a window, scanned in row-major order: a later element wins if it
+// is greater, or if it is NaN (so NaN propagates, and the last NaN wins); ties go to the first.
+//
+// The forward keeps only the maxima: a per-window index (what torch keeps) stops the loop from
+// vectorising, and cost 6x more than the max itself. The backward finds each window's winner
+// again from the saved input and output, with the same rule.
+template <typename T>
+inline T window_max(T a, T b, T c, T d) {
+  T best = a;
+  best = (b > best) | (b != b) ? b : best;
+  best = (c > best) | (c != c) ? c : best;
+  best = (d > best) | (d != d) ? d : best;
+  return best;
+}
+
+struct MaxPool2x2Fn : torch::autograd::Function<MaxPool2x2Fn> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x) {
+    const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
+    const int64_t ho = h / 2, wo = w / 2;
+    auto y = torch::empty({n, c, ho, wo}, x.options());
+    AT_DISPATCH_FLOATING_TYPES_AND(at::ScalarType::BFloat16, x.scalar_type(), "max_pool2x2", [&] {
+      // bf16 compares as float: convert once per element.
+      using A = std::conditional_t<std::is_same<scalar_t, double>::value, double, float>;
+      const scalar_t* px = x.data_ptr<scalar_t>();
+      scalar_t* py = y.data_ptr<scalar_t>();
+      at::parallel_for(0, n * c, 1, [&](int64_t begin, int64_t end) {
+        for (int64_t p = begin; p < end; ++p) {
+          for (int64_t i = 0; i < ho; ++i) {
+            const scalar_t* r0 = px + p * h * w + 2 * i * w;
+            const scalar_t* r1 = r0 + w;
+            scalar_t* out = py + (p * ho + i) * wo;
+            for (int64_t j = 0; j < wo; ++j) {
+              out[j] = static_cast<scalar_t>(window_max<A>(r0[2 * j], r0[2 * j + 1], r1[2 * j], r1[2 * j + 1]));
+            }
+          }
+        }
+      });
+    });
+    ctx->save_for_backward({x, y});
+    return y;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const auto &x = saved[0], &y = saved[1];
+    auto dy = grads[0].contiguous();
+    const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3), ho = h / 2, wo = w / 2;
+    // An odd last row or column is outside every window: only then does dx need zeroing.
+    auto dx = (h % 2 || w % 2) ? torch::zeros_like(x) : torch::empty_like(x);
+    AT_DISPATCH_FLOATING_TYPES_AND(at::ScalarType::BFloat16, x.scalar_type(), "max_pool2x2_backward", [&] {
+      using A = std::conditional_t<std::is_same<scalar_t, double>::value, double, float>;
+      const scalar_t* px = x.data_ptr<scalar_t>();
+      const scalar_t* py = y.data_ptr<scalar_t>();
+      const scalar_t* pdy = dy.data_ptr<scalar_t>();
+      scalar_t* pdx = dx.data_ptr<scalar_t>();
+      const scalar_t zero(0);
+      at::parallel_for(0, n * c, 1, [&](int64_t begin, int64_t end) {
+        for (int64_t p = begin; p < end; ++p) {
+          for (int64_t i = 0; i < ho; ++i) {
+            const int64_t row = p * h * w + 2 * i * w, o = (p * ho + i) * wo;
+            const scalar_t *x0 = px + row, *x1 = x0 + w;
+            scalar_t *d0 = pdx + row, *d1 = d0 + w;
+            const scalar_t* m = py + o;
+            const scalar_t* g = pdy + o;
+            bool any_nan = false;
+            // The winner of a finite maximum: the first element equal to it.
+            for (int64_t j = 0; j < wo; ++j) {
+              const A a = x0[2 * j], b = x0[2 * j + 1], cc = x1[2 * j], mj = m[j];
+              const bool fa = a == mj, fb = !fa & (b == mj), fc = !(fa | fb) & (cc == mj), fd = !(fa | fb | fc);
+              d0[2 * j] = fa ? g[j] : zero;
+              d0[2 * j + 1] = fb ? g[j] : zero;
+              d1[2 * j] = fc ? g[j] : zero;
+              d1[2 * j + 1] = fd ? g[j] : zero;
+              any_nan |= mj != mj;
+            }
+            if (!any_nan) continue;
+            // A NaN maximum: the last NaN of its window (rare, so apart from the loop above).
+            for (int64_t j = 0; j < wo; ++j) {
+              if (!(static_cast<A>(m[j]) != static_cast<A>(m[j]))) continue;
+              scalar_t* slot[4] = {d0 + 2 * j, d0 + 2 * j + 1, d1 + 2 * j, d1 + 2 * j + 1};
+              const scalar_t* val[4] = {x0 + 2 * j, x0 + 2 * j + 1, x1 + 2 * j, x1 + 2 * j + 1};
+              int last = 3;
+              while (last > 0 && !(static_cast<A>(*val[last]) != static_cast<A>(*val[last]))) --last;
+              for (int k = 0; k < 4; ++k) *slot[k] = k == last ? g[j] : zero;
+            }
+          }
+        }
+      });
+    });
+    return {dx};
+  }
+};
+
+bool fast_path(const torch::Tensor& x) {
+  const auto t = x.scalar_type();
+  return x.device().is_cpu() && x.is_contiguous() && x.size(2) >= 2 && x.size(3) >= 2 &&
+         (t == torch::kFloat32 || t == torch::kFloat64 || t == torch::kBFloat16);
+}
+
+}  // namespace
+
+torch::Tensor max_pool2x2(const torch::Tensor& x) {
+  TORCH_CHECK(x.defined() && x.dim() == 4, "max_pool2x2: expected input [N, C, H, W], got ",
+              x.defined() ? x.sizes() : c10::IntArrayRef{});
+  if (!fast_path(x)) return torch::max_pool2d(x, 2, 2);
+  return MaxPool2x2Fn::apply(x);
+}
+
+}  // namespace selfsup::functional
