@@ -5,10 +5,13 @@
 // and the compute phase's achieved FLOP rate (about 3x the forward FLOPs per image: forward, the
 // gradient of the input and of the weights) as a share of the GEMM rate.
 //
-// usage: speed_bench CONFIG [--steps N] [--warmup W] [--set key=value ...]
+// usage: speed_bench CONFIG [--steps N] [--warmup W] [--profile TRACE.json] [--set key=value ...]
 // Prints parseable lines:  selfsup phase=compute images_per_s=... precision=fp32
+// --profile also records 5 more compute steps with LibTorch's profiler into a Chrome trace;
+// bench/profile_summary.py turns it into self time per op.
 #include <chrono>
 #include <cstring>
+#include <fstream>
 #include <iostream>
 #include <string>
 
@@ -19,6 +22,8 @@
 #include "selfsup/train/loader.h"
 #include "selfsup/train/optim.h"
 #include "selfsup/train/precision.h"
+
+#include <torch/csrc/autograd/profiler_legacy.h>
 
 using namespace selfsup;
 using Clock = std::chrono::steady_clock;
@@ -53,6 +58,7 @@ int main(int argc, char** argv) {
   try {
     auto cfg = Config::load(argv[1]);
     int steps = 30, warmup = 5;
+    std::string profile;
     for (int i = 2; i < argc; ++i) {
       const std::string a = argv[i];
       TORCH_CHECK(i + 1 < argc, "speed_bench: ", a, " needs a value");
@@ -60,6 +66,8 @@ int main(int argc, char** argv) {
         steps = std::stoi(argv[++i]);
       } else if (a == "--warmup") {
         warmup = std::stoi(argv[++i]);
+      } else if (a == "--profile") {
+        profile = argv[++i];
       } else if (a == "--set") {
         cfg.set(argv[++i]);
       } else {
@@ -100,7 +108,7 @@ int main(int argc, char** argv) {
       }
       for (auto& v : batch.views) v = v.contiguous(layout);
     }
-    const double compute_s = seconds_of(warmup, steps, [&] {
+    auto step = [&] {
       opt.zero_grad();
       methods::StepOutput out;
       {
@@ -111,7 +119,14 @@ int main(int argc, char** argv) {
       opt.step();
       method->after_optimizer_step(1, 100);
       (void)out.loss.item<double>();
-    });
+    };
+    const double compute_s = seconds_of(warmup, steps, step);
+    if (!profile.empty()) {
+      std::ofstream trace(profile);
+      TORCH_CHECK(trace, "speed_bench: cannot write --profile ", profile);
+      torch::autograd::profiler::RecordProfile guard(trace);
+      for (int i = 0; i < 5; ++i) step();
+    }
     line(layout == torch::MemoryFormat::ChannelsLast ? "compute_channels_last" : "compute", bs * steps / compute_s);
 
     const int64_t n = 2048;

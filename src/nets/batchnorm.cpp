@@ -1,6 +1,7 @@
 #include "selfsup/nets/batchnorm.h"
 
 #include "selfsup/dist/dist.h"
+#include "selfsup/nets/max_pool.h"
 
 namespace selfsup::nets {
 
@@ -72,6 +73,16 @@ torch::Tensor BatchNormImpl::forward(const torch::Tensor& x) {
   if (options.affine()) y = y * weight.view(shape) + bias.view(shape);
   if (options.relu()) y = torch::relu(y);
   return y.to(x.scalar_type());
+}
+
+torch::Tensor BatchNormImpl::forward_pooled(const torch::Tensor& x) {
+  if (!(is_training() && options.relu() && x.dim() == 4 && x.size(1) == options.num_features()) ||
+      (options.sync() && dist::is_distributed())) {
+    return functional::max_pool2x2(forward(x));
+  }
+  num_batches_tracked.add_(1);
+  return functional::batch_norm_relu_max_pool2x2(x, weight, bias, running_mean, running_var, options.momentum(),
+                                                 options.eps());
 }
 
 int64_t set_sync_batchnorm(torch::nn::Module& module, bool sync) {

@@ -43,7 +43,26 @@ torch::Tensor ConvNetImpl::forward(torch::Tensor x) {
   const int64_t min_side = int64_t{1} << (options.channels().size() - 1);
   TORCH_CHECK(x.size(2) >= min_side && x.size(3) >= min_side, "ConvNet: images must be at least ",
               min_side, " pixels a side for ", options.channels().size(), " stages, got ", x.sizes());
-  return features->forward(x).mean({2, 3});
+  // The layers of `features` one by one, so that each BN - ReLU followed by the stage's max-pool
+  // runs as one fused op (BatchNorm::forward_pooled).
+  const auto layers = features->children();
+  for (size_t i = 0; i < layers.size(); ++i) {
+    if (auto* bn = layers[i]->as<BatchNormImpl>()) {
+      if (i + 2 < layers.size() && layers[i + 2]->as<MaxPool2x2Impl>()) {
+        x = bn->forward_pooled(x);
+        i += 2;  // past the Identity and the pool
+      } else {
+        x = bn->forward(x);
+      }
+    } else if (auto* conv = layers[i]->as<nn::Conv2dImpl>()) {
+      x = conv->forward(x);
+    } else if (auto* pool = layers[i]->as<MaxPool2x2Impl>()) {
+      x = pool->forward(x);
+    } else {
+      TORCH_CHECK(layers[i]->as<nn::IdentityImpl>(), "ConvNet: unexpected layer ", layers[i]->name());
+    }
+  }
+  return x.mean({2, 3});
 }
 
 double ConvNetImpl::forward_flops(int64_t height, int64_t width) const {

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "selfsup/nets/batchnorm.h"
+#include "selfsup/nets/convnet.h"
 #include "selfsup/nets/max_pool.h"
 #include "support/gradcheck.h"
 
@@ -193,6 +194,88 @@ TEST(BatchNormTrain, ModuleWithReluIsBatchNormThenRelu) {
   fused->eval();
   plain->eval();
   EXPECT_TRUE(torch::allclose(fused->forward(x), torch::relu(plain->forward(x)), 1e-5, 1e-6)) << "eval";
+}
+
+// ---- batch_norm_relu_max_pool2x2 ------------------------------------------------------------------
+
+// The fused layer against torch's max_pool2d(relu(batch_norm(x))): output, gradients, running stats.
+void expect_fused_pool_matches_torch(std::vector<int64_t> shape, torch::ScalarType dtype, double tol) {
+  torch::manual_seed(4);
+  const int64_t c = shape[1];
+  const auto acc = dtype == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32;
+  auto x = (torch::randn(shape, torch::kFloat64) * 2 + 0.3).to(dtype);
+  // A negative weight flips which input of a window wins; a large bias leaves whole windows at 0.
+  auto w = torch::linspace(-1.5, 1.5, c, acc), b = torch::linspace(-2, 1, c, acc);
+  auto rm_a = torch::zeros({c}, acc), rv_a = torch::ones({c}, acc), rm_b = rm_a.clone(), rv_b = rv_a.clone();
+  auto xa = x.clone().requires_grad_(), xb = x.clone().requires_grad_();
+  auto wa = w.clone().requires_grad_(), ba = b.clone().requires_grad_();
+  auto wb = w.clone().requires_grad_(), bb = b.clone().requires_grad_();
+  auto ya = functional::batch_norm_relu_max_pool2x2(xa, wa, ba, rm_a, rv_a, 0.1, 1e-5);
+  auto yb = torch::max_pool2d(torch::relu(torch::batch_norm(xb, wb, bb, rm_b, rv_b, true, 0.1, 1e-5, false)), 2, 2);
+  const std::string what = c10::str(shape, " ", dtype);
+  ASSERT_EQ(ya.sizes(), yb.sizes()) << what;
+  ASSERT_EQ(ya.scalar_type(), dtype);
+  EXPECT_LT(max_diff(ya, yb), tol) << "forward " << what;
+  auto g = torch::randn(ya.sizes(), torch::kFloat64).to(dtype);
+  ya.backward(g);
+  yb.backward(g);
+  EXPECT_LT(max_diff(xa.grad(), xb.grad()), tol) << "dx " << what;
+  EXPECT_LT(max_diff(wa.grad(), wb.grad()), tol * (1 + wb.grad().abs().max().item<double>())) << "dw " << what;
+  EXPECT_LT(max_diff(ba.grad(), bb.grad()), tol * (1 + bb.grad().abs().max().item<double>())) << "db " << what;
+  EXPECT_LT(max_diff(rm_a, rm_b), 1e-5) << "running_mean " << what;
+  EXPECT_LT(max_diff(rv_a, rv_b), 1e-4) << "running_var " << what;
+}
+
+TEST(BatchNormReluMaxPool, MatchesTorchBatchNormReluMaxPool) {
+  expect_fused_pool_matches_torch({5, 4, 6, 8}, torch::kFloat64, 1e-10);
+  expect_fused_pool_matches_torch({16, 6, 14, 14}, torch::kFloat32, 2e-5);
+  expect_fused_pool_matches_torch({3, 4, 7, 5}, torch::kFloat64, 1e-10);  // odd sides: rows / columns in no window
+  expect_fused_pool_matches_torch({8, 4, 8, 8}, torch::kBFloat16, 0.05);
+}
+
+TEST(BatchNormReluMaxPool, FiniteDifferenceGradient) {
+  torch::manual_seed(5);
+  auto x = torch::randn({3, 2, 4, 5}, torch::kFloat64).requires_grad_();
+  auto w = torch::tensor({0.8, -1.2}, torch::kFloat64).requires_grad_();
+  auto b = torch::tensor({0.1, 0.3}, torch::kFloat64).requires_grad_();
+  auto r = selfsup::testing::gradcheck(
+      [](const std::vector<torch::Tensor>& in) {
+        return functional::batch_norm_relu_max_pool2x2(in[0], in[1], in[2], {}, {}, 0.1, 1e-5);
+      },
+      {x, w, b});
+  EXPECT_TRUE(r.ok) << "max abs error " << r.max_abs_error;
+}
+
+TEST(BatchNormReluMaxPool, ConvNetTrainsExactlyAsTorchLayersWould) {
+  // The ConvNet fuses BN - ReLU - pool: its output and gradients must be those of the same
+  // layers run one by one with torch's own ops.
+  torch::manual_seed(6);
+  nets::ConvNet net(nets::ConvNetOptions(1).channels({4, 6, 8}));
+  torch::nn::Sequential ref(torch::nn::Conv2d(torch::nn::Conv2dOptions(1, 4, 3).padding(1).bias(false)),
+                            torch::nn::BatchNorm2d(4), torch::nn::ReLU(), torch::nn::MaxPool2d(2),
+                            torch::nn::Conv2d(torch::nn::Conv2dOptions(4, 6, 3).padding(1).bias(false)),
+                            torch::nn::BatchNorm2d(6), torch::nn::ReLU(), torch::nn::MaxPool2d(2),
+                            torch::nn::Conv2d(torch::nn::Conv2dOptions(6, 8, 3).padding(1).bias(false)),
+                            torch::nn::BatchNorm2d(8), torch::nn::ReLU());
+  {
+    torch::NoGradGuard no_grad;
+    auto src = net->named_parameters();
+    auto dst = ref->parameters();
+    ASSERT_EQ(src.size(), dst.size());
+    for (size_t i = 0; i < dst.size(); ++i) dst[i].copy_(src[i].value());
+  }
+  auto x = torch::randn({6, 1, 12, 12});
+  auto ya = net->forward(x), yb = ref->forward(x).mean({2, 3});
+  EXPECT_LT(max_diff(ya, yb), 1e-5);
+  auto g = torch::randn(ya.sizes());
+  ya.backward(g);
+  yb.backward(g);
+  auto pa = net->parameters(), pb = ref->parameters();
+  for (size_t i = 0; i < pa.size(); ++i) {
+    EXPECT_LT(max_diff(pa[i].grad(), pb[i].grad()), 1e-4 * (1 + pb[i].grad().abs().max().item<double>())) << "parameter " << i;
+  }
+  auto ba = net->buffers(), bb = ref->buffers();
+  for (size_t i = 0; i < ba.size(); ++i) EXPECT_LT(max_diff(ba[i], bb[i]), 1e-5) << "buffer " << i;
 }
 
 }  // namespace

@@ -24,6 +24,13 @@ torch::Tensor batch_norm_train(const torch::Tensor& x, const torch::Tensor& weig
                                const torch::Tensor& running_mean, const torch::Tensor& running_var,
                                double momentum, double eps, bool relu);
 
+/// max_pool2x2(batch_norm_train(x, ..., relu = true)) for x [N, C, H, W], in one pass on a CPU:
+/// the full-size activation is neither written nor kept for the backward (the ConvNet's
+/// BN - ReLU - pool between stages; it halves that layer's memory traffic).
+torch::Tensor batch_norm_relu_max_pool2x2(const torch::Tensor& x, const torch::Tensor& weight,
+                                          const torch::Tensor& bias, const torch::Tensor& running_mean,
+                                          const torch::Tensor& running_var, double momentum, double eps);
+
 }  // namespace functional
 
 namespace nets {
@@ -45,6 +52,9 @@ class BatchNormImpl : public torch::nn::Cloneable<BatchNormImpl> {
   explicit BatchNormImpl(BatchNormOptions options);
   void reset() override;
   torch::Tensor forward(const torch::Tensor& x);
+  /// max_pool2x2(forward(x)) for images, fused into one op where the CPU kernel runs (training,
+  /// with the ReLU on, and not in sync mode across processes).
+  torch::Tensor forward_pooled(const torch::Tensor& x);
   void pretty_print(std::ostream& stream) const override;
 
   BatchNormOptions options;
