@@ -112,69 +112,76 @@ inline A window_min(A p, A q, A r, A t) {
 }
 
 // relu(a * x + b) is monotone in x (non-decreasing for a >= 0, non-increasing for a < 0), and so
-// is its rounding: the window's maximum activation is the activation of its largest x (smallest
-// for a < 0), bit for bit, NaN included. One affine map per window instead of four, and a loop
-// that vectorises (the per-element form did not).
+// is its rounding: the window's maximum activation is the activation of its extreme x (largest,
+// or smallest for a < 0), bit for bit, NaN included. One affine map per window instead of four,
+// and a loop that vectorises (the per-element form did not). The extreme x is kept (ext): the
+// backward's sums need only it, not the full-size x.
 template <typename S, typename A, bool kIncreasing>
-void pool_row(const S* __restrict__ x0, const S* __restrict__ x1, S* __restrict__ out, int64_t wo, A a, A b) {
+void pool_row(const S* __restrict__ x0, const S* __restrict__ x1, S* __restrict__ out, S* __restrict__ ext,
+              int64_t wo, A a, A b) {
   for (int64_t j = 0; j < wo; ++j) {
     const A p = x0[2 * j], q = x0[2 * j + 1], r = x1[2 * j], t = x1[2 * j + 1];
     const A m = kIncreasing ? window_max(p, q, r, t) : window_min(p, q, r, t);
     out[j] = static_cast<S>(relu_of(m * a + b));
+    ext[j] = static_cast<S>(m);
   }
 }
 
-// The gradient reaching the pooled layer's pre-activation: dY goes to the window's winner (the
-// first element whose activation equals the pooled maximum Y), and only if Y > 0 (the ReLU's
-// mask at the winner). Y = 0 or NaN passes nothing, as in torch's relu + max_pool2d backward.
-// Returns the winner's x by selects (branches mispredict on real activations).
-template <typename A>
-struct Winner {
-  A g, x;             // the gradient at the winner, and the winner's input value
-  A ga, gb, gc, gd;   // the gradient at each of the window's four places
-};
-
-// The activations are compared as the forward stored its maximum: rounded to S (bf16 rounds).
+// The pooled output Y as the forward stored it (rounded to S: bf16 rounds), from the extreme x.
 template <typename S, typename A>
 inline A stored(A v) {
   return static_cast<A>(static_cast<S>(v));
 }
+template <typename S, typename A>
+inline A pooled_from(A ext, A a, A b) {
+  return stored<S, A>(relu_of(ext * a + b));
+}
+
+// The gradient reaching the pooled layer's pre-activation: dY goes to the window's winner, the
+// first element whose activation equals Y (torch's tie rule), and only if Y > 0 (the ReLU's mask
+// at the winner); Y = 0 or NaN passes nothing, as in torch's relu + max_pool2d backward. Picked by
+// selects (branches mispredict on real activations).
+template <typename A>
+struct Winner {
+  A ga, gb, gc, gd;  // the gradient at each of the window's four places
+};
 
 template <typename S, typename A>
-inline Winner<A> winner(A xa, A xb, A xc, A xd, A a, A b, A y, A dy) {
+inline Winner<A> winner(A xa, A xb, A xc, A a, A b, A y, A dy) {
   const A ya = stored<S, A>(relu_of(xa * a + b)), yb = stored<S, A>(relu_of(xb * a + b)),
           yc = stored<S, A>(relu_of(xc * a + b));
   const A g = y > A(0) ? dy : A(0);
   Winner<A> w;
-  w.g = g;
   w.ga = ya == y ? g : A(0);
   const A left_b = ya == y ? A(0) : g;
   w.gb = yb == y ? left_b : A(0);
   const A left_c = yb == y ? A(0) : left_b;
   w.gc = yc == y ? left_c : A(0);
   w.gd = yc == y ? A(0) : left_c;
-  w.x = ya == y ? xa : (yb == y ? xb : (yc == y ? xc : xd));
   return w;
 }
 
+// The sums over one pooled plane: g = dY where Y > 0, times the winner's centred input. The
+// extreme x stands for the winner's x (they differ only when two inputs round to the same
+// activation, by less than that rounding), so this pass never reads the full-size x.
 template <typename S, typename A>
-void pooled_grad_sums_row(const S* __restrict__ x0, const S* __restrict__ x1, const S* __restrict__ y,
-                          const S* __restrict__ dy, int64_t wo, A a, A b, A mu, A* __restrict__ row_g,
-                          A* __restrict__ row_gx) {
-  for (int64_t j = 0; j < wo; ++j) {
-    const auto w = winner<S, A>(x0[2 * j], x0[2 * j + 1], x1[2 * j], x1[2 * j + 1], a, b, y[j], dy[j]);
-    row_g[j] += w.g;
-    row_gx[j] += w.g * (w.x - mu);
+void pooled_grad_sums(const S* __restrict__ ext, const S* __restrict__ dy, int64_t len, A a, A b, A mu,
+                      A* __restrict__ row_g, A* __restrict__ row_gx) {
+  for (int64_t k = 0; k < len; ++k) {
+    const A e = ext[k], d = dy[k];
+    const A g = pooled_from<S, A>(e, a, b) > A(0) ? d : A(0);
+    row_g[k] += g;
+    row_gx[k] += g * (e - mu);
   }
 }
 
 template <typename S, typename A>
-void pooled_dx_row(const S* __restrict__ x0, const S* __restrict__ x1, const S* __restrict__ y,
+void pooled_dx_row(const S* __restrict__ x0, const S* __restrict__ x1, const S* __restrict__ ext,
                    const S* __restrict__ dy, S* __restrict__ d0, S* __restrict__ d1, int64_t wo, A a, A b, A mu,
                    A k, A mean_g, A r_mean_gx) {
   for (int64_t j = 0; j < wo; ++j) {
     const A xa = x0[2 * j], xb = x0[2 * j + 1], xc = x1[2 * j], xd = x1[2 * j + 1];
-    const auto w = winner<S, A>(xa, xb, xc, xd, a, b, y[j], dy[j]);
+    const auto w = winner<S, A>(xa, xb, xc, a, b, pooled_from<S, A>(ext[j], a, b), dy[j]);
     d0[2 * j] = static_cast<S>(k * (w.ga - mean_g - (xa - mu) * r_mean_gx));
     d0[2 * j + 1] = static_cast<S>(k * (w.gb - mean_g - (xb - mu) * r_mean_gx));
     d1[2 * j] = static_cast<S>(k * (w.gc - mean_g - (xc - mu) * r_mean_gx));
@@ -352,43 +359,45 @@ struct BatchNormTrainFn : torch::autograd::Function<BatchNormTrainFn> {
 };
 
 // relu(batch norm) then 2x2 max-pool in one op: the full-size activation is neither written nor
-// saved. Backward reads x, the pooled output and its gradient twice, and writes dx once.
+// saved. The backward's sums read only pooled-size tensors (each window's extreme x and dY); its
+// second pass reads x once and writes dx once.
 struct BatchNormReluPoolFn : torch::autograd::Function<BatchNormReluPoolFn> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
                                const torch::Tensor& weight, const torch::Tensor& bias, RunningStats running,
                                double momentum, double eps) {
     const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3), ho = h / 2, wo = w / 2;
     const auto st = batch_stats(x, eps);
-    auto y = torch::empty({n, c, ho, wo}, x.options());
+    auto y = torch::empty({n, c, ho, wo}, x.options()), ext = torch::empty_like(y);
     AT_DISPATCH_FLOATING_TYPES_AND(at::ScalarType::BFloat16, x.scalar_type(), "batch_norm_relu_pool", [&] {
       using A = typename Acc<scalar_t>::type;
       std::vector<A> scale, shift;
       affine_coefficients<A>(weight, bias, st, scale, shift);
       const scalar_t* px = x.data_ptr<scalar_t>();
       scalar_t* py = y.data_ptr<scalar_t>();
+      scalar_t* pe = ext.data_ptr<scalar_t>();
       at::parallel_for(0, n * c, 1, [&](int64_t begin, int64_t end) {
         for (int64_t p = begin; p < end; ++p) {
           for (int64_t i = 0; i < ho; ++i) {
             const scalar_t* x0 = px + p * h * w + 2 * i * w;
             const A a = scale[p % c], b = shift[p % c];
             if (a >= A(0)) {
-              pool_row<scalar_t, A, true>(x0, x0 + w, py + (p * ho + i) * wo, wo, a, b);
+              pool_row<scalar_t, A, true>(x0, x0 + w, py + (p * ho + i) * wo, pe + (p * ho + i) * wo, wo, a, b);
             } else {
-              pool_row<scalar_t, A, false>(x0, x0 + w, py + (p * ho + i) * wo, wo, a, b);
+              pool_row<scalar_t, A, false>(x0, x0 + w, py + (p * ho + i) * wo, pe + (p * ho + i) * wo, wo, a, b);
             }
           }
         }
       });
     });
     running.update(st, n * h * w, momentum);
-    ctx->save_for_backward({x, y, weight, bias, st.mean, st.invstd});
+    ctx->save_for_backward({x, ext, weight, bias, st.mean, st.invstd});
     return y;
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
     auto saved = ctx->get_saved_variables();
-    const auto &x = saved[0], &y = saved[1], &weight = saved[2], &bias = saved[3];
+    const auto &x = saved[0], &ext = saved[1], &weight = saved[2], &bias = saved[3];
     const auto st = saved_stats(saved[4], saved[5]);
     auto dy = grads[0].contiguous();
     const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3), ho = h / 2, wo = w / 2;
@@ -397,7 +406,7 @@ struct BatchNormReluPoolFn : torch::autograd::Function<BatchNormReluPoolFn> {
     AT_DISPATCH_FLOATING_TYPES_AND(at::ScalarType::BFloat16, x.scalar_type(), "batch_norm_relu_pool_backward", [&] {
       using A = typename Acc<scalar_t>::type;
       const scalar_t* px = x.data_ptr<scalar_t>();
-      const scalar_t* py = y.data_ptr<scalar_t>();
+      const scalar_t* pe = ext.data_ptr<scalar_t>();
       const scalar_t* pdy = dy.data_ptr<scalar_t>();
       const A* pm = st.mean.data_ptr<A>();
       const A* pr = st.invstd.data_ptr<A>();
@@ -406,19 +415,15 @@ struct BatchNormReluPoolFn : torch::autograd::Function<BatchNormReluPoolFn> {
       A* pg = sums.g.data_ptr<A>();
       A* pgx = sums.gx.data_ptr<A>();
       // Only window winners carry a gradient, so the sums run over the pooled grid.
+      const int64_t len = ho * wo;
       at::parallel_for(0, c, 1, [&](int64_t begin, int64_t end) {
-        std::vector<A> row_g(static_cast<size_t>(wo)), row_gx(static_cast<size_t>(wo));
+        std::vector<A> row_g(static_cast<size_t>(len)), row_gx(static_cast<size_t>(len));
         for (int64_t ch = begin; ch < end; ++ch) {
           std::fill(row_g.begin(), row_g.end(), A(0));
           std::fill(row_gx.begin(), row_gx.end(), A(0));
           for (int64_t i = 0; i < n; ++i) {
-            const int64_t p = i * c + ch;
-            for (int64_t r = 0; r < ho; ++r) {
-              const scalar_t* x0 = px + p * h * w + 2 * r * w;
-              const int64_t o = (p * ho + r) * wo;
-              pooled_grad_sums_row(x0, x0 + w, py + o, pdy + o, wo, scale[ch], shift[ch], pm[ch], row_g.data(),
-                                   row_gx.data());
-            }
+            const int64_t o = (i * c + ch) * len;
+            pooled_grad_sums(pe + o, pdy + o, len, scale[ch], shift[ch], pm[ch], row_g.data(), row_gx.data());
           }
           pg[ch] = static_cast<A>(std::accumulate(row_g.begin(), row_g.end(), 0.0));
           pgx[ch] = static_cast<A>(std::accumulate(row_gx.begin(), row_gx.end(), 0.0) * pr[ch]);
@@ -433,7 +438,7 @@ struct BatchNormReluPoolFn : torch::autograd::Function<BatchNormReluPoolFn> {
                   rg = plan.r_mean_gx[ch];
           for (int64_t r = 0; r < ho; ++r) {
             const int64_t row = p * h * w + 2 * r * w, o = (p * ho + r) * wo;
-            pooled_dx_row(px + row, px + row + w, py + o, pdy + o, pdx + row, pdx + row + w, wo, a, b, mu, k, mg, rg);
+            pooled_dx_row(px + row, px + row + w, pe + o, pdy + o, pdx + row, pdx + row + w, wo, a, b, mu, k, mg, rg);
             // An odd last column is in no window: it gets the normalisation's terms only.
             if (w % 2) {
               for (int64_t q : {row + w - 1, row + 2 * w - 1}) {
