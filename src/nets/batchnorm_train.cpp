@@ -11,6 +11,8 @@
 #include "selfsup/nets/batchnorm.h"
 #include "selfsup/nets/max_pool.h"
 
+#include "window.h"
+
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -20,6 +22,8 @@
 namespace selfsup::functional {
 
 namespace {
+
+using nets::detail::window_max;
 
 template <typename T>
 struct Acc {
@@ -92,16 +96,7 @@ void dx_row(const S* __restrict__ x, const S* __restrict__ dy, S* __restrict__ d
 
 // ---- the pooled layer: relu(scale * x + shift), then 2x2 max-pool, never materialised --------
 
-// torch's max-pool rule, scanned in row-major order: a later element wins if greater or NaN.
-template <typename A>
-inline A window_max(A p, A q, A r, A t) {
-  A best = p;
-  best = (q > best) | (q != q) ? q : best;
-  best = (r > best) | (r != r) ? r : best;
-  best = (t > best) | (t != t) ? t : best;
-  return best;
-}
-
+// window_max's mirror, for a < 0.
 template <typename A>
 inline A window_min(A p, A q, A r, A t) {
   A best = p;
@@ -263,6 +258,25 @@ struct GradSums {
   torch::Tensor g, gx;
 };
 
+// Fills sums (sum(g), sum(g * xhat)) channel by channel: add_rows(i, ch, row_g, row_gx) adds
+// sample i's plane of channel ch element-wise into rows of `len` partial sums, which are then
+// added in double (as batch_stats does).
+template <typename A, typename AddRows>
+void channel_grad_sums(int64_t n, int64_t c, int64_t len, const A* invstd, const GradSums& sums, AddRows add_rows) {
+  A* pg = sums.g.data_ptr<A>();
+  A* pgx = sums.gx.data_ptr<A>();
+  at::parallel_for(0, c, 1, [&](int64_t begin, int64_t end) {
+    std::vector<A> row_g(static_cast<size_t>(len)), row_gx(static_cast<size_t>(len));
+    for (int64_t ch = begin; ch < end; ++ch) {
+      std::fill(row_g.begin(), row_g.end(), A(0));
+      std::fill(row_gx.begin(), row_gx.end(), A(0));
+      for (int64_t i = 0; i < n; ++i) add_rows(i, ch, row_g.data(), row_gx.data());
+      pg[ch] = static_cast<A>(std::accumulate(row_g.begin(), row_g.end(), 0.0));
+      pgx[ch] = static_cast<A>(std::accumulate(row_gx.begin(), row_gx.end(), 0.0) * invstd[ch]);
+    }
+  });
+}
+
 // Per channel: dx = k * (g - mean_g - (x - mu) * r_mean_gx) with k = w * r, r = invstd.
 template <typename A>
 struct DxPlan {
@@ -323,24 +337,10 @@ struct BatchNormTrainFn : torch::autograd::Function<BatchNormTrainFn> {
       const A* pr = st.invstd.data_ptr<A>();
       std::vector<A> scale, shift;
       affine_coefficients<A>(weight, bias, st, scale, shift);
-      A* pg = sums.g.data_ptr<A>();
-      A* pgx = sums.gx.data_ptr<A>();
-      at::parallel_for(0, c, 1, [&](int64_t begin, int64_t end) {
-        std::vector<A> row_g(static_cast<size_t>(s)), row_gx(static_cast<size_t>(s));
-        for (int64_t ch = begin; ch < end; ++ch) {
-          std::fill(row_g.begin(), row_g.end(), A(0));
-          std::fill(row_gx.begin(), row_gx.end(), A(0));
-          for (int64_t i = 0; i < n; ++i) {
-            const int64_t off = (i * c + ch) * s;
-            if (relu) {
-              grad_sums_row<true>(px + off, pdy + off, s, scale[ch], shift[ch], pm[ch], row_g.data(), row_gx.data());
-            } else {
-              grad_sums_row<false>(px + off, pdy + off, s, scale[ch], shift[ch], pm[ch], row_g.data(), row_gx.data());
-            }
-          }
-          pg[ch] = static_cast<A>(std::accumulate(row_g.begin(), row_g.end(), 0.0));
-          pgx[ch] = static_cast<A>(std::accumulate(row_gx.begin(), row_gx.end(), 0.0) * pr[ch]);  // sum(g * xhat)
-        }
+      auto* sums_row = relu ? &grad_sums_row<true, scalar_t, A> : &grad_sums_row<false, scalar_t, A>;
+      channel_grad_sums<A>(n, c, s, pr, sums, [&](int64_t i, int64_t ch, A* row_g, A* row_gx) {
+        const int64_t off = (i * c + ch) * s;
+        sums_row(px + off, pdy + off, s, scale[ch], shift[ch], pm[ch], row_g, row_gx);
       });
       const DxPlan<A> plan(weight, st, sums, n * s);
       scalar_t* pdx = dx.data_ptr<scalar_t>();
@@ -412,22 +412,11 @@ struct BatchNormReluPoolFn : torch::autograd::Function<BatchNormReluPoolFn> {
       const A* pr = st.invstd.data_ptr<A>();
       std::vector<A> scale, shift;
       affine_coefficients<A>(weight, bias, st, scale, shift);
-      A* pg = sums.g.data_ptr<A>();
-      A* pgx = sums.gx.data_ptr<A>();
       // Only window winners carry a gradient, so the sums run over the pooled grid.
       const int64_t len = ho * wo;
-      at::parallel_for(0, c, 1, [&](int64_t begin, int64_t end) {
-        std::vector<A> row_g(static_cast<size_t>(len)), row_gx(static_cast<size_t>(len));
-        for (int64_t ch = begin; ch < end; ++ch) {
-          std::fill(row_g.begin(), row_g.end(), A(0));
-          std::fill(row_gx.begin(), row_gx.end(), A(0));
-          for (int64_t i = 0; i < n; ++i) {
-            const int64_t o = (i * c + ch) * len;
-            pooled_grad_sums(pe + o, pdy + o, len, scale[ch], shift[ch], pm[ch], row_g.data(), row_gx.data());
-          }
-          pg[ch] = static_cast<A>(std::accumulate(row_g.begin(), row_g.end(), 0.0));
-          pgx[ch] = static_cast<A>(std::accumulate(row_gx.begin(), row_gx.end(), 0.0) * pr[ch]);
-        }
+      channel_grad_sums<A>(n, c, len, pr, sums, [&](int64_t i, int64_t ch, A* row_g, A* row_gx) {
+        const int64_t o = (i * c + ch) * len;
+        pooled_grad_sums(pe + o, pdy + o, len, scale[ch], shift[ch], pm[ch], row_g, row_gx);
       });
       const DxPlan<A> plan(weight, st, sums, n * h * w);
       scalar_t* pdx = dx.data_ptr<scalar_t>();

@@ -1,10 +1,14 @@
 #include "selfsup/nets/max_pool.h"
 
+#include "window.h"
+
 #include <type_traits>
 
 namespace selfsup::functional {
 
 namespace {
+
+using nets::detail::window_max;
 
 // torch's rule for the winner of a window, scanned in row-major order: a later element wins if it
 // is greater, or if it is NaN (so NaN propagates, and the last NaN wins); ties go to the first.
@@ -12,14 +16,6 @@ namespace {
 // The forward keeps only the maxima: a per-window index (what torch keeps) stops the loop from
 // vectorising, and cost 6x more than the max itself. The backward finds each window's winner
 // again from the saved input and output, with the same rule.
-template <typename T>
-inline T window_max(T a, T b, T c, T d) {
-  T best = a;
-  best = (b > best) | (b != b) ? b : best;
-  best = (c > best) | (c != c) ? c : best;
-  best = (d > best) | (d != d) ? d : best;
-  return best;
-}
 
 // One row of windows: x0 / x1 the two input rows, m the maxima, g their gradients, d0 / d1 the
 // input gradient rows. A function of its own with restrict pointers: inlined into the dispatch
