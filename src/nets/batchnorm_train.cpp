@@ -11,7 +11,7 @@
 #include "selfsup/nets/batchnorm.h"
 #include "selfsup/nets/max_pool.h"
 
-#include "window.h"
+#include "kernel_util.h"
 
 #include <algorithm>
 #include <cmath>
@@ -24,15 +24,8 @@ namespace selfsup::functional {
 namespace {
 
 using nets::detail::window_max;
-
-template <typename T>
-struct Acc {
-  using type = float;
-};
-template <>
-struct Acc<double> {
-  using type = double;
-};
+template <typename S>
+using Acc = nets::detail::Acc<S>;
 
 torch::ScalarType acc_type(torch::ScalarType t) { return t == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32; }
 
@@ -198,7 +191,7 @@ BatchStats batch_stats(const torch::Tensor& x, double eps) {
   st.var = torch::empty_like(st.mean);
   st.invstd = torch::empty_like(st.mean);
   AT_DISPATCH_FLOATING_TYPES_AND(at::ScalarType::BFloat16, x.scalar_type(), "batch_stats", [&] {
-    using A = typename Acc<scalar_t>::type;
+    using A = Acc<scalar_t>;
     const scalar_t* px = x.data_ptr<scalar_t>();
     A* pm = st.mean.data_ptr<A>();
     A* pv = st.var.data_ptr<A>();
@@ -304,7 +297,7 @@ struct BatchNormTrainFn : torch::autograd::Function<BatchNormTrainFn> {
     const auto st = batch_stats(x, eps);
     auto y = torch::empty_like(x);
     AT_DISPATCH_FLOATING_TYPES_AND(at::ScalarType::BFloat16, x.scalar_type(), "batch_norm_train", [&] {
-      using A = typename Acc<scalar_t>::type;
+      using A = Acc<scalar_t>;
       std::vector<A> scale, shift;
       affine_coefficients<A>(weight, bias, st, scale, shift);
       const scalar_t* px = x.data_ptr<scalar_t>();
@@ -330,7 +323,7 @@ struct BatchNormTrainFn : torch::autograd::Function<BatchNormTrainFn> {
     GradSums sums{torch::empty_like(st.mean), torch::empty_like(st.mean)};
     auto dx = torch::empty_like(x);
     AT_DISPATCH_FLOATING_TYPES_AND(at::ScalarType::BFloat16, x.scalar_type(), "batch_norm_train_backward", [&] {
-      using A = typename Acc<scalar_t>::type;
+      using A = Acc<scalar_t>;
       const scalar_t* px = x.data_ptr<scalar_t>();
       const scalar_t* pdy = dy.data_ptr<scalar_t>();
       const A* pm = st.mean.data_ptr<A>();
@@ -344,10 +337,10 @@ struct BatchNormTrainFn : torch::autograd::Function<BatchNormTrainFn> {
       });
       const DxPlan<A> plan(weight, st, sums, n * s);
       scalar_t* pdx = dx.data_ptr<scalar_t>();
+      auto* row = relu ? &dx_row<true, scalar_t, A> : &dx_row<false, scalar_t, A>;
       at::parallel_for(0, n * c, 1, [&](int64_t begin, int64_t end) {
         for (int64_t p = begin; p < end; ++p) {
           const int64_t ch = p % c;
-          auto* row = relu ? &dx_row<true, scalar_t, A> : &dx_row<false, scalar_t, A>;
           row(px + p * s, pdy + p * s, pdx + p * s, s, scale[ch], shift[ch], pm[ch], plan.k[ch], plan.mean_g[ch],
               plan.r_mean_gx[ch]);
         }
@@ -369,7 +362,7 @@ struct BatchNormReluPoolFn : torch::autograd::Function<BatchNormReluPoolFn> {
     const auto st = batch_stats(x, eps);
     auto y = torch::empty({n, c, ho, wo}, x.options()), ext = torch::empty_like(y);
     AT_DISPATCH_FLOATING_TYPES_AND(at::ScalarType::BFloat16, x.scalar_type(), "batch_norm_relu_pool", [&] {
-      using A = typename Acc<scalar_t>::type;
+      using A = Acc<scalar_t>;
       std::vector<A> scale, shift;
       affine_coefficients<A>(weight, bias, st, scale, shift);
       const scalar_t* px = x.data_ptr<scalar_t>();
@@ -404,7 +397,7 @@ struct BatchNormReluPoolFn : torch::autograd::Function<BatchNormReluPoolFn> {
     GradSums sums{torch::empty_like(st.mean), torch::empty_like(st.mean)};
     auto dx = torch::empty_like(x);
     AT_DISPATCH_FLOATING_TYPES_AND(at::ScalarType::BFloat16, x.scalar_type(), "batch_norm_relu_pool_backward", [&] {
-      using A = typename Acc<scalar_t>::type;
+      using A = Acc<scalar_t>;
       const scalar_t* px = x.data_ptr<scalar_t>();
       const scalar_t* pe = ext.data_ptr<scalar_t>();
       const scalar_t* pdy = dy.data_ptr<scalar_t>();

@@ -1,21 +1,19 @@
 #include "selfsup/nets/max_pool.h"
 
-#include "window.h"
-
-#include <type_traits>
+#include "kernel_util.h"
 
 namespace selfsup::functional {
 
 namespace {
 
 using nets::detail::window_max;
+template <typename S>
+using Acc = nets::detail::Acc<S>;
 
-// torch's rule for the winner of a window, scanned in row-major order: a later element wins if it
-// is greater, or if it is NaN (so NaN propagates, and the last NaN wins); ties go to the first.
-//
-// The forward keeps only the maxima: a per-window index (what torch keeps) stops the loop from
-// vectorising, and cost 6x more than the max itself. The backward finds each window's winner
-// again from the saved input and output, with the same rule.
+// The forward keeps only the maxima (window_max): a per-window index, what torch keeps, stopped
+// the loop from vectorising and cost 6x more than the max itself. The backward finds each
+// window's winner again from the saved input and output, by torch's rule: the first element
+// equal to a finite maximum, the last NaN of a NaN one.
 
 // One row of windows: x0 / x1 the two input rows, m the maxima, g their gradients, d0 / d1 the
 // input gradient rows. A function of its own with restrict pointers: inlined into the dispatch
@@ -60,7 +58,7 @@ struct MaxPool2x2Fn : torch::autograd::Function<MaxPool2x2Fn> {
     auto y = torch::empty({n, c, ho, wo}, x.options());
     AT_DISPATCH_FLOATING_TYPES_AND(at::ScalarType::BFloat16, x.scalar_type(), "max_pool2x2", [&] {
       // bf16 compares as float: convert once per element.
-      using A = std::conditional_t<std::is_same<scalar_t, double>::value, double, float>;
+      using A = Acc<scalar_t>;
       const scalar_t* px = x.data_ptr<scalar_t>();
       scalar_t* py = y.data_ptr<scalar_t>();
       at::parallel_for(0, n * c, 1, [&](int64_t begin, int64_t end) {
@@ -89,7 +87,7 @@ struct MaxPool2x2Fn : torch::autograd::Function<MaxPool2x2Fn> {
     // An odd last row or column is outside every window: only then does dx need zeroing.
     auto dx = (h % 2 || w % 2) ? torch::zeros_like(x) : torch::empty_like(x);
     AT_DISPATCH_FLOATING_TYPES_AND(at::ScalarType::BFloat16, x.scalar_type(), "max_pool2x2_backward", [&] {
-      using A = std::conditional_t<std::is_same<scalar_t, double>::value, double, float>;
+      using A = Acc<scalar_t>;
       const scalar_t* px = x.data_ptr<scalar_t>();
       const scalar_t* py = y.data_ptr<scalar_t>();
       const scalar_t* pdy = dy.data_ptr<scalar_t>();
