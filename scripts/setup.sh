@@ -6,7 +6,7 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 PKGS=(
   build-essential cmake ninja-build ccache pkg-config git
-  libtorch-dev libopenblas0-openmp libopenblas-dev libgloo-dev
+  libtorch-dev libdnnl-dev libopenblas0-openmp libopenblas-dev libgloo-dev
   libcli11-dev libyaml-cpp-dev nlohmann-json3-dev libfmt-dev libspdlog-dev
   libstb-dev zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev libjemalloc-dev
   dataset-fashion-mnist

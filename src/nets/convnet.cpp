@@ -1,6 +1,7 @@
 #include "selfsup/nets/convnet.h"
 #include "selfsup/nets/batchnorm.h"
 #include "selfsup/nets/max_pool.h"
+#include "selfsup/nets/conv3x3.h"
 #include "selfsup/nets/stem_conv.h"
 
 #include "common.h"
@@ -56,8 +57,10 @@ torch::Tensor ConvNetImpl::forward(torch::Tensor x) {
         x = bn->forward(x);
       }
     } else if (auto* conv = layers[i]->as<nn::Conv2dImpl>()) {
-      // A grayscale first layer: our kernel (oneDNN's is slow with one input channel).
-      x = conv->options.in_channels() == 1 ? functional::stem_conv3x3(x, conv->weight) : conv->forward(x);
+      // A grayscale first layer: our kernel (oneDNN's is slow with one input channel); the others:
+      // oneDNN's Winograd kernels, reordering each operand once (conv3x3.h).
+      x = conv->options.in_channels() == 1 ? functional::stem_conv3x3(x, conv->weight)
+                                           : functional::conv3x3(x, conv->weight);
     } else if (auto* pool = layers[i]->as<MaxPool2x2Impl>()) {
       x = pool->forward(x);
     } else {

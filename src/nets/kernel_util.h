@@ -1,6 +1,9 @@
 #pragma once
 // What the ConvNet's CPU kernels share (private to src/nets).
 
+#include <ATen/autocast_mode.h>
+#include <torch/version.h>
+
 #include <type_traits>
 
 namespace selfsup::nets::detail {
@@ -20,6 +23,15 @@ inline T window_max(T a, T b, T c, T d) {
   best = (c > best) | (c != c) ? c : best;
   best = (d > best) | (d != d) ? d : best;
   return best;
+}
+
+/// Whether CPU autocast is on: the kernels then fall back to torch's ops, which autocast casts.
+inline bool autocast_on() {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+  return at::autocast::is_autocast_enabled(at::kCPU);
+#else
+  return at::autocast::is_cpu_enabled();
+#endif
 }
 
 }  // namespace selfsup::nets::detail

@@ -1,7 +1,6 @@
 #include "selfsup/nets/stem_conv.h"
 
-#include <ATen/autocast_mode.h>
-#include <torch/version.h>
+#include "kernel_util.h"
 
 #include <vector>
 
@@ -150,14 +149,6 @@ struct StemConvFn : torch::autograd::Function<StemConvFn> {
   }
 };
 
-bool autocast_on() {
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-  return at::autocast::is_autocast_enabled(at::kCPU);
-#else
-  return at::autocast::is_cpu_enabled();
-#endif
-}
-
 }  // namespace
 
 torch::Tensor stem_conv3x3(const torch::Tensor& x, const torch::Tensor& weight) {
@@ -168,7 +159,7 @@ torch::Tensor stem_conv3x3(const torch::Tensor& x, const torch::Tensor& weight) 
   const auto t = x.scalar_type();
   const bool fast = x.device().is_cpu() && weight.device().is_cpu() && x.is_contiguous() &&
                     (t == torch::kFloat32 || t == torch::kFloat64) && weight.scalar_type() == t && !x.requires_grad() &&
-                    !autocast_on();
+                    !nets::detail::autocast_on();
   if (!fast) return torch::conv2d(x, weight, {}, 1, 1);
   return StemConvFn::apply(x, weight);
 }
