@@ -85,6 +85,24 @@ torch::Tensor BatchNormImpl::forward_pooled(const torch::Tensor& x) {
                                                  options.eps());
 }
 
+torch::Tensor BatchNormImpl::forward_blocked16(const torch::Tensor& x, bool pool) {
+  TORCH_CHECK(x.dim() == 5 && x.size(4) == 16 && x.size(1) * 16 == options.num_features(), "BatchNorm(",
+              options.num_features(), "): expected a blocked input [N, ", options.num_features() / 16,
+              ", H, W, 16], got ", x.sizes());
+  if (!is_training() || !options.relu() || (options.sync() && dist::is_distributed())) {
+    const auto plain = functional::from_blocked16(x);
+    return functional::to_blocked16(pool ? forward_pooled(plain) : forward(plain));
+  }
+  num_batches_tracked.add_(1);
+  const auto blocked = functional::Layout::kBlocked16;
+  if (pool) {
+    return functional::batch_norm_relu_max_pool2x2(x, weight, bias, running_mean, running_var, options.momentum(),
+                                                   options.eps(), blocked);
+  }
+  return functional::batch_norm_train(x, weight, bias, running_mean, running_var, options.momentum(), options.eps(),
+                                      /*relu=*/true, blocked);
+}
+
 int64_t set_sync_batchnorm(torch::nn::Module& module, bool sync) {
   int64_t n = 0;
   module.apply([&](torch::nn::Module& m) {

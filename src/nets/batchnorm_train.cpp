@@ -8,6 +8,15 @@
 // since d xhat_j / d x_i = r * (delta_ij - 1/M - xhat_i xhat_j / M). The backward needs x and
 // the per-channel statistics only: the mask is recomputed from x with the forward's own
 // expression, so it matches the forward bit for bit.
+//
+// Both layouts of layout.h run the same routines. A block is one sample's pixels of L channels,
+// [pixels, L], with L = 1 in NCHW (a plane) and L = 16 in nChw16c; either way block (i, g) starts
+// at (i * C / L + g) * pixels * L, and the routines loop over pixels, then lanes. With L = 1 the
+// pixel loop vectorises; with L = 16 the lane loop is one AVX-512 register of floats. Per-channel
+// coefficients are L-lane arrays. Values are computed with the same expressions and sums added
+// in the same order; the L = 16 loops are also compiled for AVX-512 and AVX2 (for_each_block),
+// whose fused multiply-adds round once where the baseline rounds twice, so the two layouts agree
+// to rounding (tests/nets/blocked_layout_test.cpp).
 #include "selfsup/nets/batchnorm.h"
 #include "selfsup/nets/max_pool.h"
 
@@ -15,7 +24,7 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numeric>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -23,29 +32,55 @@ namespace selfsup::functional {
 
 namespace {
 
+using nets::detail::for_each_block;
 using nets::detail::window_max;
 template <typename S>
 using Acc = nets::detail::Acc<S>;
 
 torch::ScalarType acc_type(torch::ScalarType t) { return t == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32; }
 
+// f(std::integral_constant<int, L>{}) with L = 16 for nChw16c, else 1.
+template <typename F>
+void with_lanes(bool blocked, F f) {
+  if (blocked) {
+    f(std::integral_constant<int, 16>{});
+  } else {
+    f(std::integral_constant<int, 1>{});
+  }
+}
+
 // The inner loops are functions of their own with restrict pointers: inlined into the dispatch
 // and parallel_for lambdas, the compiler could not rule out aliasing between the rows it reads
-// and the row it writes, and ran them up to 3x slower.
+// and the row it writes, and ran them up to 3x slower. Coefficients are copied to locals for
+// the same reason.
+#define SELFSUP_LANES(name, src) \
+  A name[L];                      \
+  for (int l = 0; l < L; ++l) name[l] = (src)[l]
 
 // row[k] += x[k] (and for the second pass += (x[k] - mu)^2): each channel's N planes are summed
 // element-wise into one row of partial sums, a loop that vectorises (a running scalar sum would
-// not), and the row is then added in double.
-template <typename S, typename A>
-void add_row(const S* __restrict__ x, A* __restrict__ row, int64_t len) {
-  for (int64_t k = 0; k < len; ++k) row[k] += static_cast<A>(x[k]);
+// not), and the row is then added in double (lane_sum).
+template <int L, typename S, typename A>
+SELFSUP_ALWAYS_INLINE inline void add_rows(const S* __restrict__ x, A* __restrict__ row, int64_t pixels) {
+  for (int64_t k = 0; k < pixels * L; ++k) row[k] += static_cast<A>(x[k]);
 }
-template <typename S, typename A>
-void add_squared_row(const S* __restrict__ x, A mu, A* __restrict__ row, int64_t len) {
-  for (int64_t k = 0; k < len; ++k) {
-    const A d = static_cast<A>(x[k]) - mu;
-    row[k] += d * d;
+template <int L, typename S, typename A>
+SELFSUP_ALWAYS_INLINE inline void add_squared_rows(const S* __restrict__ x, const A* mu_of, A* __restrict__ row, int64_t pixels) {
+  SELFSUP_LANES(mu, mu_of);
+  for (int64_t q = 0; q < pixels; ++q) {
+    for (int l = 0; l < L; ++l) {
+      const A d = static_cast<A>(x[q * L + l]) - mu[l];
+      row[q * L + l] += d * d;
+    }
   }
+}
+
+// Lane l's partial sums, added in double in pixel order.
+template <int L, typename A>
+SELFSUP_ALWAYS_INLINE inline double lane_sum(const A* row, int64_t pixels, int l) {
+  double sum = 0;
+  for (int64_t q = 0; q < pixels; ++q) sum += row[q * L + l];
+  return sum;
 }
 
 // v < 0 ? 0 : v lets NaN through, as torch::relu does.
@@ -54,36 +89,62 @@ inline A relu_of(A v) {
   return v < A(0) ? A(0) : v;
 }
 
-template <typename S, typename A>
-void affine_row(const S* __restrict__ x, S* __restrict__ y, int64_t len, A a, A b, bool relu) {
+template <int L, typename S, typename A>
+SELFSUP_ALWAYS_INLINE inline void affine_rows(const S* __restrict__ x, S* __restrict__ y, int64_t pixels, const A* a_of, const A* b_of, bool relu) {
+  SELFSUP_LANES(a, a_of);
+  SELFSUP_LANES(b, b_of);
   if (relu) {
-    for (int64_t k = 0; k < len; ++k) y[k] = static_cast<S>(relu_of(static_cast<A>(x[k]) * a + b));
+    for (int64_t q = 0; q < pixels; ++q) {
+      for (int l = 0; l < L; ++l) y[q * L + l] = static_cast<S>(relu_of(static_cast<A>(x[q * L + l]) * a[l] + b[l]));
+    }
   } else {
-    for (int64_t k = 0; k < len; ++k) y[k] = static_cast<S>(static_cast<A>(x[k]) * a + b);
+    for (int64_t q = 0; q < pixels; ++q) {
+      for (int l = 0; l < L; ++l) y[q * L + l] = static_cast<S>(static_cast<A>(x[q * L + l]) * a[l] + b[l]);
+    }
   }
 }
 
 // Backward, first pass of the unpooled layer: g = dy masked by the ReLU (recomputed from x with
 // the forward's expression, so bit for bit the forward's mask).
-template <bool kRelu, typename S, typename A>
-void grad_sums_row(const S* __restrict__ x, const S* __restrict__ dy, int64_t len, A a, A b, A mu,
-                   A* __restrict__ row_g, A* __restrict__ row_gx) {
-  for (int64_t k = 0; k < len; ++k) {
-    const A xv = static_cast<A>(x[k]), d = static_cast<A>(dy[k]);  // both loaded: a select, not a branch
-    const A g = kRelu && !(xv * a + b > A(0)) ? A(0) : d;
-    row_g[k] += g;
-    row_gx[k] += g * (xv - mu);
+template <bool kRelu, int L, typename S, typename A>
+SELFSUP_ALWAYS_INLINE inline void grad_sums_rows(const S* __restrict__ x, const S* __restrict__ dy, int64_t pixels, const A* a_of, const A* b_of,
+                    const A* mu_of, A* __restrict__ row_g, A* __restrict__ row_gx) {
+  SELFSUP_LANES(a, a_of);
+  SELFSUP_LANES(b, b_of);
+  SELFSUP_LANES(mu, mu_of);
+  for (int64_t q = 0; q < pixels; ++q) {
+    for (int l = 0; l < L; ++l) {
+      const int64_t k = q * L + l;
+      const A xv = static_cast<A>(x[k]), d = static_cast<A>(dy[k]);  // both loaded: a select, not a branch
+      const A g = kRelu && !(xv * a[l] + b[l] > A(0)) ? A(0) : d;
+      row_g[k] += g;
+      row_gx[k] += g * (xv - mu[l]);
+    }
   }
 }
 
-// dx = k * (g - mean_g - (x - mu) * r_mean_gx), the formula at the top of this file.
-template <bool kRelu, typename S, typename A>
-void dx_row(const S* __restrict__ x, const S* __restrict__ dy, S* __restrict__ dx, int64_t len, A a, A b, A mu, A k,
-            A mean_g, A r_mean_gx) {
-  for (int64_t j = 0; j < len; ++j) {
-    const A xv = static_cast<A>(x[j]), d = static_cast<A>(dy[j]);
-    const A g = kRelu && !(xv * a + b > A(0)) ? A(0) : d;
-    dx[j] = static_cast<S>(k * (g - mean_g - (xv - mu) * r_mean_gx));
+// Per channel: dx = k * (g - mean_g - (x - mu) * r_mean_gx), the formula at the top of this file,
+// with k = w * r and r = invstd.
+template <typename A>
+struct DxPlan {
+  std::vector<A> k, mean_g, r_mean_gx;
+};
+
+template <bool kRelu, int L, typename S, typename A>
+SELFSUP_ALWAYS_INLINE inline void dx_rows(const S* __restrict__ x, const S* __restrict__ dy, S* __restrict__ dx, int64_t pixels, const A* a_of,
+             const A* b_of, const A* mu_of, const DxPlan<A>& plan, int64_t ch0) {
+  SELFSUP_LANES(a, a_of);
+  SELFSUP_LANES(b, b_of);
+  SELFSUP_LANES(mu, mu_of);
+  SELFSUP_LANES(k, plan.k.data() + ch0);
+  SELFSUP_LANES(mean_g, plan.mean_g.data() + ch0);
+  SELFSUP_LANES(r_mean_gx, plan.r_mean_gx.data() + ch0);
+  for (int64_t q = 0; q < pixels; ++q) {
+    for (int l = 0; l < L; ++l) {
+      const A xv = static_cast<A>(x[q * L + l]), d = static_cast<A>(dy[q * L + l]);
+      const A g = kRelu && !(xv * a[l] + b[l] > A(0)) ? A(0) : d;
+      dx[q * L + l] = static_cast<S>(k[l] * (g - mean_g[l] - (xv - mu[l]) * r_mean_gx[l]));
+    }
   }
 }
 
@@ -103,15 +164,30 @@ inline A window_min(A p, A q, A r, A t) {
 // is its rounding: the window's maximum activation is the activation of its extreme x (largest,
 // or smallest for a < 0), bit for bit, NaN included. One affine map per window instead of four,
 // and a loop that vectorises (the per-element form did not). The extreme x is kept (ext): the
-// backward's sums need only it, not the full-size x.
-template <typename S, typename A, bool kIncreasing>
-void pool_row(const S* __restrict__ x0, const S* __restrict__ x1, S* __restrict__ out, S* __restrict__ ext,
-              int64_t wo, A a, A b) {
+// backward's sums need only it, not the full-size x. kDirection: +1 (every a >= 0) or -1 (every
+// a < 0) for one channel, 0 to pick per lane.
+template <int kDirection, int L, typename S, typename A>
+SELFSUP_ALWAYS_INLINE inline void pool_rows(const S* __restrict__ x0, const S* __restrict__ x1, S* __restrict__ out, S* __restrict__ ext,
+               int64_t wo, const A* a_of, const A* b_of) {
+  SELFSUP_LANES(a, a_of);
+  SELFSUP_LANES(b, b_of);
   for (int64_t j = 0; j < wo; ++j) {
-    const A p = x0[2 * j], q = x0[2 * j + 1], r = x1[2 * j], t = x1[2 * j + 1];
-    const A m = kIncreasing ? window_max(p, q, r, t) : window_min(p, q, r, t);
-    out[j] = static_cast<S>(relu_of(m * a + b));
-    ext[j] = static_cast<S>(m);
+    for (int l = 0; l < L; ++l) {
+      const A p = x0[2 * j * L + l], q = x0[(2 * j + 1) * L + l], r = x1[2 * j * L + l], t = x1[(2 * j + 1) * L + l];
+      A m;
+      if (kDirection > 0) {
+        m = window_max(p, q, r, t);
+      } else if (kDirection < 0) {
+        m = window_min(p, q, r, t);
+      } else {
+        // Per lane, without a branch: min(v) = -max(-v), exactly (NaN, ties and signed zeros
+        // included), so sign * max(sign * v) picks the maximum or the minimum.
+        const A sign = a[l] >= A(0) ? A(1) : A(-1);
+        m = sign * window_max(sign * p, sign * q, sign * r, sign * t);
+      }
+      out[j * L + l] = static_cast<S>(relu_of(m * a[l] + b[l]));
+      ext[j * L + l] = static_cast<S>(m);
+    }
   }
 }
 
@@ -149,66 +225,129 @@ inline Winner<A> winner(A xa, A xb, A xc, A a, A b, A y, A dy) {
   return w;
 }
 
-// The sums over one pooled plane: g = dY where Y > 0, times the winner's centred input. The
+// The sums over one pooled block: g = dY where Y > 0, times the winner's centred input. The
 // extreme x stands for the winner's x (they differ only when two inputs round to the same
 // activation, by less than that rounding), so this pass never reads the full-size x.
-template <typename S, typename A>
-void pooled_grad_sums(const S* __restrict__ ext, const S* __restrict__ dy, int64_t len, A a, A b, A mu,
-                      A* __restrict__ row_g, A* __restrict__ row_gx) {
-  for (int64_t k = 0; k < len; ++k) {
-    const A e = ext[k], d = dy[k];
-    const A g = pooled_from<S, A>(e, a, b) > A(0) ? d : A(0);
-    row_g[k] += g;
-    row_gx[k] += g * (e - mu);
+template <int L, typename S, typename A>
+SELFSUP_ALWAYS_INLINE inline void pooled_grad_sums(const S* __restrict__ ext, const S* __restrict__ dy, int64_t pixels, const A* a_of,
+                      const A* b_of, const A* mu_of, A* __restrict__ row_g, A* __restrict__ row_gx) {
+  SELFSUP_LANES(a, a_of);
+  SELFSUP_LANES(b, b_of);
+  SELFSUP_LANES(mu, mu_of);
+  for (int64_t q = 0; q < pixels; ++q) {
+    for (int l = 0; l < L; ++l) {
+      const int64_t k = q * L + l;
+      const A e = ext[k], d = dy[k];
+      const A g = pooled_from<S, A>(e, a[l], b[l]) > A(0) ? d : A(0);
+      row_g[k] += g;
+      row_gx[k] += g * (e - mu[l]);
+    }
   }
 }
 
-template <typename S, typename A>
-void pooled_dx_row(const S* __restrict__ x0, const S* __restrict__ x1, const S* __restrict__ ext,
-                   const S* __restrict__ dy, S* __restrict__ d0, S* __restrict__ d1, int64_t wo, A a, A b, A mu,
-                   A k, A mean_g, A r_mean_gx) {
+template <int L, typename S, typename A>
+SELFSUP_ALWAYS_INLINE inline void pooled_dx_rows(const S* __restrict__ x0, const S* __restrict__ x1, const S* __restrict__ ext,
+                    const S* __restrict__ dy, S* __restrict__ d0, S* __restrict__ d1, int64_t wo, const A* a_of,
+                    const A* b_of, const A* mu_of, const DxPlan<A>& plan, int64_t ch0) {
+  SELFSUP_LANES(a, a_of);
+  SELFSUP_LANES(b, b_of);
+  SELFSUP_LANES(mu, mu_of);
+  SELFSUP_LANES(k, plan.k.data() + ch0);
+  SELFSUP_LANES(mg, plan.mean_g.data() + ch0);
+  SELFSUP_LANES(rg, plan.r_mean_gx.data() + ch0);
   for (int64_t j = 0; j < wo; ++j) {
-    const A xa = x0[2 * j], xb = x0[2 * j + 1], xc = x1[2 * j], xd = x1[2 * j + 1];
-    const auto w = winner<S, A>(xa, xb, xc, a, b, pooled_from<S, A>(ext[j], a, b), dy[j]);
-    d0[2 * j] = static_cast<S>(k * (w.ga - mean_g - (xa - mu) * r_mean_gx));
-    d0[2 * j + 1] = static_cast<S>(k * (w.gb - mean_g - (xb - mu) * r_mean_gx));
-    d1[2 * j] = static_cast<S>(k * (w.gc - mean_g - (xc - mu) * r_mean_gx));
-    d1[2 * j + 1] = static_cast<S>(k * (w.gd - mean_g - (xd - mu) * r_mean_gx));
+    for (int l = 0; l < L; ++l) {
+      const int64_t left = 2 * j * L + l, right = (2 * j + 1) * L + l;
+      const A xa = x0[left], xb = x0[right], xc = x1[left], xd = x1[right];
+      const auto w = winner<S, A>(xa, xb, xc, a[l], b[l], pooled_from<S, A>(ext[j * L + l], a[l], b[l]), dy[j * L + l]);
+      d0[left] = static_cast<S>(k[l] * (w.ga - mg[l] - (xa - mu[l]) * rg[l]));
+      d0[right] = static_cast<S>(k[l] * (w.gb - mg[l] - (xb - mu[l]) * rg[l]));
+      d1[left] = static_cast<S>(k[l] * (w.gc - mg[l] - (xc - mu[l]) * rg[l]));
+      d1[right] = static_cast<S>(k[l] * (w.gd - mg[l] - (xd - mu[l]) * rg[l]));
+    }
   }
 }
+
+// A pixel in no pooling window (an odd last row or column) gets the normalisation's terms only.
+template <int L, typename S, typename A>
+SELFSUP_ALWAYS_INLINE inline void unpooled_dx(const S* __restrict__ x, S* __restrict__ dx, int64_t pixels, const A* mu_of, const DxPlan<A>& plan,
+                 int64_t ch0) {
+  SELFSUP_LANES(mu, mu_of);
+  SELFSUP_LANES(k, plan.k.data() + ch0);
+  SELFSUP_LANES(mg, plan.mean_g.data() + ch0);
+  SELFSUP_LANES(rg, plan.r_mean_gx.data() + ch0);
+  for (int64_t q = 0; q < pixels; ++q) {
+    for (int l = 0; l < L; ++l) {
+      dx[q * L + l] = static_cast<S>(k[l] * (-mg[l] - (static_cast<A>(x[q * L + l]) - mu[l]) * rg[l]));
+    }
+  }
+}
+
+#undef SELFSUP_LANES
 
 // ---- shared by both layers -----------------------------------------------------------------
+
+// The geometry of an input [N, C, H, W] (or [N, C, ...] for the unpooled layer) in either layout.
+struct Shape {
+  int64_t n, c, h, w, pixels;  // pixels = H * W (the product of the trailing dims)
+  bool blocked;
+
+  explicit Shape(const torch::Tensor& x, bool blocked_layout) : blocked(blocked_layout) {
+    n = x.size(0);
+    c = blocked ? x.size(1) * 16 : x.size(1);
+    pixels = blocked ? x.size(2) * x.size(3) : x.numel() / (n * c);
+    h = x.dim() >= 4 ? x.size(2) : 1;
+    w = x.dim() >= 4 ? x.size(3) : pixels;
+  }
+  int64_t lanes() const { return blocked ? 16 : 1; }
+  int64_t groups() const { return c / lanes(); }
+  int64_t count() const { return n * pixels; }  // values per channel
+  // The start of block (i, g) of a tensor with `px` pixels per plane.
+  int64_t block(int64_t i, int64_t g, int64_t px) const { return (i * groups() + g) * px * lanes(); }
+  // The tensor shape of this input's 2x2-pooled output, in its layout.
+  std::vector<int64_t> pooled() const {
+    if (blocked) return {n, c / 16, h / 2, w / 2, 16};
+    return {n, c, h / 2, w / 2};
+  }
+};
 
 struct BatchStats {
   torch::Tensor mean, var, invstd;  // [C], in the accumulation type
 };
 
 // Two passes (mean, then squared deviations): E[x^2] - E[x]^2 cancels when |mu| >> std.
-BatchStats batch_stats(const torch::Tensor& x, double eps) {
-  const int64_t n = x.size(0), c = x.size(1), s = x.numel() / (n * c), m = n * s;
+BatchStats batch_stats(const torch::Tensor& x, const Shape& sh, double eps) {
   BatchStats st;
-  st.mean = torch::empty({c}, x.options().dtype(acc_type(x.scalar_type())));
+  st.mean = torch::empty({sh.c}, x.options().dtype(acc_type(x.scalar_type())));
   st.var = torch::empty_like(st.mean);
   st.invstd = torch::empty_like(st.mean);
+  const double m = static_cast<double>(sh.count());
   AT_DISPATCH_FLOATING_TYPES_AND(at::ScalarType::BFloat16, x.scalar_type(), "batch_stats", [&] {
     using A = Acc<scalar_t>;
     const scalar_t* px = x.data_ptr<scalar_t>();
     A* pm = st.mean.data_ptr<A>();
     A* pv = st.var.data_ptr<A>();
     A* pr = st.invstd.data_ptr<A>();
-    at::parallel_for(0, c, 1, [&](int64_t begin, int64_t end) {
-      std::vector<A> row(static_cast<size_t>(s));
-      for (int64_t ch = begin; ch < end; ++ch) {
-        std::fill(row.begin(), row.end(), A(0));
-        for (int64_t i = 0; i < n; ++i) add_row(px + (i * c + ch) * s, row.data(), s);
-        const A mu = static_cast<A>(std::accumulate(row.begin(), row.end(), 0.0) / static_cast<double>(m));
-        std::fill(row.begin(), row.end(), A(0));
-        for (int64_t i = 0; i < n; ++i) add_squared_row(px + (i * c + ch) * s, mu, row.data(), s);
-        const double var = std::accumulate(row.begin(), row.end(), 0.0) / static_cast<double>(m);
-        pm[ch] = mu;
-        pv[ch] = static_cast<A>(var);
-        pr[ch] = static_cast<A>(1.0 / std::sqrt(var + eps));
-      }
+    with_lanes(sh.blocked, [&](auto lanes) {
+      constexpr int L = decltype(lanes)::value;
+      at::parallel_for(0, sh.groups(), 1, [&](int64_t begin, int64_t end) {
+        std::vector<A> row(static_cast<size_t>(sh.pixels * L));
+        for_each_block<L>(begin, end, [&](int64_t g) SELFSUP_ALWAYS_INLINE {
+          A* mu = pm + g * L;
+          std::fill(row.begin(), row.end(), A(0));
+          for (int64_t i = 0; i < sh.n; ++i) add_rows<L>(px + sh.block(i, g, sh.pixels), row.data(), sh.pixels);
+          for (int l = 0; l < L; ++l) mu[l] = static_cast<A>(lane_sum<L>(row.data(), sh.pixels, l) / m);
+          std::fill(row.begin(), row.end(), A(0));
+          for (int64_t i = 0; i < sh.n; ++i) {
+            add_squared_rows<L>(px + sh.block(i, g, sh.pixels), mu, row.data(), sh.pixels);
+          }
+          for (int l = 0; l < L; ++l) {
+            const double var = lane_sum<L>(row.data(), sh.pixels, l) / m;
+            pv[g * L + l] = static_cast<A>(var);
+            pr[g * L + l] = static_cast<A>(1.0 / std::sqrt(var + eps));
+          }
+        });
+      });
     });
   });
   return st;
@@ -251,40 +390,41 @@ struct GradSums {
   torch::Tensor g, gx;
 };
 
-// Fills sums (sum(g), sum(g * xhat)) channel by channel: add_rows(i, ch, row_g, row_gx) adds
-// sample i's plane of channel ch element-wise into rows of `len` partial sums, which are then
-// added in double (as batch_stats does).
-template <typename A, typename AddRows>
-void channel_grad_sums(int64_t n, int64_t c, int64_t len, const A* invstd, const GradSums& sums, AddRows add_rows) {
+// Fills sums (sum(g), sum(g * xhat)) group by group: add_rows(i, g, row_g, row_gx) adds sample
+// i's block of group g element-wise into rows of `pixels * L` partial sums, which are then added
+// in double (as batch_stats does).
+template <int L, typename A, typename AddRows>
+void channel_grad_sums(const Shape& sh, int64_t pixels, const A* invstd, const GradSums& sums, AddRows add_rows) {
   A* pg = sums.g.data_ptr<A>();
   A* pgx = sums.gx.data_ptr<A>();
-  at::parallel_for(0, c, 1, [&](int64_t begin, int64_t end) {
-    std::vector<A> row_g(static_cast<size_t>(len)), row_gx(static_cast<size_t>(len));
-    for (int64_t ch = begin; ch < end; ++ch) {
+  at::parallel_for(0, sh.groups(), 1, [&](int64_t begin, int64_t end) {
+    std::vector<A> row_g(static_cast<size_t>(pixels * L)), row_gx(static_cast<size_t>(pixels * L));
+    for_each_block<L>(begin, end, [&](int64_t g) SELFSUP_ALWAYS_INLINE {
       std::fill(row_g.begin(), row_g.end(), A(0));
       std::fill(row_gx.begin(), row_gx.end(), A(0));
-      for (int64_t i = 0; i < n; ++i) add_rows(i, ch, row_g.data(), row_gx.data());
-      pg[ch] = static_cast<A>(std::accumulate(row_g.begin(), row_g.end(), 0.0));
-      pgx[ch] = static_cast<A>(std::accumulate(row_gx.begin(), row_gx.end(), 0.0) * invstd[ch]);
-    }
+      for (int64_t i = 0; i < sh.n; ++i) add_rows(i, g, row_g.data(), row_gx.data());
+      for (int l = 0; l < L; ++l) {
+        const int64_t ch = g * L + l;
+        pg[ch] = static_cast<A>(lane_sum<L>(row_g.data(), pixels, l));
+        pgx[ch] = static_cast<A>(lane_sum<L>(row_gx.data(), pixels, l) * invstd[ch]);
+      }
+    });
   });
 }
 
-// Per channel: dx = k * (g - mean_g - (x - mu) * r_mean_gx) with k = w * r, r = invstd.
 template <typename A>
-struct DxPlan {
-  std::vector<A> k, mean_g, r_mean_gx;
-  DxPlan(const torch::Tensor& weight, const BatchStats& st, const GradSums& sums, int64_t m) {
-    const int64_t c = st.mean.size(0);
-    const A *w = weight.data_ptr<A>(), *r = st.invstd.data_ptr<A>();
-    const A *sg = sums.g.data_ptr<A>(), *sgx = sums.gx.data_ptr<A>();
-    for (int64_t ch = 0; ch < c; ++ch) {
-      k.push_back(w[ch] * r[ch]);
-      mean_g.push_back(sg[ch] / static_cast<A>(m));
-      r_mean_gx.push_back(r[ch] * sgx[ch] / static_cast<A>(m));
-    }
+DxPlan<A> dx_plan(const torch::Tensor& weight, const BatchStats& st, const GradSums& sums, int64_t m) {
+  const int64_t c = st.mean.size(0);
+  const A *w = weight.data_ptr<A>(), *r = st.invstd.data_ptr<A>();
+  const A *sg = sums.g.data_ptr<A>(), *sgx = sums.gx.data_ptr<A>();
+  DxPlan<A> plan;
+  for (int64_t ch = 0; ch < c; ++ch) {
+    plan.k.push_back(w[ch] * r[ch]);
+    plan.mean_g.push_back(sg[ch] / static_cast<A>(m));
+    plan.r_mean_gx.push_back(r[ch] * sgx[ch] / static_cast<A>(m));
   }
-};
+  return plan;
+}
 
 BatchStats saved_stats(const torch::Tensor& mean, const torch::Tensor& invstd) { return {mean, {}, invstd}; }
 
@@ -292,9 +432,9 @@ struct BatchNormTrainFn : torch::autograd::Function<BatchNormTrainFn> {
   // weight and bias are always defined here (ones and zeros stand in for no affine transform).
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
                                const torch::Tensor& weight, const torch::Tensor& bias, RunningStats running,
-                               double momentum, double eps, bool relu) {
-    const int64_t n = x.size(0), c = x.size(1), s = x.numel() / (n * c);
-    const auto st = batch_stats(x, eps);
+                               double momentum, double eps, bool relu, bool blocked) {
+    const Shape sh(x, blocked);
+    const auto st = batch_stats(x, sh, eps);
     auto y = torch::empty_like(x);
     AT_DISPATCH_FLOATING_TYPES_AND(at::ScalarType::BFloat16, x.scalar_type(), "batch_norm_train", [&] {
       using A = Acc<scalar_t>;
@@ -302,13 +442,20 @@ struct BatchNormTrainFn : torch::autograd::Function<BatchNormTrainFn> {
       affine_coefficients<A>(weight, bias, st, scale, shift);
       const scalar_t* px = x.data_ptr<scalar_t>();
       scalar_t* py = y.data_ptr<scalar_t>();
-      at::parallel_for(0, n * c, 1, [&](int64_t begin, int64_t end) {
-        for (int64_t p = begin; p < end; ++p) affine_row(px + p * s, py + p * s, s, scale[p % c], shift[p % c], relu);
+      with_lanes(blocked, [&](auto lanes) {
+        constexpr int L = decltype(lanes)::value;
+        at::parallel_for(0, sh.n * sh.groups(), 1, [&](int64_t begin, int64_t end) {
+          for_each_block<L>(begin, end, [&](int64_t p) SELFSUP_ALWAYS_INLINE {
+            const int64_t i = p / sh.groups(), g = p % sh.groups(), o = sh.block(i, g, sh.pixels);
+            affine_rows<L>(px + o, py + o, sh.pixels, scale.data() + g * L, shift.data() + g * L, relu);
+          });
+        });
       });
     });
-    running.update(st, n * s, momentum);
+    running.update(st, sh.count(), momentum);
     ctx->save_for_backward({x, weight, bias, st.mean, st.invstd});
     ctx->saved_data["relu"] = relu;
+    ctx->saved_data["blocked"] = blocked;
     return y;
   }
 
@@ -318,36 +465,45 @@ struct BatchNormTrainFn : torch::autograd::Function<BatchNormTrainFn> {
     const auto &x = saved[0], &weight = saved[1], &bias = saved[2];
     const auto st = saved_stats(saved[3], saved[4]);
     const bool relu = ctx->saved_data["relu"].toBool();
+    const Shape sh(x, ctx->saved_data["blocked"].toBool());
     auto dy = grads[0].contiguous();
-    const int64_t n = x.size(0), c = x.size(1), s = x.numel() / (n * c);
     GradSums sums{torch::empty_like(st.mean), torch::empty_like(st.mean)};
     auto dx = torch::empty_like(x);
     AT_DISPATCH_FLOATING_TYPES_AND(at::ScalarType::BFloat16, x.scalar_type(), "batch_norm_train_backward", [&] {
       using A = Acc<scalar_t>;
       const scalar_t* px = x.data_ptr<scalar_t>();
       const scalar_t* pdy = dy.data_ptr<scalar_t>();
+      scalar_t* pdx = dx.data_ptr<scalar_t>();
       const A* pm = st.mean.data_ptr<A>();
       const A* pr = st.invstd.data_ptr<A>();
       std::vector<A> scale, shift;
       affine_coefficients<A>(weight, bias, st, scale, shift);
-      auto* sums_row = relu ? &grad_sums_row<true, scalar_t, A> : &grad_sums_row<false, scalar_t, A>;
-      channel_grad_sums<A>(n, c, s, pr, sums, [&](int64_t i, int64_t ch, A* row_g, A* row_gx) {
-        const int64_t off = (i * c + ch) * s;
-        sums_row(px + off, pdy + off, s, scale[ch], shift[ch], pm[ch], row_g, row_gx);
-      });
-      const DxPlan<A> plan(weight, st, sums, n * s);
-      scalar_t* pdx = dx.data_ptr<scalar_t>();
-      auto* row = relu ? &dx_row<true, scalar_t, A> : &dx_row<false, scalar_t, A>;
-      at::parallel_for(0, n * c, 1, [&](int64_t begin, int64_t end) {
-        for (int64_t p = begin; p < end; ++p) {
-          const int64_t ch = p % c;
-          row(px + p * s, pdy + p * s, pdx + p * s, s, scale[ch], shift[ch], pm[ch], plan.k[ch], plan.mean_g[ch],
-              plan.r_mean_gx[ch]);
-        }
+      with_lanes(sh.blocked, [&](auto lanes) {
+        constexpr int L = decltype(lanes)::value;
+        auto* sums_rows = relu ? &grad_sums_rows<true, L, scalar_t, A> : &grad_sums_rows<false, L, scalar_t, A>;
+        channel_grad_sums<L, A>(sh, sh.pixels, pr, sums, [&](int64_t i, int64_t g, A* row_g, A* row_gx) SELFSUP_ALWAYS_INLINE {
+          const int64_t o = sh.block(i, g, sh.pixels);
+          sums_rows(px + o, pdy + o, sh.pixels, scale.data() + g * L, shift.data() + g * L, pm + g * L, row_g, row_gx);
+        });
+        const auto plan = dx_plan<A>(weight, st, sums, sh.count());
+        auto* rows = relu ? &dx_rows<true, L, scalar_t, A> : &dx_rows<false, L, scalar_t, A>;
+        at::parallel_for(0, sh.n * sh.groups(), 1, [&](int64_t begin, int64_t end) {
+          for_each_block<L>(begin, end, [&](int64_t p) SELFSUP_ALWAYS_INLINE {
+            const int64_t i = p / sh.groups(), g = p % sh.groups(), o = sh.block(i, g, sh.pixels);
+            rows(px + o, pdy + o, pdx + o, sh.pixels, scale.data() + g * L, shift.data() + g * L, pm + g * L, plan,
+                 g * L);
+          });
+        });
       });
     });
-    return {dx, ctx->needs_input_grad(1) ? sums.gx : torch::Tensor(), ctx->needs_input_grad(2) ? sums.g : torch::Tensor(),
-            torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
+    return {dx,
+            ctx->needs_input_grad(1) ? sums.gx : torch::Tensor(),
+            ctx->needs_input_grad(2) ? sums.g : torch::Tensor(),
+            torch::Tensor(),
+            torch::Tensor(),
+            torch::Tensor(),
+            torch::Tensor(),
+            torch::Tensor()};
   }
 };
 
@@ -357,10 +513,11 @@ struct BatchNormTrainFn : torch::autograd::Function<BatchNormTrainFn> {
 struct BatchNormReluPoolFn : torch::autograd::Function<BatchNormReluPoolFn> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
                                const torch::Tensor& weight, const torch::Tensor& bias, RunningStats running,
-                               double momentum, double eps) {
-    const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3), ho = h / 2, wo = w / 2;
-    const auto st = batch_stats(x, eps);
-    auto y = torch::empty({n, c, ho, wo}, x.options()), ext = torch::empty_like(y);
+                               double momentum, double eps, bool blocked) {
+    const Shape sh(x, blocked);
+    const int64_t ho = sh.h / 2, wo = sh.w / 2;
+    const auto st = batch_stats(x, sh, eps);
+    auto y = torch::empty(sh.pooled(), x.options()), ext = torch::empty_like(y);
     AT_DISPATCH_FLOATING_TYPES_AND(at::ScalarType::BFloat16, x.scalar_type(), "batch_norm_relu_pool", [&] {
       using A = Acc<scalar_t>;
       std::vector<A> scale, shift;
@@ -368,22 +525,31 @@ struct BatchNormReluPoolFn : torch::autograd::Function<BatchNormReluPoolFn> {
       const scalar_t* px = x.data_ptr<scalar_t>();
       scalar_t* py = y.data_ptr<scalar_t>();
       scalar_t* pe = ext.data_ptr<scalar_t>();
-      at::parallel_for(0, n * c, 1, [&](int64_t begin, int64_t end) {
-        for (int64_t p = begin; p < end; ++p) {
-          for (int64_t i = 0; i < ho; ++i) {
-            const scalar_t* x0 = px + p * h * w + 2 * i * w;
-            const A a = scale[p % c], b = shift[p % c];
-            if (a >= A(0)) {
-              pool_row<scalar_t, A, true>(x0, x0 + w, py + (p * ho + i) * wo, pe + (p * ho + i) * wo, wo, a, b);
-            } else {
-              pool_row<scalar_t, A, false>(x0, x0 + w, py + (p * ho + i) * wo, pe + (p * ho + i) * wo, wo, a, b);
+      with_lanes(blocked, [&](auto lanes) {
+        constexpr int L = decltype(lanes)::value;
+        at::parallel_for(0, sh.n * sh.groups(), 1, [&](int64_t begin, int64_t end) {
+          for_each_block<L>(begin, end, [&](int64_t p) SELFSUP_ALWAYS_INLINE {
+            const int64_t i = p / sh.groups(), g = p % sh.groups();
+            const A* a = scale.data() + g * L;
+            const A* b = shift.data() + g * L;
+            for (int64_t r = 0; r < ho; ++r) {
+              const scalar_t* x0 = px + sh.block(i, g, sh.pixels) + 2 * r * sh.w * L;
+              const int64_t o = sh.block(i, g, ho * wo) + r * wo * L;
+              if (L > 1) {
+                pool_rows<0, L>(x0, x0 + sh.w * L, py + o, pe + o, wo, a, b);
+              } else if (a[0] >= A(0)) {
+                pool_rows<1, L>(x0, x0 + sh.w * L, py + o, pe + o, wo, a, b);
+              } else {
+                pool_rows<-1, L>(x0, x0 + sh.w * L, py + o, pe + o, wo, a, b);
+              }
             }
-          }
-        }
+          });
+        });
       });
     });
-    running.update(st, n * h * w, momentum);
+    running.update(st, sh.count(), momentum);
     ctx->save_for_backward({x, ext, weight, bias, st.mean, st.invstd});
+    ctx->saved_data["blocked"] = blocked;
     return y;
   }
 
@@ -392,8 +558,9 @@ struct BatchNormReluPoolFn : torch::autograd::Function<BatchNormReluPoolFn> {
     auto saved = ctx->get_saved_variables();
     const auto &x = saved[0], &ext = saved[1], &weight = saved[2], &bias = saved[3];
     const auto st = saved_stats(saved[4], saved[5]);
+    const Shape sh(x, ctx->saved_data["blocked"].toBool());
+    const int64_t h = sh.h, w = sh.w, ho = h / 2, wo = w / 2;
     auto dy = grads[0].contiguous();
-    const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3), ho = h / 2, wo = w / 2;
     GradSums sums{torch::empty_like(st.mean), torch::empty_like(st.mean)};
     auto dx = torch::empty_like(x);
     AT_DISPATCH_FLOATING_TYPES_AND(at::ScalarType::BFloat16, x.scalar_type(), "batch_norm_relu_pool_backward", [&] {
@@ -401,42 +568,47 @@ struct BatchNormReluPoolFn : torch::autograd::Function<BatchNormReluPoolFn> {
       const scalar_t* px = x.data_ptr<scalar_t>();
       const scalar_t* pe = ext.data_ptr<scalar_t>();
       const scalar_t* pdy = dy.data_ptr<scalar_t>();
+      scalar_t* pdx = dx.data_ptr<scalar_t>();
       const A* pm = st.mean.data_ptr<A>();
       const A* pr = st.invstd.data_ptr<A>();
       std::vector<A> scale, shift;
       affine_coefficients<A>(weight, bias, st, scale, shift);
-      // Only window winners carry a gradient, so the sums run over the pooled grid.
-      const int64_t len = ho * wo;
-      channel_grad_sums<A>(n, c, len, pr, sums, [&](int64_t i, int64_t ch, A* row_g, A* row_gx) {
-        const int64_t o = (i * c + ch) * len;
-        pooled_grad_sums(pe + o, pdy + o, len, scale[ch], shift[ch], pm[ch], row_g, row_gx);
-      });
-      const DxPlan<A> plan(weight, st, sums, n * h * w);
-      scalar_t* pdx = dx.data_ptr<scalar_t>();
-      at::parallel_for(0, n * c, 1, [&](int64_t begin, int64_t end) {
-        for (int64_t p = begin; p < end; ++p) {
-          const int64_t ch = p % c;
-          const A a = scale[ch], b = shift[ch], mu = pm[ch], k = plan.k[ch], mg = plan.mean_g[ch],
-                  rg = plan.r_mean_gx[ch];
-          for (int64_t r = 0; r < ho; ++r) {
-            const int64_t row = p * h * w + 2 * r * w, o = (p * ho + r) * wo;
-            pooled_dx_row(px + row, px + row + w, pe + o, pdy + o, pdx + row, pdx + row + w, wo, a, b, mu, k, mg, rg);
-            // An odd last column is in no window: it gets the normalisation's terms only.
-            if (w % 2) {
-              for (int64_t q : {row + w - 1, row + 2 * w - 1}) {
-                pdx[q] = static_cast<scalar_t>(k * (-mg - (static_cast<A>(px[q]) - mu) * rg));
+      with_lanes(sh.blocked, [&](auto lanes) {
+        constexpr int L = decltype(lanes)::value;
+        // Only window winners carry a gradient, so the sums run over the pooled grid.
+        channel_grad_sums<L, A>(sh, ho * wo, pr, sums, [&](int64_t i, int64_t g, A* row_g, A* row_gx) SELFSUP_ALWAYS_INLINE {
+          const int64_t o = sh.block(i, g, ho * wo);
+          pooled_grad_sums<L>(pe + o, pdy + o, ho * wo, scale.data() + g * L, shift.data() + g * L, pm + g * L, row_g,
+                              row_gx);
+        });
+        const auto plan = dx_plan<A>(weight, st, sums, sh.count());
+        at::parallel_for(0, sh.n * sh.groups(), 1, [&](int64_t begin, int64_t end) {
+          for_each_block<L>(begin, end, [&](int64_t p) SELFSUP_ALWAYS_INLINE {
+            const int64_t i = p / sh.groups(), g = p % sh.groups(), ch0 = g * L, base = sh.block(i, g, sh.pixels);
+            const A *a = scale.data() + ch0, *b = shift.data() + ch0, *mu = pm + ch0;
+            for (int64_t r = 0; r < ho; ++r) {
+              const int64_t row = base + 2 * r * w * L, o = sh.block(i, g, ho * wo) + r * wo * L;
+              pooled_dx_rows<L>(px + row, px + row + w * L, pe + o, pdy + o, pdx + row, pdx + row + w * L, wo, a, b,
+                                mu, plan, ch0);
+              if (w % 2) {  // an odd last column is in no window
+                for (int64_t q : {row + (w - 1) * L, row + (2 * w - 1) * L}) unpooled_dx<L>(px + q, pdx + q, 1, mu, plan, ch0);
               }
             }
-          }
-          if (h % 2) {  // and so is an odd last row
-            const int64_t row = p * h * w + (h - 1) * w;
-            for (int64_t q = row; q < row + w; ++q) pdx[q] = static_cast<scalar_t>(k * (-mg - (static_cast<A>(px[q]) - mu) * rg));
-          }
-        }
+            if (h % 2) {  // and so is an odd last row
+              const int64_t row = base + (h - 1) * w * L;
+              unpooled_dx<L>(px + row, pdx + row, w, mu, plan, ch0);
+            }
+          });
+        });
       });
     });
-    return {dx, ctx->needs_input_grad(1) ? sums.gx : torch::Tensor(), ctx->needs_input_grad(2) ? sums.g : torch::Tensor(),
-            torch::Tensor(), torch::Tensor(), torch::Tensor()};
+    return {dx,
+            ctx->needs_input_grad(1) ? sums.gx : torch::Tensor(),
+            ctx->needs_input_grad(2) ? sums.g : torch::Tensor(),
+            torch::Tensor(),
+            torch::Tensor(),
+            torch::Tensor(),
+            torch::Tensor()};
   }
 };
 
@@ -453,44 +625,59 @@ bool fast_path(const torch::Tensor& x, const torch::Tensor& weight, const torch:
   return true;
 }
 
-void check_train_input(const torch::Tensor& x, double eps, const char* who) {
+void check_train_input(const torch::Tensor& x, double eps, Layout layout, const char* who) {
+  if (layout == Layout::kBlocked16) {
+    TORCH_CHECK(x.defined() && x.dim() == 5 && x.size(4) == 16, who,
+                ": expected a blocked input [N, C / 16, H, W, 16], got ", x.defined() ? x.sizes() : c10::IntArrayRef{});
+  }
   TORCH_CHECK(x.defined() && x.dim() >= 2, who, ": expected input [N, C, ...], got ",
               x.defined() ? x.sizes() : c10::IntArrayRef{});
   TORCH_CHECK(eps > 0, who, ": eps must be positive, got ", eps);
-  TORCH_CHECK(x.size(1) > 0 && x.numel() / x.size(1) > 1, who,
+  TORCH_CHECK(x.size(1) > 0 && x.numel() / x.size(1) > (layout == Layout::kBlocked16 ? 16 : 1), who,
               ": training needs more than 1 value per channel, got input ", x.sizes());
 }
 
-torch::Tensor defined_or(const torch::Tensor& t, const torch::Tensor& x, double value) {
+torch::Tensor defined_or(const torch::Tensor& t, const torch::Tensor& x, int64_t channels, double value) {
   if (t.defined()) return t;
-  return torch::full({x.size(1)}, value, x.options().dtype(acc_type(x.scalar_type())));
+  return torch::full({channels}, value, x.options().dtype(acc_type(x.scalar_type())));
 }
 
 }  // namespace
 
 torch::Tensor batch_norm_train(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
                                const torch::Tensor& running_mean, const torch::Tensor& running_var,
-                               double momentum, double eps, bool relu) {
-  check_train_input(x, eps, "batch_norm_train");
+                               double momentum, double eps, bool relu, Layout layout) {
+  check_train_input(x, eps, layout, "batch_norm_train");
+  const bool blocked = layout == Layout::kBlocked16;
   if (!fast_path(x, weight, bias)) {
+    if (blocked) {
+      return to_blocked16(batch_norm_train(from_blocked16(x), weight, bias, running_mean, running_var, momentum, eps, relu));
+    }
     auto y = torch::batch_norm(x, weight, bias, running_mean, running_var, /*training=*/true, momentum, eps,
                                /*cudnn_enabled=*/true);
     return relu ? torch::relu(y) : y;
   }
-  return BatchNormTrainFn::apply(x, defined_or(weight, x, 1), defined_or(bias, x, 0),
-                                 RunningStats{running_mean, running_var}, momentum, eps, relu);
+  const int64_t c = blocked ? x.size(1) * 16 : x.size(1);
+  return BatchNormTrainFn::apply(x, defined_or(weight, x, c, 1), defined_or(bias, x, c, 0),
+                                 RunningStats{running_mean, running_var}, momentum, eps, relu, blocked);
 }
 
 torch::Tensor batch_norm_relu_max_pool2x2(const torch::Tensor& x, const torch::Tensor& weight,
                                           const torch::Tensor& bias, const torch::Tensor& running_mean,
-                                          const torch::Tensor& running_var, double momentum, double eps) {
-  check_train_input(x, eps, "batch_norm_relu_max_pool2x2");
-  TORCH_CHECK(x.dim() == 4, "batch_norm_relu_max_pool2x2: expected input [N, C, H, W], got ", x.sizes());
+                                          const torch::Tensor& running_var, double momentum, double eps, Layout layout) {
+  check_train_input(x, eps, layout, "batch_norm_relu_max_pool2x2");
+  const bool blocked = layout == Layout::kBlocked16;
+  TORCH_CHECK(blocked || x.dim() == 4, "batch_norm_relu_max_pool2x2: expected input [N, C, H, W], got ", x.sizes());
   if (!fast_path(x, weight, bias) || x.size(2) < 2 || x.size(3) < 2) {
+    if (blocked) {
+      return to_blocked16(
+          batch_norm_relu_max_pool2x2(from_blocked16(x), weight, bias, running_mean, running_var, momentum, eps));
+    }
     return max_pool2x2(batch_norm_train(x, weight, bias, running_mean, running_var, momentum, eps, /*relu=*/true));
   }
-  return BatchNormReluPoolFn::apply(x, defined_or(weight, x, 1), defined_or(bias, x, 0),
-                                    RunningStats{running_mean, running_var}, momentum, eps);
+  const int64_t c = blocked ? x.size(1) * 16 : x.size(1);
+  return BatchNormReluPoolFn::apply(x, defined_or(weight, x, c, 1), defined_or(bias, x, c, 0),
+                                    RunningStats{running_mean, running_var}, momentum, eps, blocked);
 }
 
 }  // namespace selfsup::functional

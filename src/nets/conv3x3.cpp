@@ -15,8 +15,10 @@ namespace selfsup::functional {
 
 namespace {
 
-torch::Tensor torch_conv3x3(const torch::Tensor& x, const torch::Tensor& weight) {
-  return torch::conv2d(x, weight, {}, 1, 1);
+// torch::conv2d, converting a blocked input and output (a fallback, and the reference in tests).
+torch::Tensor torch_conv3x3(const torch::Tensor& x, const torch::Tensor& weight, const Conv3x3FuncOptions& o) {
+  auto y = torch::conv2d(o.src_layout() == Layout::kBlocked16 ? from_blocked16(x) : x, weight, {}, 1, 1);
+  return o.dst_layout() == Layout::kBlocked16 ? to_blocked16(y) : y;
 }
 
 }  // namespace
@@ -34,6 +36,16 @@ dnnl::engine& cpu_engine() {
 }
 
 memory::desc plain(const memory::dims& dims, Tag tag) { return {dims, memory::data_type::f32, tag}; }
+
+// How the caller's activation tensor is laid out, as oneDNN describes it.
+memory::desc user_desc(const memory::dims& dims, Layout layout) {
+  return plain(dims, layout == Layout::kBlocked16 ? Tag::nChw16c : Tag::nchw);
+}
+
+std::vector<int64_t> tensor_shape(const memory::dims& dims, Layout layout) {
+  if (layout == Layout::kBlocked16) return {dims[0], dims[1] / 16, dims[2], dims[3], 16};
+  return {dims.begin(), dims.end()};
+}
 
 // A buffer for a oneDNN layout, owned by a tensor so that LibTorch's allocator (and autograd, for
 // the saved input) manages it.
@@ -55,9 +67,9 @@ Buffer in_layout(const memory& mem, const memory::desc& desc, dnnl::stream& stre
   return out;
 }
 
-// Writes `mem` into the plain tensor `out` (layout `tag`), reordering when the layouts differ.
-void to_plain(const memory& mem, torch::Tensor& out, Tag tag, dnnl::stream& stream) {
-  memory dst(plain(mem.get_desc().dims(), tag), cpu_engine(), out.data_ptr());
+// Writes `mem` into the caller's tensor `out` (layout `desc`), reordering when the layouts differ.
+void to_user(const memory& mem, torch::Tensor& out, const memory::desc& desc, dnnl::stream& stream) {
+  memory dst(desc, cpu_engine(), out.data_ptr());
   if (mem.get_desc() == dst.get_desc()) return;  // the primitive wrote `out` itself
   dnnl::reorder(mem, dst).execute(stream, const_cast<memory&>(mem), dst);
 }
@@ -142,28 +154,33 @@ memory::dims dims_of(const torch::Tensor& t) { return {t.sizes().begin(), t.size
 
 struct Conv3x3Fn : torch::autograd::Function<Conv3x3Fn> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
-                               const torch::Tensor& weight, int64_t algorithm) {
+                               const torch::Tensor& weight, int64_t algorithm, int64_t src_layout, int64_t dst_layout) {
     auto w = weight.contiguous();
-    auto plan = plan_for(dims_of(x), dims_of(w), static_cast<Conv3x3Algorithm>(algorithm));
+    const auto in_layout_of_x = static_cast<Layout>(src_layout), out_layout = static_cast<Layout>(dst_layout);
+    const memory::dims src_dims = {x.size(0), w.size(1), x.size(2), x.size(3)};
+    auto plan = plan_for(src_dims, dims_of(w), static_cast<Conv3x3Algorithm>(algorithm));
     dnnl::stream stream(cpu_engine());
-    memory x_mem(plain(plan->src, Tag::nchw), cpu_engine(), x.data_ptr());
+    memory x_mem(user_desc(plan->src, in_layout_of_x), cpu_engine(), x.data_ptr());
     memory w_mem(plain(plan->weights, Tag::oihw), cpu_engine(), w.data_ptr());
     auto src = in_layout(x_mem, plan->fwd_pd.src_desc(), stream, x);
     auto wts = in_layout(w_mem, plan->fwd_pd.weights_desc(), stream, w);
-    auto out = torch::empty(plan->dst, x.options());
-    memory out_mem(plain(plan->dst, Tag::nchw), cpu_engine(), out.data_ptr());
-    auto dst = plan->fwd_pd.dst_desc() == out_mem.get_desc() ? Buffer{out, out_mem} : allocate(plan->fwd_pd.dst_desc());
+    const auto out_desc = user_desc(plan->dst, out_layout);
+    auto out = torch::empty(tensor_shape(plan->dst, out_layout), x.options());
+    auto dst = plan->fwd_pd.dst_desc() == out_desc ? Buffer{out, memory(out_desc, cpu_engine(), out.data_ptr())}
+                                                   : allocate(plan->fwd_pd.dst_desc());
     std::unordered_map<int, memory> args = {
         {DNNL_ARG_SRC, src.mem}, {DNNL_ARG_WEIGHTS, wts.mem}, {DNNL_ARG_DST, dst.mem}};
     auto pad = scratchpad(plan->fwd_pd.scratchpad_desc(), args);
     plan->fwd.execute(stream, args);
-    to_plain(dst.mem, out, Tag::nchw, stream);
+    to_user(dst.mem, out, out_desc, stream);
     stream.wait();
 
     // The weight gradient reads the input in the forward's blocked layout: kept as it is, so the
     // backward pass does not reorder it again.
     ctx->saved_data["src"] = src.storage;
     ctx->saved_data["algorithm"] = algorithm;
+    ctx->saved_data["src_layout"] = src_layout;
+    ctx->saved_data["dst_layout"] = dst_layout;
     ctx->save_for_backward({w});
     return out;
   }
@@ -172,28 +189,31 @@ struct Conv3x3Fn : torch::autograd::Function<Conv3x3Fn> {
                                                  torch::autograd::variable_list grads) {
     const auto w = ctx->get_saved_variables()[0];
     const auto src_storage = ctx->saved_data["src"].toTensor();
+    const auto src_layout = static_cast<Layout>(ctx->saved_data["src_layout"].toInt());
+    const auto dst_layout = static_cast<Layout>(ctx->saved_data["dst_layout"].toInt());
     auto g = grads[0].contiguous();
     // The forward's plan (or an identical rebuild, should the cache have been cleared since).
     const memory::dims src_dims = {g.size(0), w.size(1), g.size(2), g.size(3)};
     auto plan = plan_for(src_dims, dims_of(w), static_cast<Conv3x3Algorithm>(ctx->saved_data["algorithm"].toInt()));
     plan->build_backward();
     dnnl::stream stream(cpu_engine());
-    memory g_mem(plain(plan->dst, Tag::nchw), cpu_engine(), g.data_ptr());
+    memory g_mem(user_desc(plan->dst, dst_layout), cpu_engine(), g.data_ptr());
 
     torch::Tensor dx, dw;
     Buffer diff_dst = in_layout(g_mem, plan->bwd_data_pd.diff_dst_desc(), stream, g);
     if (ctx->needs_input_grad(0)) {
       memory w_mem(plain(plan->weights, Tag::oihw), cpu_engine(), w.data_ptr());
       auto wts = in_layout(w_mem, plan->bwd_data_pd.weights_desc(), stream, w);
-      dx = torch::empty(plan->src, g.options());
-      memory dx_mem(plain(plan->src, Tag::nchw), cpu_engine(), dx.data_ptr());
-      auto diff_src = plan->bwd_data_pd.diff_src_desc() == dx_mem.get_desc() ? Buffer{dx, dx_mem}
-                                                                              : allocate(plan->bwd_data_pd.diff_src_desc());
+      const auto dx_desc = user_desc(plan->src, src_layout);
+      dx = torch::empty(tensor_shape(plan->src, src_layout), g.options());
+      auto diff_src = plan->bwd_data_pd.diff_src_desc() == dx_desc
+                          ? Buffer{dx, memory(dx_desc, cpu_engine(), dx.data_ptr())}
+                          : allocate(plan->bwd_data_pd.diff_src_desc());
       std::unordered_map<int, memory> args = {
           {DNNL_ARG_DIFF_DST, diff_dst.mem}, {DNNL_ARG_WEIGHTS, wts.mem}, {DNNL_ARG_DIFF_SRC, diff_src.mem}};
       auto pad = scratchpad(plan->bwd_data_pd.scratchpad_desc(), args);
       plan->bwd_data.execute(stream, args);
-      to_plain(diff_src.mem, dx, Tag::nchw, stream);
+      to_user(diff_src.mem, dx, dx_desc, stream);
       stream.wait();
     }
     if (ctx->needs_input_grad(1)) {
@@ -201,18 +221,18 @@ struct Conv3x3Fn : torch::autograd::Function<Conv3x3Fn> {
       auto src = in_layout(saved, plan->bwd_weights_pd.src_desc(), stream, src_storage);
       auto dd = in_layout(diff_dst.mem, plan->bwd_weights_pd.diff_dst_desc(), stream, diff_dst.storage);
       dw = torch::empty(plan->weights, g.options());
-      memory dw_mem(plain(plan->weights, Tag::oihw), cpu_engine(), dw.data_ptr());
-      auto diff_w = plan->bwd_weights_pd.diff_weights_desc() == dw_mem.get_desc()
-                        ? Buffer{dw, dw_mem}
+      const auto dw_desc = plain(plan->weights, Tag::oihw);
+      auto diff_w = plan->bwd_weights_pd.diff_weights_desc() == dw_desc
+                        ? Buffer{dw, memory(dw_desc, cpu_engine(), dw.data_ptr())}
                         : allocate(plan->bwd_weights_pd.diff_weights_desc());
       std::unordered_map<int, memory> args = {
           {DNNL_ARG_SRC, src.mem}, {DNNL_ARG_DIFF_DST, dd.mem}, {DNNL_ARG_DIFF_WEIGHTS, diff_w.mem}};
       auto pad = scratchpad(plan->bwd_weights_pd.scratchpad_desc(), args);
       plan->bwd_weights.execute(stream, args);
-      to_plain(diff_w.mem, dw, Tag::oihw, stream);
+      to_user(diff_w.mem, dw, dw_desc, stream);
       stream.wait();
     }
-    return {dx, dw, torch::Tensor()};
+    return {dx, dw, torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };
 
@@ -226,24 +246,42 @@ bool conv3x3_uses_onednn() { return false; }
 
 #endif
 
+torch::Tensor to_blocked16(const torch::Tensor& x) {
+  TORCH_CHECK(x.dim() == 4 && x.size(1) % 16 == 0, "to_blocked16: expected [N, C, H, W] with C a multiple of 16, got ",
+              x.sizes());
+  return x.view({x.size(0), x.size(1) / 16, 16, x.size(2), x.size(3)}).permute({0, 1, 3, 4, 2}).contiguous();
+}
+
+torch::Tensor from_blocked16(const torch::Tensor& x) {
+  TORCH_CHECK(x.dim() == 5 && x.size(4) == 16, "from_blocked16: expected [N, C / 16, H, W, 16], got ", x.sizes());
+  return x.permute({0, 1, 4, 2, 3}).reshape({x.size(0), x.size(1) * 16, x.size(2), x.size(3)}).contiguous();
+}
+
 torch::Tensor conv3x3(const torch::Tensor& x, const torch::Tensor& weight, const Conv3x3FuncOptions& options) {
-  TORCH_CHECK(x.defined() && x.dim() == 4, "conv3x3: expected images [N, C, H, W], got ",
+  const bool blocked_in = options.src_layout() == Layout::kBlocked16;
+  TORCH_CHECK(x.defined() && (blocked_in ? x.dim() == 5 && x.size(4) == 16 : x.dim() == 4), "conv3x3: expected images ",
+              blocked_in ? "[N, C / 16, H, W, 16] (blocked)" : "[N, C, H, W]", ", got ",
               x.defined() ? x.sizes() : c10::IntArrayRef{});
-  TORCH_CHECK(weight.dim() == 4 && weight.size(1) == x.size(1) && weight.size(2) == 3 && weight.size(3) == 3,
-              "conv3x3: expected a weight [O, ", x.size(1), ", 3, 3] for input ", x.sizes(), ", got ",
-              weight.sizes());
+  const int64_t channels = blocked_in ? x.size(1) * 16 : x.size(1);
+  TORCH_CHECK(weight.dim() == 4 && weight.size(1) == channels && weight.size(2) == 3 && weight.size(3) == 3,
+              "conv3x3: expected a weight [O, ", channels, ", 3, 3] for input ", x.sizes(), ", got ", weight.sizes());
+  TORCH_CHECK(options.dst_layout() == Layout::kNCHW || weight.size(0) % 16 == 0,
+              "conv3x3: a blocked output needs a multiple of 16 channels, got ", weight.size(0));
   const auto algorithm = options.algorithm();
-  if (algorithm == Conv3x3Algorithm::kTorch) return torch_conv3x3(x, weight);
+  if (algorithm == Conv3x3Algorithm::kTorch) return torch_conv3x3(x, weight, options);
 #if SELFSUP_HAVE_ONEDNN
   const bool fast = x.device().is_cpu() && weight.device().is_cpu() && x.scalar_type() == torch::kFloat32 &&
                     weight.scalar_type() == torch::kFloat32 && x.is_contiguous() && x.numel() > 0 &&
                     weight.numel() > 0 && !nets::detail::autocast_on();
-  if (fast) return Conv3x3Fn::apply(x, weight, static_cast<int64_t>(algorithm));
+  if (fast) {
+    return Conv3x3Fn::apply(x, weight, static_cast<int64_t>(algorithm), static_cast<int64_t>(options.src_layout()),
+                            static_cast<int64_t>(options.dst_layout()));
+  }
 #endif
   TORCH_CHECK(algorithm == Conv3x3Algorithm::kAuto, "conv3x3: a oneDNN algorithm was asked for, but ",
               conv3x3_uses_onednn() ? "this input takes torch::conv2d (needs a contiguous float32 CPU input, no autocast)"
                                     : "this build has no oneDNN headers");
-  return torch_conv3x3(x, weight);
+  return torch_conv3x3(x, weight, options);
 }
 
 }  // namespace selfsup::functional

@@ -2,6 +2,7 @@
 
 #include "kernel_util.h"
 
+#include <cstring>
 #include <vector>
 
 namespace selfsup::functional {
@@ -62,17 +63,11 @@ inline void weight_grad_plane(const T* __restrict__ pad, const T* __restrict__ g
 
 // float32 is what training runs: compiled for AVX-512, AVX2 and baseline x86-64, chosen at load
 // time (the binary stays portable). float64 (tests) takes the baseline.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define SELFSUP_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define SELFSUP_CLONES
-#endif
-
-SELFSUP_CLONES void forward_plane_f32(const float* pad, const float* k, float* out, float* flat, int64_t h,
+SELFSUP_KERNEL_CLONES void forward_plane_f32(const float* pad, const float* k, float* out, float* flat, int64_t h,
                                       int64_t w) {
   forward_plane(pad, k, out, flat, h, w);
 }
-SELFSUP_CLONES void weight_grad_plane_f32(const float* pad, const float* g, int64_t h, int64_t w, float* acc,
+SELFSUP_KERNEL_CLONES void weight_grad_plane_f32(const float* pad, const float* g, int64_t h, int64_t w, float* acc,
                                           double* dk) {
   weight_grad_plane(pad, g, h, w, acc, dk);
 }
@@ -89,10 +84,82 @@ void weight_grad_plane_any(const double* pad, const double* g, int64_t h, int64_
   weight_grad_plane(pad, g, h, w, acc, dk);
 }
 
+// nChw16c output (layout.h): 16 output channels at a time, as outer products. Each tap's input
+// pixel is broadcast and multiplied by the 16 channels' weights for that tap (k16 [9][16]).
+// The 16 lanes are a GCC vector type: left to itself, the compiler vectorised the pixel loop
+// instead, with strided loads, and ran 3x slower than the plane kernel.
+// (An alias template would drop the attribute: a typedef in a class template keeps it.)
+template <typename T>
+struct Lanes16Of {
+  typedef T type __attribute__((vector_size(16 * sizeof(T))));
+};
+template <typename T>
+using Lanes16 = typename Lanes16Of<T>::type;
+
+// Unaligned loads; through a reference, since returning a vector by value warns of an ABI
+// change in the baseline clone.
+template <typename T>
+SELFSUP_ALWAYS_INLINE inline void load16(Lanes16<T>& v, const T* p) {
+  std::memcpy(&v, p, sizeof v);
+}
+
+template <typename T>
+SELFSUP_ALWAYS_INLINE inline void forward_block16(const T* __restrict__ pad, const T* __restrict__ k16,
+                                                  T* __restrict__ out, int64_t h, int64_t w) {
+  const int64_t wp = w + 2;
+  Lanes16<T> k[9];
+  for (int t = 0; t < 9; ++t) load16(k[t], k16 + t * 16);
+  for (int64_t y = 0; y < h; ++y) {
+    const T *r0 = pad + y * wp, *r1 = r0 + wp, *r2 = r1 + wp;
+    for (int64_t x = 0; x < w; ++x) {
+      // The plane kernel's order of terms, so that both layouts round alike.
+      const Lanes16<T> acc = r0[x] * k[0] + r0[x + 1] * k[1] + r0[x + 2] * k[2] + r1[x] * k[3] + r1[x + 1] * k[4] +
+                             r1[x + 2] * k[5] + r2[x] * k[6] + r2[x + 1] * k[7] + r2[x + 2] * k[8];
+      std::memcpy(out + (y * w + x) * 16, &acc, sizeof acc);
+    }
+  }
+}
+
+// The weight gradient from a blocked output gradient: dk16 [9][16] += sum over pixels of the
+// tap's input pixel times the 16 channels' gradients there (float partial sums per sample,
+// added in double by the caller, as the plane version does).
+template <typename T>
+SELFSUP_ALWAYS_INLINE inline void weight_grad_block16(const T* __restrict__ pad, const T* __restrict__ g, int64_t h,
+                                                      int64_t w, T* __restrict__ dk16) {
+  const int64_t wp = w + 2;
+  Lanes16<T> acc[9] = {};
+  for (int64_t y = 0; y < h; ++y) {
+    const T *r0 = pad + y * wp, *r1 = r0 + wp, *r2 = r1 + wp;
+    for (int64_t x = 0; x < w; ++x) {
+      Lanes16<T> gv;
+      load16(gv, g + (y * w + x) * 16);
+      acc[0] += r0[x] * gv;
+      acc[1] += r0[x + 1] * gv;
+      acc[2] += r0[x + 2] * gv;
+      acc[3] += r1[x] * gv;
+      acc[4] += r1[x + 1] * gv;
+      acc[5] += r1[x + 2] * gv;
+      acc[6] += r2[x] * gv;
+      acc[7] += r2[x + 1] * gv;
+      acc[8] += r2[x + 2] * gv;
+    }
+  }
+  for (int t = 0; t < 9; ++t) {
+    Lanes16<T> sum;
+    load16(sum, dk16 + t * 16);
+    sum += acc[t];
+    std::memcpy(dk16 + t * 16, &sum, sizeof sum);
+  }
+}
+
 struct StemConvFn : torch::autograd::Function<StemConvFn> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
-                               const torch::Tensor& weight) {
+                               const torch::Tensor& weight, bool blocked) {
     const int64_t n = x.size(0), h = x.size(2), w = x.size(3), c = weight.size(0);
+    ctx->save_for_backward({x});
+    ctx->saved_data["channels"] = c;
+    ctx->saved_data["blocked"] = blocked;
+    if (blocked) return forward_blocked(x, weight);
     auto out = torch::empty({n, c, h, w}, x.options());
     auto k = weight.contiguous();
     AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "stem_conv3x3", [&] {
@@ -111,8 +178,28 @@ struct StemConvFn : torch::autograd::Function<StemConvFn> {
         }
       });
     });
-    ctx->save_for_backward({x});
-    ctx->saved_data["channels"] = c;
+    return out;
+  }
+
+  // Output [N, C / 16, H, W, 16]; the taps regrouped as [C / 16][9][16].
+  static torch::Tensor forward_blocked(const torch::Tensor& x, const torch::Tensor& weight) {
+    const int64_t n = x.size(0), h = x.size(2), w = x.size(3), c = weight.size(0), groups = c / 16;
+    auto out = torch::empty({n, groups, h, w, 16}, x.options());
+    auto k16 = weight.reshape({groups, 16, 9}).transpose(1, 2).contiguous();
+    AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "stem_conv3x3_blocked", [&] {
+      const scalar_t* px = x.data_ptr<scalar_t>();
+      const scalar_t* pk = k16.data_ptr<scalar_t>();
+      scalar_t* po = out.data_ptr<scalar_t>();
+      at::parallel_for(0, n, 1, [&](int64_t begin, int64_t end) {
+        std::vector<scalar_t> pad(static_cast<size_t>((h + 3) * (w + 2)), scalar_t(0));
+        nets::detail::for_each_cloned(begin, end, [&](int64_t i) SELFSUP_ALWAYS_INLINE {
+          pad_plane(px + i * h * w, h, w, pad.data());
+          for (int64_t g = 0; g < groups; ++g) {
+            forward_block16(pad.data(), pk + g * 144, po + (i * groups + g) * h * w * 16, h, w);
+          }
+        });
+      });
+    });
     return out;
   }
 
@@ -121,6 +208,7 @@ struct StemConvFn : torch::autograd::Function<StemConvFn> {
     const auto x = ctx->get_saved_variables()[0];
     const int64_t c = ctx->saved_data["channels"].toInt();
     auto g = grads[0].contiguous();
+    if (ctx->saved_data["blocked"].toBool()) return {torch::Tensor(), backward_blocked(x, g, c), torch::Tensor()};
     const int64_t n = x.size(0), h = x.size(2), w = x.size(3);
     // Each thread sums its images' contributions in double; the threads' sums are added at the end.
     const int64_t threads = at::get_num_threads();
@@ -145,23 +233,59 @@ struct StemConvFn : torch::autograd::Function<StemConvFn> {
     for (int64_t t = 0; t < threads; ++t) {
       for (int64_t j = 0; j < c * 9; ++j) pd[j] += partial[static_cast<size_t>(t * c * 9 + j)];
     }
-    return {torch::Tensor(), dk.to(x.scalar_type()).view({c, 1, 3, 3})};
+    return {torch::Tensor(), dk.to(x.scalar_type()).view({c, 1, 3, 3}), torch::Tensor()};
+  }
+
+  static torch::Tensor backward_blocked(const torch::Tensor& x, const torch::Tensor& g, int64_t c) {
+    const int64_t n = x.size(0), h = x.size(2), w = x.size(3), groups = c / 16;
+    const int64_t threads = at::get_num_threads();
+    std::vector<double> partial(static_cast<size_t>(threads * c * 9), 0.0);  // [thread][group][9][16]
+    AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "stem_conv3x3_blocked_backward", [&] {
+      const scalar_t* px = x.data_ptr<scalar_t>();
+      const scalar_t* pg = g.data_ptr<scalar_t>();
+      at::parallel_for(0, n, 1, [&](int64_t begin, int64_t end) {
+        double* dk = partial.data() + at::get_thread_num() * c * 9;
+        std::vector<scalar_t> pad(static_cast<size_t>((h + 3) * (w + 2)), scalar_t(0));
+        std::vector<scalar_t> acc(144);
+        nets::detail::for_each_cloned(begin, end, [&](int64_t i) SELFSUP_ALWAYS_INLINE {
+          pad_plane(px + i * h * w, h, w, pad.data());
+          for (int64_t grp = 0; grp < groups; ++grp) {
+            std::fill(acc.begin(), acc.end(), scalar_t(0));
+            weight_grad_block16(pad.data(), pg + (i * groups + grp) * h * w * 16, h, w, acc.data());
+            for (int j = 0; j < 144; ++j) dk[grp * 144 + j] += acc[j];
+          }
+        });
+      });
+    });
+    auto dk = torch::zeros({c * 9}, torch::kFloat64);
+    double* pd = dk.data_ptr<double>();
+    for (int64_t t = 0; t < threads; ++t) {
+      for (int64_t j = 0; j < c * 9; ++j) pd[j] += partial[static_cast<size_t>(t * c * 9 + j)];
+    }
+    // [group][9][16] back to the weight's [C, 1, 3, 3].
+    return dk.view({groups, 9, 16}).transpose(1, 2).reshape({c, 1, 3, 3}).to(x.scalar_type());
   }
 };
 
 }  // namespace
 
-torch::Tensor stem_conv3x3(const torch::Tensor& x, const torch::Tensor& weight) {
+torch::Tensor stem_conv3x3(const torch::Tensor& x, const torch::Tensor& weight, Layout layout) {
   TORCH_CHECK(x.defined() && x.dim() == 4 && x.size(1) == 1, "stem_conv3x3: expected images [N, 1, H, W], got ",
               x.defined() ? x.sizes() : c10::IntArrayRef{});
   TORCH_CHECK(weight.dim() == 4 && weight.size(1) == 1 && weight.size(2) == 3 && weight.size(3) == 3,
               "stem_conv3x3: expected a weight [C, 1, 3, 3], got ", weight.sizes());
+  const bool blocked = layout == Layout::kBlocked16;
+  TORCH_CHECK(!blocked || weight.size(0) % 16 == 0,
+              "stem_conv3x3: a blocked output needs a multiple of 16 channels, got ", weight.size(0));
   const auto t = x.scalar_type();
   const bool fast = x.device().is_cpu() && weight.device().is_cpu() && x.is_contiguous() &&
                     (t == torch::kFloat32 || t == torch::kFloat64) && weight.scalar_type() == t && !x.requires_grad() &&
                     !nets::detail::autocast_on();
-  if (!fast) return torch::conv2d(x, weight, {}, 1, 1);
-  return StemConvFn::apply(x, weight);
+  if (!fast) {
+    auto y = torch::conv2d(x, weight, {}, 1, 1);
+    return blocked ? to_blocked16(y) : y;
+  }
+  return StemConvFn::apply(x, weight, blocked);
 }
 
 }  // namespace selfsup::functional

@@ -12,6 +12,8 @@
 // recomputes the ReLU mask from x instead of keeping the output.
 #include <torch/torch.h>
 
+#include "selfsup/nets/layout.h"
+
 namespace selfsup {
 namespace functional {
 
@@ -19,17 +21,20 @@ namespace functional {
 /// Updates running_mean / running_var (unbiased variance) with `momentum`, as torch::batch_norm
 /// does; either may be undefined. weight and bias may be undefined (no affine transform). Any
 /// device and dtype; the fused CPU kernel runs for contiguous float32 / float64 / bfloat16
-/// input of 3 or more dims.
+/// input of 3 or more dims. With layout kBlocked16, x is [N, C / 16, H, W, 16] and so is the
+/// output (layout.h).
 torch::Tensor batch_norm_train(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
                                const torch::Tensor& running_mean, const torch::Tensor& running_var,
-                               double momentum, double eps, bool relu);
+                               double momentum, double eps, bool relu, Layout layout = Layout::kNCHW);
 
 /// max_pool2x2(batch_norm_train(x, ..., relu = true)) for x [N, C, H, W], in one pass on a CPU:
 /// the full-size activation is neither written nor kept for the backward (the ConvNet's
-/// BN - ReLU - pool between stages; it halves that layer's memory traffic).
+/// BN - ReLU - pool between stages; it halves that layer's memory traffic). Input and output in
+/// `layout`.
 torch::Tensor batch_norm_relu_max_pool2x2(const torch::Tensor& x, const torch::Tensor& weight,
                                           const torch::Tensor& bias, const torch::Tensor& running_mean,
-                                          const torch::Tensor& running_var, double momentum, double eps);
+                                          const torch::Tensor& running_var, double momentum, double eps,
+                                          Layout layout = Layout::kNCHW);
 
 }  // namespace functional
 
@@ -55,6 +60,9 @@ class BatchNormImpl : public torch::nn::Cloneable<BatchNormImpl> {
   /// max_pool2x2(forward(x)) for images, fused into one op where the CPU kernel runs (training,
   /// with the ReLU on, and not in sync mode across processes).
   torch::Tensor forward_pooled(const torch::Tensor& x);
+  /// forward(x), or forward_pooled(x) when `pool`, for x and output in the blocked layout
+  /// [N, C / 16, H, W, 16] (layout.h); the fused kernels take it directly in training.
+  torch::Tensor forward_blocked16(const torch::Tensor& x, bool pool);
   void pretty_print(std::ostream& stream) const override;
 
   BatchNormOptions options;

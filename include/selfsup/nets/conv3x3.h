@@ -17,6 +17,8 @@
 // take (channels not a multiple of 16, an ISA without AVX-512) use oneDNN's direct algorithm.
 #include <torch/torch.h>
 
+#include "selfsup/nets/layout.h"
+
 namespace selfsup::functional {
 
 enum class Conv3x3Algorithm {
@@ -28,9 +30,14 @@ enum class Conv3x3Algorithm {
 
 struct Conv3x3FuncOptions {
   TORCH_ARG(Conv3x3Algorithm, algorithm) = Conv3x3Algorithm::kAuto;
+  /// The layout of x (and of its gradient).
+  TORCH_ARG(Layout, src_layout) = Layout::kNCHW;
+  /// The layout of the output (and of its gradient).
+  TORCH_ARG(Layout, dst_layout) = Layout::kNCHW;
 };
 
-/// conv2d(x, weight, no bias, stride 1, padding 1) for x [N, C, H, W] and weight [O, C, 3, 3].
+/// conv2d(x, weight, no bias, stride 1, padding 1) for x [N, C, H, W] and weight [O, C, 3, 3];
+/// x and the output in the layouts the options name (layout.h).
 torch::Tensor conv3x3(const torch::Tensor& x, const torch::Tensor& weight, const Conv3x3FuncOptions& options = {});
 
 /// Whether this build calls oneDNN itself (its headers were found at build time).

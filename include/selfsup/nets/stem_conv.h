@@ -10,9 +10,12 @@
 // needs a gradient (only the weight gradient is written here: images need none).
 #include <torch/torch.h>
 
+#include "selfsup/nets/layout.h"
+
 namespace selfsup::functional {
 
-/// conv2d(x, weight, no bias, stride 1, padding 1) for x [N, 1, H, W] and weight [C, 1, 3, 3].
-torch::Tensor stem_conv3x3(const torch::Tensor& x, const torch::Tensor& weight);
+/// conv2d(x, weight, no bias, stride 1, padding 1) for x [N, 1, H, W] and weight [C, 1, 3, 3],
+/// the output in `layout` (kBlocked16: [N, C / 16, H, W, 16], for C a multiple of 16).
+torch::Tensor stem_conv3x3(const torch::Tensor& x, const torch::Tensor& weight, Layout layout = Layout::kNCHW);
 
 }  // namespace selfsup::functional
