@@ -51,11 +51,39 @@ void with_lanes(bool blocked, F f) {
 
 // The inner loops are functions of their own with restrict pointers: inlined into the dispatch
 // and parallel_for lambdas, the compiler could not rule out aliasing between the rows it reads
-// and the row it writes, and ran them up to 3x slower. Coefficients are copied to locals for
-// the same reason.
-#define SELFSUP_LANES(name, src) \
-  A name[L];                      \
-  for (int l = 0; l < L; ++l) name[l] = (src)[l]
+// and the row it writes, and ran them up to 3x slower.
+
+// Per-channel dx = k * (g - mean_g - (x - mu) * r_mean_gx), the formula at the top of this file,
+// with k = w * r and r = invstd.
+template <typename A>
+struct DxPlan {
+  std::vector<A> k, mean_g, r_mean_gx;
+};
+
+// One block's per-channel coefficients as L-lane arrays, copied by value into each routine (a
+// pointer to them could alias the rows it writes). The affine map a * x + b, the mean, and for
+// the backward's second pass the DxPlan's terms.
+template <int L, typename A>
+struct Coefs {
+  A a[L] = {}, b[L] = {}, mu[L] = {}, k[L] = {}, mean_g[L] = {}, r_mean_gx[L] = {};
+};
+
+template <int L, typename A>
+SELFSUP_ALWAYS_INLINE inline Coefs<L, A> coefs(const std::vector<A>& scale, const std::vector<A>& shift, const A* mean, int64_t ch0,
+                  const DxPlan<A>* plan = nullptr) {
+  Coefs<L, A> c;
+  for (int l = 0; l < L; ++l) {
+    c.a[l] = scale[ch0 + l];
+    c.b[l] = shift[ch0 + l];
+    c.mu[l] = mean[ch0 + l];
+    if (plan) {
+      c.k[l] = plan->k[ch0 + l];
+      c.mean_g[l] = plan->mean_g[ch0 + l];
+      c.r_mean_gx[l] = plan->r_mean_gx[ch0 + l];
+    }
+  }
+  return c;
+}
 
 // row[k] += x[k] (and for the second pass += (x[k] - mu)^2): each channel's N planes are summed
 // element-wise into one row of partial sums, a loop that vectorises (a running scalar sum would
@@ -65,8 +93,10 @@ SELFSUP_ALWAYS_INLINE inline void add_rows(const S* __restrict__ x, A* __restric
   for (int64_t k = 0; k < pixels * L; ++k) row[k] += static_cast<A>(x[k]);
 }
 template <int L, typename S, typename A>
-SELFSUP_ALWAYS_INLINE inline void add_squared_rows(const S* __restrict__ x, const A* mu_of, A* __restrict__ row, int64_t pixels) {
-  SELFSUP_LANES(mu, mu_of);
+SELFSUP_ALWAYS_INLINE inline void add_squared_rows(const S* __restrict__ x, const A* mu_of, A* __restrict__ row,
+                                                  int64_t pixels) {
+  A mu[L];
+  for (int l = 0; l < L; ++l) mu[l] = mu_of[l];
   for (int64_t q = 0; q < pixels; ++q) {
     for (int l = 0; l < L; ++l) {
       const A d = static_cast<A>(x[q * L + l]) - mu[l];
@@ -90,9 +120,9 @@ inline A relu_of(A v) {
 }
 
 template <int L, typename S, typename A>
-SELFSUP_ALWAYS_INLINE inline void affine_rows(const S* __restrict__ x, S* __restrict__ y, int64_t pixels, const A* a_of, const A* b_of, bool relu) {
-  SELFSUP_LANES(a, a_of);
-  SELFSUP_LANES(b, b_of);
+SELFSUP_ALWAYS_INLINE inline void affine_rows(const S* __restrict__ x, S* __restrict__ y, int64_t pixels,
+                                             Coefs<L, A> c, bool relu) {
+  const A *a = c.a, *b = c.b;
   if (relu) {
     for (int64_t q = 0; q < pixels; ++q) {
       for (int l = 0; l < L; ++l) y[q * L + l] = static_cast<S>(relu_of(static_cast<A>(x[q * L + l]) * a[l] + b[l]));
@@ -107,11 +137,9 @@ SELFSUP_ALWAYS_INLINE inline void affine_rows(const S* __restrict__ x, S* __rest
 // Backward, first pass of the unpooled layer: g = dy masked by the ReLU (recomputed from x with
 // the forward's expression, so bit for bit the forward's mask).
 template <bool kRelu, int L, typename S, typename A>
-SELFSUP_ALWAYS_INLINE inline void grad_sums_rows(const S* __restrict__ x, const S* __restrict__ dy, int64_t pixels, const A* a_of, const A* b_of,
-                    const A* mu_of, A* __restrict__ row_g, A* __restrict__ row_gx) {
-  SELFSUP_LANES(a, a_of);
-  SELFSUP_LANES(b, b_of);
-  SELFSUP_LANES(mu, mu_of);
+SELFSUP_ALWAYS_INLINE inline void grad_sums_rows(const S* __restrict__ x, const S* __restrict__ dy, int64_t pixels,
+                                                Coefs<L, A> c, A* __restrict__ row_g, A* __restrict__ row_gx) {
+  const A *a = c.a, *b = c.b, *mu = c.mu;
   for (int64_t q = 0; q < pixels; ++q) {
     for (int l = 0; l < L; ++l) {
       const int64_t k = q * L + l;
@@ -123,22 +151,10 @@ SELFSUP_ALWAYS_INLINE inline void grad_sums_rows(const S* __restrict__ x, const 
   }
 }
 
-// Per channel: dx = k * (g - mean_g - (x - mu) * r_mean_gx), the formula at the top of this file,
-// with k = w * r and r = invstd.
-template <typename A>
-struct DxPlan {
-  std::vector<A> k, mean_g, r_mean_gx;
-};
-
 template <bool kRelu, int L, typename S, typename A>
-SELFSUP_ALWAYS_INLINE inline void dx_rows(const S* __restrict__ x, const S* __restrict__ dy, S* __restrict__ dx, int64_t pixels, const A* a_of,
-             const A* b_of, const A* mu_of, const DxPlan<A>& plan, int64_t ch0) {
-  SELFSUP_LANES(a, a_of);
-  SELFSUP_LANES(b, b_of);
-  SELFSUP_LANES(mu, mu_of);
-  SELFSUP_LANES(k, plan.k.data() + ch0);
-  SELFSUP_LANES(mean_g, plan.mean_g.data() + ch0);
-  SELFSUP_LANES(r_mean_gx, plan.r_mean_gx.data() + ch0);
+SELFSUP_ALWAYS_INLINE inline void dx_rows(const S* __restrict__ x, const S* __restrict__ dy, S* __restrict__ dx,
+                                         int64_t pixels, Coefs<L, A> c) {
+  const A *a = c.a, *b = c.b, *mu = c.mu, *k = c.k, *mean_g = c.mean_g, *r_mean_gx = c.r_mean_gx;
   for (int64_t q = 0; q < pixels; ++q) {
     for (int l = 0; l < L; ++l) {
       const A xv = static_cast<A>(x[q * L + l]), d = static_cast<A>(dy[q * L + l]);
@@ -167,10 +183,9 @@ inline A window_min(A p, A q, A r, A t) {
 // backward's sums need only it, not the full-size x. kDirection: +1 (every a >= 0) or -1 (every
 // a < 0) for one channel, 0 to pick per lane.
 template <int kDirection, int L, typename S, typename A>
-SELFSUP_ALWAYS_INLINE inline void pool_rows(const S* __restrict__ x0, const S* __restrict__ x1, S* __restrict__ out, S* __restrict__ ext,
-               int64_t wo, const A* a_of, const A* b_of) {
-  SELFSUP_LANES(a, a_of);
-  SELFSUP_LANES(b, b_of);
+SELFSUP_ALWAYS_INLINE inline void pool_rows(const S* __restrict__ x0, const S* __restrict__ x1, S* __restrict__ out,
+                                           S* __restrict__ ext, int64_t wo, Coefs<L, A> c) {
+  const A *a = c.a, *b = c.b;
   for (int64_t j = 0; j < wo; ++j) {
     for (int l = 0; l < L; ++l) {
       const A p = x0[2 * j * L + l], q = x0[(2 * j + 1) * L + l], r = x1[2 * j * L + l], t = x1[(2 * j + 1) * L + l];
@@ -229,11 +244,9 @@ inline Winner<A> winner(A xa, A xb, A xc, A a, A b, A y, A dy) {
 // extreme x stands for the winner's x (they differ only when two inputs round to the same
 // activation, by less than that rounding), so this pass never reads the full-size x.
 template <int L, typename S, typename A>
-SELFSUP_ALWAYS_INLINE inline void pooled_grad_sums(const S* __restrict__ ext, const S* __restrict__ dy, int64_t pixels, const A* a_of,
-                      const A* b_of, const A* mu_of, A* __restrict__ row_g, A* __restrict__ row_gx) {
-  SELFSUP_LANES(a, a_of);
-  SELFSUP_LANES(b, b_of);
-  SELFSUP_LANES(mu, mu_of);
+SELFSUP_ALWAYS_INLINE inline void pooled_grad_sums(const S* __restrict__ ext, const S* __restrict__ dy, int64_t pixels,
+                                                  Coefs<L, A> c, A* __restrict__ row_g, A* __restrict__ row_gx) {
+  const A *a = c.a, *b = c.b, *mu = c.mu;
   for (int64_t q = 0; q < pixels; ++q) {
     for (int l = 0; l < L; ++l) {
       const int64_t k = q * L + l;
@@ -246,15 +259,10 @@ SELFSUP_ALWAYS_INLINE inline void pooled_grad_sums(const S* __restrict__ ext, co
 }
 
 template <int L, typename S, typename A>
-SELFSUP_ALWAYS_INLINE inline void pooled_dx_rows(const S* __restrict__ x0, const S* __restrict__ x1, const S* __restrict__ ext,
-                    const S* __restrict__ dy, S* __restrict__ d0, S* __restrict__ d1, int64_t wo, const A* a_of,
-                    const A* b_of, const A* mu_of, const DxPlan<A>& plan, int64_t ch0) {
-  SELFSUP_LANES(a, a_of);
-  SELFSUP_LANES(b, b_of);
-  SELFSUP_LANES(mu, mu_of);
-  SELFSUP_LANES(k, plan.k.data() + ch0);
-  SELFSUP_LANES(mg, plan.mean_g.data() + ch0);
-  SELFSUP_LANES(rg, plan.r_mean_gx.data() + ch0);
+SELFSUP_ALWAYS_INLINE inline void pooled_dx_rows(const S* __restrict__ x0, const S* __restrict__ x1,
+                                                const S* __restrict__ ext, const S* __restrict__ dy, S* __restrict__ d0,
+                                                S* __restrict__ d1, int64_t wo, Coefs<L, A> c) {
+  const A *a = c.a, *b = c.b, *mu = c.mu, *k = c.k, *mg = c.mean_g, *rg = c.r_mean_gx;
   for (int64_t j = 0; j < wo; ++j) {
     for (int l = 0; l < L; ++l) {
       const int64_t left = 2 * j * L + l, right = (2 * j + 1) * L + l;
@@ -270,20 +278,15 @@ SELFSUP_ALWAYS_INLINE inline void pooled_dx_rows(const S* __restrict__ x0, const
 
 // A pixel in no pooling window (an odd last row or column) gets the normalisation's terms only.
 template <int L, typename S, typename A>
-SELFSUP_ALWAYS_INLINE inline void unpooled_dx(const S* __restrict__ x, S* __restrict__ dx, int64_t pixels, const A* mu_of, const DxPlan<A>& plan,
-                 int64_t ch0) {
-  SELFSUP_LANES(mu, mu_of);
-  SELFSUP_LANES(k, plan.k.data() + ch0);
-  SELFSUP_LANES(mg, plan.mean_g.data() + ch0);
-  SELFSUP_LANES(rg, plan.r_mean_gx.data() + ch0);
+SELFSUP_ALWAYS_INLINE inline void unpooled_dx(const S* __restrict__ x, S* __restrict__ dx, int64_t pixels,
+                                             Coefs<L, A> c) {
+  const A *mu = c.mu, *k = c.k, *mg = c.mean_g, *rg = c.r_mean_gx;
   for (int64_t q = 0; q < pixels; ++q) {
     for (int l = 0; l < L; ++l) {
       dx[q * L + l] = static_cast<S>(k[l] * (-mg[l] - (static_cast<A>(x[q * L + l]) - mu[l]) * rg[l]));
     }
   }
 }
-
-#undef SELFSUP_LANES
 
 // ---- shared by both layers -----------------------------------------------------------------
 
@@ -442,12 +445,13 @@ struct BatchNormTrainFn : torch::autograd::Function<BatchNormTrainFn> {
       affine_coefficients<A>(weight, bias, st, scale, shift);
       const scalar_t* px = x.data_ptr<scalar_t>();
       scalar_t* py = y.data_ptr<scalar_t>();
+      const A* pm = st.mean.data_ptr<A>();
       with_lanes(blocked, [&](auto lanes) {
         constexpr int L = decltype(lanes)::value;
         at::parallel_for(0, sh.n * sh.groups(), 1, [&](int64_t begin, int64_t end) {
           for_each_block<L>(begin, end, [&](int64_t p) SELFSUP_ALWAYS_INLINE {
             const int64_t i = p / sh.groups(), g = p % sh.groups(), o = sh.block(i, g, sh.pixels);
-            affine_rows<L>(px + o, py + o, sh.pixels, scale.data() + g * L, shift.data() + g * L, relu);
+            affine_rows<L>(px + o, py + o, sh.pixels, coefs<L>(scale, shift, pm, g * L), relu);
           });
         });
       });
@@ -480,18 +484,25 @@ struct BatchNormTrainFn : torch::autograd::Function<BatchNormTrainFn> {
       affine_coefficients<A>(weight, bias, st, scale, shift);
       with_lanes(sh.blocked, [&](auto lanes) {
         constexpr int L = decltype(lanes)::value;
-        auto* sums_rows = relu ? &grad_sums_rows<true, L, scalar_t, A> : &grad_sums_rows<false, L, scalar_t, A>;
         channel_grad_sums<L, A>(sh, sh.pixels, pr, sums, [&](int64_t i, int64_t g, A* row_g, A* row_gx) SELFSUP_ALWAYS_INLINE {
           const int64_t o = sh.block(i, g, sh.pixels);
-          sums_rows(px + o, pdy + o, sh.pixels, scale.data() + g * L, shift.data() + g * L, pm + g * L, row_g, row_gx);
+          const auto c = coefs<L>(scale, shift, pm, g * L);
+          if (relu) {
+            grad_sums_rows<true, L>(px + o, pdy + o, sh.pixels, c, row_g, row_gx);
+          } else {
+            grad_sums_rows<false, L>(px + o, pdy + o, sh.pixels, c, row_g, row_gx);
+          }
         });
         const auto plan = dx_plan<A>(weight, st, sums, sh.count());
-        auto* rows = relu ? &dx_rows<true, L, scalar_t, A> : &dx_rows<false, L, scalar_t, A>;
         at::parallel_for(0, sh.n * sh.groups(), 1, [&](int64_t begin, int64_t end) {
           for_each_block<L>(begin, end, [&](int64_t p) SELFSUP_ALWAYS_INLINE {
             const int64_t i = p / sh.groups(), g = p % sh.groups(), o = sh.block(i, g, sh.pixels);
-            rows(px + o, pdy + o, pdx + o, sh.pixels, scale.data() + g * L, shift.data() + g * L, pm + g * L, plan,
-                 g * L);
+            const auto c = coefs<L>(scale, shift, pm, g * L, &plan);
+            if (relu) {
+              dx_rows<true, L>(px + o, pdy + o, pdx + o, sh.pixels, c);
+            } else {
+              dx_rows<false, L>(px + o, pdy + o, pdx + o, sh.pixels, c);
+            }
           });
         });
       });
@@ -525,22 +536,22 @@ struct BatchNormReluPoolFn : torch::autograd::Function<BatchNormReluPoolFn> {
       const scalar_t* px = x.data_ptr<scalar_t>();
       scalar_t* py = y.data_ptr<scalar_t>();
       scalar_t* pe = ext.data_ptr<scalar_t>();
+      const A* pm = st.mean.data_ptr<A>();
       with_lanes(blocked, [&](auto lanes) {
         constexpr int L = decltype(lanes)::value;
         at::parallel_for(0, sh.n * sh.groups(), 1, [&](int64_t begin, int64_t end) {
           for_each_block<L>(begin, end, [&](int64_t p) SELFSUP_ALWAYS_INLINE {
             const int64_t i = p / sh.groups(), g = p % sh.groups();
-            const A* a = scale.data() + g * L;
-            const A* b = shift.data() + g * L;
+            const auto c = coefs<L>(scale, shift, pm, g * L);
             for (int64_t r = 0; r < ho; ++r) {
               const scalar_t* x0 = px + sh.block(i, g, sh.pixels) + 2 * r * sh.w * L;
               const int64_t o = sh.block(i, g, ho * wo) + r * wo * L;
               if (L > 1) {
-                pool_rows<0, L>(x0, x0 + sh.w * L, py + o, pe + o, wo, a, b);
-              } else if (a[0] >= A(0)) {
-                pool_rows<1, L>(x0, x0 + sh.w * L, py + o, pe + o, wo, a, b);
+                pool_rows<0, L>(x0, x0 + sh.w * L, py + o, pe + o, wo, c);
+              } else if (c.a[0] >= A(0)) {
+                pool_rows<1, L>(x0, x0 + sh.w * L, py + o, pe + o, wo, c);
               } else {
-                pool_rows<-1, L>(x0, x0 + sh.w * L, py + o, pe + o, wo, a, b);
+                pool_rows<-1, L>(x0, x0 + sh.w * L, py + o, pe + o, wo, c);
               }
             }
           });
@@ -578,25 +589,23 @@ struct BatchNormReluPoolFn : torch::autograd::Function<BatchNormReluPoolFn> {
         // Only window winners carry a gradient, so the sums run over the pooled grid.
         channel_grad_sums<L, A>(sh, ho * wo, pr, sums, [&](int64_t i, int64_t g, A* row_g, A* row_gx) SELFSUP_ALWAYS_INLINE {
           const int64_t o = sh.block(i, g, ho * wo);
-          pooled_grad_sums<L>(pe + o, pdy + o, ho * wo, scale.data() + g * L, shift.data() + g * L, pm + g * L, row_g,
-                              row_gx);
+          pooled_grad_sums<L>(pe + o, pdy + o, ho * wo, coefs<L>(scale, shift, pm, g * L), row_g, row_gx);
         });
         const auto plan = dx_plan<A>(weight, st, sums, sh.count());
         at::parallel_for(0, sh.n * sh.groups(), 1, [&](int64_t begin, int64_t end) {
           for_each_block<L>(begin, end, [&](int64_t p) SELFSUP_ALWAYS_INLINE {
             const int64_t i = p / sh.groups(), g = p % sh.groups(), ch0 = g * L, base = sh.block(i, g, sh.pixels);
-            const A *a = scale.data() + ch0, *b = shift.data() + ch0, *mu = pm + ch0;
+            const auto c = coefs<L>(scale, shift, pm, ch0, &plan);
             for (int64_t r = 0; r < ho; ++r) {
               const int64_t row = base + 2 * r * w * L, o = sh.block(i, g, ho * wo) + r * wo * L;
-              pooled_dx_rows<L>(px + row, px + row + w * L, pe + o, pdy + o, pdx + row, pdx + row + w * L, wo, a, b,
-                                mu, plan, ch0);
+              pooled_dx_rows<L>(px + row, px + row + w * L, pe + o, pdy + o, pdx + row, pdx + row + w * L, wo, c);
               if (w % 2) {  // an odd last column is in no window
-                for (int64_t q : {row + (w - 1) * L, row + (2 * w - 1) * L}) unpooled_dx<L>(px + q, pdx + q, 1, mu, plan, ch0);
+                for (int64_t q : {row + (w - 1) * L, row + (2 * w - 1) * L}) unpooled_dx<L>(px + q, pdx + q, 1, c);
               }
             }
             if (h % 2) {  // and so is an odd last row
               const int64_t row = base + (h - 1) * w * L;
-              unpooled_dx<L>(px + row, pdx + row, w, mu, plan, ch0);
+              unpooled_dx<L>(px + row, pdx + row, w, c);
             }
           });
         });

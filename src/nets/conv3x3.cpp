@@ -81,6 +81,20 @@ torch::Tensor scratchpad(const memory::desc& desc, std::unordered_map<int, memor
   return storage;
 }
 
+// Runs `primitive` on `args` and its own scratchpad, its output (argument `out_arg`, in oneDNN's
+// layout `produced`) going to the caller's tensor `out` in layout `wanted`: written in place when
+// the two agree, else through a buffer and one reorder.
+void execute_into(const dnnl::primitive& primitive, const memory::desc& scratch, std::unordered_map<int, memory> args,
+                  int out_arg, const memory::desc& produced, torch::Tensor& out, const memory::desc& wanted,
+                  dnnl::stream& stream) {
+  auto result = produced == wanted ? Buffer{out, memory(wanted, cpu_engine(), out.data_ptr())} : allocate(produced);
+  args.insert({out_arg, result.mem});
+  auto pad = scratchpad(scratch, args);
+  primitive.execute(stream, args);
+  to_user(result.mem, out, wanted, stream);
+  stream.wait();
+}
+
 // The primitives of one shape, built once (oneDNN JIT-compiles each) and reused by every call.
 struct Plan {
   memory::dims src, weights, dst;
@@ -166,14 +180,8 @@ struct Conv3x3Fn : torch::autograd::Function<Conv3x3Fn> {
     auto wts = in_layout(w_mem, plan->fwd_pd.weights_desc(), stream, w);
     const auto out_desc = user_desc(plan->dst, out_layout);
     auto out = torch::empty(tensor_shape(plan->dst, out_layout), x.options());
-    auto dst = plan->fwd_pd.dst_desc() == out_desc ? Buffer{out, memory(out_desc, cpu_engine(), out.data_ptr())}
-                                                   : allocate(plan->fwd_pd.dst_desc());
-    std::unordered_map<int, memory> args = {
-        {DNNL_ARG_SRC, src.mem}, {DNNL_ARG_WEIGHTS, wts.mem}, {DNNL_ARG_DST, dst.mem}};
-    auto pad = scratchpad(plan->fwd_pd.scratchpad_desc(), args);
-    plan->fwd.execute(stream, args);
-    to_user(dst.mem, out, out_desc, stream);
-    stream.wait();
+    execute_into(plan->fwd, plan->fwd_pd.scratchpad_desc(), {{DNNL_ARG_SRC, src.mem}, {DNNL_ARG_WEIGHTS, wts.mem}},
+                 DNNL_ARG_DST, plan->fwd_pd.dst_desc(), out, out_desc, stream);
 
     // The weight gradient reads the input in the forward's blocked layout: kept as it is, so the
     // backward pass does not reorder it again.
@@ -206,15 +214,9 @@ struct Conv3x3Fn : torch::autograd::Function<Conv3x3Fn> {
       auto wts = in_layout(w_mem, plan->bwd_data_pd.weights_desc(), stream, w);
       const auto dx_desc = user_desc(plan->src, src_layout);
       dx = torch::empty(tensor_shape(plan->src, src_layout), g.options());
-      auto diff_src = plan->bwd_data_pd.diff_src_desc() == dx_desc
-                          ? Buffer{dx, memory(dx_desc, cpu_engine(), dx.data_ptr())}
-                          : allocate(plan->bwd_data_pd.diff_src_desc());
-      std::unordered_map<int, memory> args = {
-          {DNNL_ARG_DIFF_DST, diff_dst.mem}, {DNNL_ARG_WEIGHTS, wts.mem}, {DNNL_ARG_DIFF_SRC, diff_src.mem}};
-      auto pad = scratchpad(plan->bwd_data_pd.scratchpad_desc(), args);
-      plan->bwd_data.execute(stream, args);
-      to_user(diff_src.mem, dx, dx_desc, stream);
-      stream.wait();
+      execute_into(plan->bwd_data, plan->bwd_data_pd.scratchpad_desc(),
+                   {{DNNL_ARG_DIFF_DST, diff_dst.mem}, {DNNL_ARG_WEIGHTS, wts.mem}}, DNNL_ARG_DIFF_SRC,
+                   plan->bwd_data_pd.diff_src_desc(), dx, dx_desc, stream);
     }
     if (ctx->needs_input_grad(1)) {
       memory saved(plan->fwd_pd.src_desc(), cpu_engine(), src_storage.data_ptr());
@@ -222,15 +224,9 @@ struct Conv3x3Fn : torch::autograd::Function<Conv3x3Fn> {
       auto dd = in_layout(diff_dst.mem, plan->bwd_weights_pd.diff_dst_desc(), stream, diff_dst.storage);
       dw = torch::empty(plan->weights, g.options());
       const auto dw_desc = plain(plan->weights, Tag::oihw);
-      auto diff_w = plan->bwd_weights_pd.diff_weights_desc() == dw_desc
-                        ? Buffer{dw, memory(dw_desc, cpu_engine(), dw.data_ptr())}
-                        : allocate(plan->bwd_weights_pd.diff_weights_desc());
-      std::unordered_map<int, memory> args = {
-          {DNNL_ARG_SRC, src.mem}, {DNNL_ARG_DIFF_DST, dd.mem}, {DNNL_ARG_DIFF_WEIGHTS, diff_w.mem}};
-      auto pad = scratchpad(plan->bwd_weights_pd.scratchpad_desc(), args);
-      plan->bwd_weights.execute(stream, args);
-      to_user(diff_w.mem, dw, dw_desc, stream);
-      stream.wait();
+      execute_into(plan->bwd_weights, plan->bwd_weights_pd.scratchpad_desc(),
+                   {{DNNL_ARG_SRC, src.mem}, {DNNL_ARG_DIFF_DST, dd.mem}}, DNNL_ARG_DIFF_WEIGHTS,
+                   plan->bwd_weights_pd.diff_weights_desc(), dw, dw_desc, stream);
     }
     return {dx, dw, torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }

@@ -152,6 +152,24 @@ SELFSUP_ALWAYS_INLINE inline void weight_grad_block16(const T* __restrict__ pad,
   }
 }
 
+// The weight gradient's sums over the batch: each thread adds its images' contributions into its
+// own `size` doubles (add(begin, end, dk) for images [begin, end)), and the threads' sums are
+// added at the end, so the result does not depend on the order threads finish in.
+template <typename Add>
+torch::Tensor sum_over_images(int64_t n, int64_t size, const Add& add) {
+  const int64_t threads = at::get_num_threads();
+  std::vector<double> partial(static_cast<size_t>(threads * size), 0.0);
+  at::parallel_for(0, n, 1, [&](int64_t begin, int64_t end) {
+    add(begin, end, partial.data() + at::get_thread_num() * size);
+  });
+  auto total = torch::zeros({size}, torch::kFloat64);
+  double* pt = total.data_ptr<double>();
+  for (int64_t t = 0; t < threads; ++t) {
+    for (int64_t j = 0; j < size; ++j) pt[j] += partial[static_cast<size_t>(t * size + j)];
+  }
+  return total;
+}
+
 struct StemConvFn : torch::autograd::Function<StemConvFn> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
                                const torch::Tensor& weight, bool blocked) {
@@ -210,14 +228,11 @@ struct StemConvFn : torch::autograd::Function<StemConvFn> {
     auto g = grads[0].contiguous();
     if (ctx->saved_data["blocked"].toBool()) return {torch::Tensor(), backward_blocked(x, g, c), torch::Tensor()};
     const int64_t n = x.size(0), h = x.size(2), w = x.size(3);
-    // Each thread sums its images' contributions in double; the threads' sums are added at the end.
-    const int64_t threads = at::get_num_threads();
-    std::vector<double> partial(static_cast<size_t>(threads * c * 9), 0.0);
+    torch::Tensor dk;
     AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "stem_conv3x3_backward", [&] {
       const scalar_t* px = x.data_ptr<scalar_t>();
       const scalar_t* pg = g.data_ptr<scalar_t>();
-      at::parallel_for(0, n, 1, [&](int64_t begin, int64_t end) {
-        double* dk = partial.data() + at::get_thread_num() * c * 9;
+      dk = sum_over_images(n, c * 9, [&](int64_t begin, int64_t end, double* dk) {
         std::vector<scalar_t> pad(static_cast<size_t>((h + 3) * (w + 2)), scalar_t(0));
         std::vector<scalar_t> gflat(static_cast<size_t>(h * (w + 2)), scalar_t(0));  // its extra columns stay 0
         for (int64_t i = begin; i < end; ++i) {
@@ -228,23 +243,16 @@ struct StemConvFn : torch::autograd::Function<StemConvFn> {
         }
       });
     });
-    auto dk = torch::zeros({c * 9}, torch::kFloat64);
-    double* pd = dk.data_ptr<double>();
-    for (int64_t t = 0; t < threads; ++t) {
-      for (int64_t j = 0; j < c * 9; ++j) pd[j] += partial[static_cast<size_t>(t * c * 9 + j)];
-    }
     return {torch::Tensor(), dk.to(x.scalar_type()).view({c, 1, 3, 3}), torch::Tensor()};
   }
 
   static torch::Tensor backward_blocked(const torch::Tensor& x, const torch::Tensor& g, int64_t c) {
     const int64_t n = x.size(0), h = x.size(2), w = x.size(3), groups = c / 16;
-    const int64_t threads = at::get_num_threads();
-    std::vector<double> partial(static_cast<size_t>(threads * c * 9), 0.0);  // [thread][group][9][16]
+    torch::Tensor dk;  // [group][9][16]
     AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "stem_conv3x3_blocked_backward", [&] {
       const scalar_t* px = x.data_ptr<scalar_t>();
       const scalar_t* pg = g.data_ptr<scalar_t>();
-      at::parallel_for(0, n, 1, [&](int64_t begin, int64_t end) {
-        double* dk = partial.data() + at::get_thread_num() * c * 9;
+      dk = sum_over_images(n, c * 9, [&](int64_t begin, int64_t end, double* dk) {
         std::vector<scalar_t> pad(static_cast<size_t>((h + 3) * (w + 2)), scalar_t(0));
         std::vector<scalar_t> acc(144);
         nets::detail::for_each_cloned(begin, end, [&](int64_t i) SELFSUP_ALWAYS_INLINE {
@@ -257,11 +265,6 @@ struct StemConvFn : torch::autograd::Function<StemConvFn> {
         });
       });
     });
-    auto dk = torch::zeros({c * 9}, torch::kFloat64);
-    double* pd = dk.data_ptr<double>();
-    for (int64_t t = 0; t < threads; ++t) {
-      for (int64_t j = 0; j < c * 9; ++j) pd[j] += partial[static_cast<size_t>(t * c * 9 + j)];
-    }
     // [group][9][16] back to the weight's [C, 1, 3, 3].
     return dk.view({groups, 9, 16}).transpose(1, 2).reshape({c, 1, 3, 3}).to(x.scalar_type());
   }
