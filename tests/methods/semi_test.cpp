@@ -3,6 +3,7 @@
 // surviving a checkpoint.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "selfsup/augment/pipeline.h"
@@ -223,6 +224,47 @@ TEST(FixMatch, DistributionAlignmentMovesAndTravelsWithTheCheckpoint) {
   EXPECT_NEAR(p_model.sum().item<double>(), 1.0, 1e-9);
   EXPECT_FALSE(torch::allclose(p_model, torch::full({10}, 0.1, torch::kFloat64))) << "p_model never moved";
   EXPECT_TRUE(torch::equal(fresh->named_buffers()["dist_align.p_model"], p_model));
+}
+
+TEST(FixMatch, ClassContrastTrainsItsProjectorAndTravelsWithTheCheckpoint) {
+  auto cfg = semi_config("fixmatch");
+  cfg.set("method.contrast_weight", YAML::Node(0.5));
+  cfg.set("method.contrast_threshold", YAML::Node(0.0));  // every image gets a class
+  init_runtime(2);
+  auto s = semi_data(cfg);
+  auto m = methods::make_semi_method(cfg, s.spec);
+  auto unread = [](const Config& c, const std::string& key) {
+    const auto u = c.unused_keys();
+    return std::find(u.begin(), u.end(), key) != u.end();
+  };
+  EXPECT_FALSE(unread(cfg, "method.contrast_weight"));
+  auto loader = loader_for(s, *m);
+  m->train();
+  auto out = m->training_step(loader.get(0));
+  ASSERT_TRUE(out.metrics.count("contrast_loss"));
+  const double contrast = out.metrics.at("contrast_loss");
+  EXPECT_TRUE(std::isfinite(contrast) && contrast > 0) << contrast;
+  // The term is added with its weight on top of the FixMatch objective.
+  const double fixmatch = out.metrics.at("sup_loss") + out.metrics.at("unsup_weight") * out.metrics.at("unsup_loss");
+  EXPECT_NEAR(out.loss.item<double>(), fixmatch + 0.5 * contrast, 1e-4 * (1 + fixmatch));
+  out.loss.backward();
+  auto projector = m->named_parameters()["contrast_projector.layers.0.weight"];
+  ASSERT_TRUE(projector.defined() && projector.grad().defined());
+  EXPECT_GT(projector.grad().abs().sum().item<double>(), 0);
+
+  auto [trained, fresh] = train_and_reload(cfg, 3, "fixmatch_cc");
+  EXPECT_TRUE(torch::equal(fresh->named_parameters()["contrast_projector.layers.0.weight"],
+                           trained->named_parameters()["contrast_projector.layers.0.weight"]));
+  // Off (the default), nothing is registered; methods without a strong view refuse the keys.
+  auto plain = methods::make_semi_method(semi_config("fixmatch"), s.spec);
+  EXPECT_EQ(plain->named_parameters().find("contrast_projector.layers.0.weight"), nullptr);
+  auto sup = semi_config("supervised");
+  sup.set("method.contrast_weight", YAML::Node(1.0));
+  methods::make_semi_method(sup, s.spec);
+  EXPECT_TRUE(unread(sup, "method.contrast_weight"));
+  auto bad = semi_config("fixmatch");
+  bad.set("method.contrast_temperature", YAML::Node(-1.0));
+  EXPECT_THROW(methods::make_semi_method(bad, s.spec), c10::Error);
 }
 
 TEST(SemiMethods, PretrainOnlyMethodsAreRefused) {

@@ -3,6 +3,7 @@
 // modules in selfsup::losses.
 #include "selfsup/losses/barlow_twins.h"
 #include "selfsup/losses/byol.h"
+#include "selfsup/losses/class_contrast.h"
 #include "selfsup/losses/consistency.h"
 #include "selfsup/losses/dist_align.h"
 #include "selfsup/losses/flexmatch.h"

@@ -11,10 +11,12 @@
 #include <vector>
 
 #include "selfsup/core/config.h"
+#include "selfsup/losses/class_contrast.h"
 #include "selfsup/losses/dist_align.h"
 #include "selfsup/losses/masked_mean.h"
 #include "selfsup/methods/method.h"
 #include "selfsup/nets/backbone.h"
+#include "selfsup/nets/heads.h"
 
 namespace selfsup::methods {
 
@@ -70,6 +72,11 @@ class SemiMethodImpl : public MethodImpl {
   /// One forward pass of several inputs together (BatchNorm sees one batch of labeled and
   /// unlabeled images, as in USB), split back into logits per input.
   std::vector<torch::Tensor> forward_together(const std::vector<torch::Tensor>& inputs);
+  /// The same, also returning the backbone's features of each input (what a projector reads).
+  struct Outputs {
+    std::vector<torch::Tensor> logits, features;
+  };
+  Outputs forward_together_with_features(const std::vector<torch::Tensor>& inputs);
   /// loss = supervised + unlabeled_weight() * unlabeled; logs both terms and the weight.
   StepOutput combine(const torch::Tensor& supervised, const torch::Tensor& unlabeled,
                      std::map<std::string, double> metrics = {}) const;
@@ -83,6 +90,16 @@ class SemiMethodImpl : public MethodImpl {
   /// The weak view's logits as targets: distribution-aligned (losses/dist_align.h, which also
   /// updates the running class marginal) when method.dist_align is on, else detached as they are.
   torch::Tensor target_logits(const torch::Tensor& weak_logits);
+  /// Reads method.contrast_weight (0: off, the default), method.contrast_threshold (0.8),
+  /// method.contrast_temperature (0.2) and the projector's method.contrast_proj_* keys; when the
+  /// weight is > 0 it registers the projector. Methods with a weak and a strong unlabeled view
+  /// call it, and only they accept the keys.
+  void read_class_contrast(const Config& cfg);
+  bool class_contrast_on() const { return !contrast_projector_.is_empty(); }
+  /// Adds contrast_weight * class_contrast_loss(proj(weak), proj(strong), targets) to out.loss
+  /// and logs it as contrast_loss (losses/class_contrast.h); a no-op when off.
+  void add_class_contrast(StepOutput& out, const torch::Tensor& weak_features,
+                          const torch::Tensor& strong_features, const torch::Tensor& targets);
 
   functional::MaskedMean masked_mean_;
   uint64_t seed_;
@@ -92,6 +109,9 @@ class SemiMethodImpl : public MethodImpl {
   int64_t ramp_steps_;
   torch::Tensor progress_;  // buffer [step, total]: the ramp resumes where it stopped
   losses::DistributionAlignment dist_align_{nullptr};  // registered only when on
+  nets::MLPHead contrast_projector_{nullptr};          // registered only when on
+  double contrast_weight_ = 0;
+  functional::ClassContrastOptions contrast_options_;
 };
 
 /// The semi-supervised method named by `method.name` (throws naming it when it is not one).

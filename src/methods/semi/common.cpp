@@ -1,5 +1,7 @@
 #include "selfsup/methods/semi.h"
 
+#include <cmath>
+
 #include "selfsup/methods/common.h"
 
 namespace selfsup::methods {
@@ -67,10 +69,15 @@ double SemiMethodImpl::unlabeled_weight() const {
 }
 
 std::vector<torch::Tensor> SemiMethodImpl::forward_together(const std::vector<torch::Tensor>& inputs) {
+  return forward_together_with_features(inputs).logits;
+}
+
+SemiMethodImpl::Outputs SemiMethodImpl::forward_together_with_features(const std::vector<torch::Tensor>& inputs) {
   std::vector<int64_t> sizes;
   for (const auto& x : inputs) sizes.push_back(x.size(0));
-  auto logits = student->forward(torch::cat(inputs)).to(torch::kFloat32);
-  return logits.split_with_sizes(sizes);
+  auto features = student->backbone->forward(torch::cat(inputs));
+  auto logits = student->head->forward(features).to(torch::kFloat32);
+  return {logits.split_with_sizes(sizes), features.split_with_sizes(sizes)};
 }
 
 StepOutput SemiMethodImpl::combine(const torch::Tensor& supervised, const torch::Tensor& unlabeled,
@@ -105,6 +112,33 @@ void SemiMethodImpl::read_distribution_alignment(const Config& cfg, const DataSp
 torch::Tensor SemiMethodImpl::target_logits(const torch::Tensor& weak_logits) {
   if (!dist_align_) return weak_logits.detach();
   return dist_align_->forward(weak_logits);
+}
+
+void SemiMethodImpl::read_class_contrast(const Config& cfg) {
+  contrast_weight_ = cfg.get<double>("method.contrast_weight", 0.0);
+  contrast_options_.threshold(cfg.get<double>("method.contrast_threshold", 0.8))
+      .temperature(cfg.get<double>("method.contrast_temperature", 0.2));
+  TORCH_CHECK(std::isfinite(contrast_weight_) && contrast_weight_ >= 0, "method.contrast_weight must be >= 0, got ",
+              contrast_weight_);
+  TORCH_CHECK(contrast_options_.threshold() >= 0 && contrast_options_.threshold() <= 1,
+              "method.contrast_threshold must be in [0, 1], got ", contrast_options_.threshold());
+  TORCH_CHECK(std::isfinite(contrast_options_.temperature()) && contrast_options_.temperature() > 0,
+              "method.contrast_temperature must be > 0, got ", contrast_options_.temperature());
+  const int64_t dim = student->backbone->feature_dim();
+  // Read even when off, so that the projector's keys are known config keys either way.
+  auto projector = make_head(cfg, "contrast_proj", dim, HeadDefaults{dim, 64, 2, true, false});
+  if (contrast_weight_ > 0) contrast_projector_ = register_module("contrast_projector", projector);
+}
+
+void SemiMethodImpl::add_class_contrast(StepOutput& out, const torch::Tensor& weak_features,
+                                        const torch::Tensor& strong_features, const torch::Tensor& targets) {
+  if (!class_contrast_on()) return;
+  // One projector pass over both views: its BatchNorm sees one batch, as the backbone's does.
+  auto z = contrast_projector_->forward(torch::cat({weak_features, strong_features})).to(torch::kFloat32);
+  auto zs = z.chunk(2);
+  auto c = functional::class_contrast_loss(zs[0], zs[1], targets, contrast_options_);
+  out.metrics["contrast_loss"] = c.item<double>();
+  out.loss = out.loss + contrast_weight_ * c;
 }
 
 void SemiMethodImpl::check_unlabeled(const Batch& b, size_t views, const char* method) {

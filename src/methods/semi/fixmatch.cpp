@@ -11,18 +11,23 @@ class FixMatchImpl : public SemiMethodImpl {
   FixMatchImpl(const Config& cfg, const DataSpec& spec) : SemiMethodImpl(cfg, spec, 1.0, 0.0) {
     options_.threshold(cfg.get<double>("method.threshold", 0.95)).masked_mean(masked_mean_);
     read_distribution_alignment(cfg, spec);
+    read_class_contrast(cfg);
     TORCH_CHECK(options_.threshold() >= 0 && options_.threshold() <= 1, "method.threshold must be in [0, 1], got ",
                 options_.threshold());
   }
   std::vector<std::string> unlabeled_views() const override { return {"weak", "strong"}; }
   StepOutput training_step(const Batch& b) override {
     check_unlabeled(b, 2, "fixmatch");
-    auto l = forward_together({b.views[0], b.unlabeled_views[0], b.unlabeled_views[1]});
+    auto f = forward_together_with_features({b.views[0], b.unlabeled_views[0], b.unlabeled_views[1]});
+    const auto& l = f.logits;
     auto sup = torch::nn::functional::cross_entropy(l[0], b.labels);
-    auto u = functional::pseudo_label_loss(l[2], target_logits(l[1]), options_);
+    auto targets = target_logits(l[1]);
+    auto u = functional::pseudo_label_loss(l[2], targets, options_);
     std::map<std::string, double> m;
     log_pseudo_labels(m, u.pseudo.labels, u.pseudo.mask, b);
-    return combine(sup, u.loss, std::move(m));
+    auto out = combine(sup, u.loss, std::move(m));
+    add_class_contrast(out, f.features[1], f.features[2], targets);
+    return out;
   }
 
  private:

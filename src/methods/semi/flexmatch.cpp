@@ -19,20 +19,25 @@ class FlexMatchImpl : public SemiMethodImpl {
                                                               "method.mapping"));
     thresholds_ = register_module("thresholds", losses::FlexMatchThresholds(o));
     read_distribution_alignment(cfg, spec);
+    read_class_contrast(cfg);
   }
   std::vector<std::string> unlabeled_views() const override { return {"weak", "strong"}; }
   StepOutput training_step(const Batch& b) override {
     check_unlabeled(b, 2, "flexmatch");
-    auto l = forward_together({b.views[0], b.unlabeled_views[0], b.unlabeled_views[1]});
+    auto f = forward_together_with_features({b.views[0], b.unlabeled_views[0], b.unlabeled_views[1]});
+    const auto& l = f.logits;
     auto sup = torch::nn::functional::cross_entropy(l[0], b.labels);
+    auto targets = target_logits(l[1]);
     // Mask with the thresholds from before this batch, then record its confident predictions.
-    auto pseudo = functional::hard_pseudo_labels(target_logits(l[1]), thresholds_->thresholds);
+    auto pseudo = functional::hard_pseudo_labels(targets, thresholds_->thresholds);
     auto unsup = functional::masked_cross_entropy(l[2], pseudo.labels, pseudo.mask, masked_mean_);
     thresholds_->update(pseudo.confidence, pseudo.labels, b.unlabeled_indices);
     std::map<std::string, double> m;
     log_pseudo_labels(m, pseudo.labels, pseudo.mask, b);
     m["mean_threshold"] = thresholds_->thresholds.mean().item<double>();
-    return combine(sup, unsup, std::move(m));
+    auto out = combine(sup, unsup, std::move(m));
+    add_class_contrast(out, f.features[1], f.features[2], targets);
+    return out;
   }
 
  private:
