@@ -7,9 +7,30 @@
 #include <torch/cuda.h>
 #include <torch/utils.h>
 
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 namespace selfsup {
+
+bool cpu_has_native_bf16() {
+  static const bool has = [] {
+    std::ifstream in("/proc/cpuinfo");
+    if (!in) return true;  // not Linux: no way to tell, take the user's word
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind("flags", 0) != 0) continue;
+      std::istringstream words(line);
+      std::string w;
+      while (words >> w) {
+        if (w == "avx512_bf16" || w == "amx_bf16") return true;
+      }
+      return false;
+    }
+    return true;
+  }();
+  return has;
+}
 
 void init_runtime(int threads) {
 #ifdef __GLIBC__
