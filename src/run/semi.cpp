@@ -79,7 +79,7 @@ nlohmann::json semi(Config cfg, const RunOptions& ro, const std::string& init) {
   auto labeled = rest.subset(ls.labeled), unlabeled = rest.subset(ls.unlabeled);
 
   const int64_t size = data.train.height(), channels = data.train.channels();
-  methods::DataSpec spec{channels, size, data.train.num_classes(), unlabeled.size()};
+  methods::DataSpec spec{channels, size, data.train.num_classes(), unlabeled.size(), labeled.size()};
   seed_everything(derive_seed(seed, "init"));
   auto method = methods::make_semi_method(cfg, spec);
   method->to(device);

@@ -42,7 +42,7 @@ SemiSetup semi_data(const Config& cfg) {
   auto ls = data::labeled_subset(splits.train.labels, 10, 1);
   SemiSetup s{splits.train.subset(ls.labeled), splits.train.subset(ls.unlabeled),
               train::Normalization::from_config(cfg, splits.train.images), {}};
-  s.spec = {1, 28, 10, s.unlabeled.size()};
+  s.spec = {1, 28, 10, s.unlabeled.size(), s.labeled.size()};
   return s;
 }
 
@@ -99,17 +99,19 @@ TEST_P(SemiRun, LossFallsAndEverythingIsLogged) {
   });
   trainer.fit();
   ASSERT_EQ(total.size(), static_cast<size_t>(steps));
-  const auto& falling = GetParam() == "mixmatch" ? sup : total;
+  // SimMatch's instance loss switches on when its labeled bank is full (a few steps in): its total
+  // jumps there, and the labeled term is the one that must fall.
+  const auto& falling = GetParam() == "mixmatch" || GetParam() == "simmatch" ? sup : total;
   EXPECT_LT(mean(falling, steps - 6, steps), mean(falling, 0, 6)) << GetParam() << ": the loss did not fall";
   const std::string name = GetParam();
-  if (name == "pseudo_label" || name == "fixmatch" || name == "flexmatch" || name == "uda") {
+  if (name == "pseudo_label" || name == "fixmatch" || name == "flexmatch" || name == "simmatch" || name == "uda") {
     EXPECT_TRUE(saw_mask) << name << " logs no mask rate";
   }
 }
 
 INSTANTIATE_TEST_SUITE_P(AllSemiMethods, SemiRun,
                          ::testing::Values("supervised", "pseudo_label", "pi_model", "mean_teacher", "vat",
-                                           "mixmatch", "fixmatch", "flexmatch", "uda"),
+                                           "mixmatch", "fixmatch", "flexmatch", "simmatch", "uda"),
                          [](const auto& info) { return info.param; });
 
 // The unlabeled weight's ramp: over method.ramp_steps optimizer steps whatever the run's length,
@@ -265,6 +267,49 @@ TEST(FixMatch, ClassContrastTrainsItsProjectorAndTravelsWithTheCheckpoint) {
   auto bad = semi_config("fixmatch");
   bad.set("method.contrast_temperature", YAML::Node(-1.0));
   EXPECT_THROW(methods::make_semi_method(bad, s.spec), c10::Error);
+}
+
+TEST(SimMatch, BankFillsTrainsTheProjectorAndTravelsWithTheCheckpoint) {
+  auto cfg = semi_config("simmatch");
+  init_runtime(2);
+  auto s = semi_data(cfg);
+  auto m = methods::make_semi_method(cfg, s.spec);
+  auto loader = loader_for(s, *m);
+  m->train();
+  // 100 labeled images, 32 per batch: the bank cannot be full before four steps, and only once it
+  // is do the similarities enter the targets and the instance loss.
+  const auto full = [&] { return m->named_buffers()["bank.written"].all().item<bool>(); };
+  int64_t step = 0;
+  for (; !full() && step < 20; ++step) {
+    auto out = m->training_step(loader.get(step));
+    EXPECT_EQ(out.metrics.at("instance_loss"), 0.0) << "step " << step;
+  }
+  ASSERT_TRUE(full());
+  EXPECT_GE(step, 4);
+  auto out = m->training_step(loader.get(step));
+  const double instance = out.metrics.at("instance_loss");
+  EXPECT_TRUE(std::isfinite(instance) && instance > 0) << instance;
+  const double fixmatch = out.metrics.at("sup_loss") + out.metrics.at("unsup_weight") * out.metrics.at("unsup_loss");
+  EXPECT_NEAR(out.loss.item<double>(), fixmatch + instance, 1e-4 * (1 + fixmatch));
+  out.loss.backward();
+  auto projector = m->named_parameters()["projector.layers.0.weight"];
+  ASSERT_TRUE(projector.defined() && projector.grad().defined());
+  EXPECT_GT(projector.grad().abs().sum().item<double>(), 0);
+  // The bank's rows are unit vectors with the labeled images' labels.
+  const auto bank = m->named_buffers()["bank.embeddings"];
+  EXPECT_TRUE(torch::allclose(bank.norm(2, 1), torch::ones({s.labeled.size()}), 1e-5, 1e-5));
+  EXPECT_TRUE(torch::equal(m->named_buffers()["bank.labels"], s.labeled.labels));
+
+  auto [trained, fresh] = train_and_reload(cfg, 5, "simmatch");
+  for (const char* name : {"bank.embeddings", "bank.labels", "bank.written", "dist_align.p_model"}) {
+    EXPECT_TRUE(torch::equal(fresh->named_buffers()[name], trained->named_buffers()[name])) << name;
+  }
+  auto bad = semi_config("simmatch");
+  bad.set("method.smoothing_alpha", YAML::Node(1.5));
+  EXPECT_THROW(methods::make_semi_method(bad, s.spec), c10::Error);
+  auto no_labeled = s.spec;
+  no_labeled.num_labeled = 0;
+  EXPECT_THROW(methods::make_semi_method(semi_config("simmatch"), no_labeled), c10::Error);
 }
 
 TEST(SemiMethods, PretrainOnlyMethodsAreRefused) {

@@ -149,7 +149,7 @@ precision: bf16
 
 INSTANTIATE_TEST_SUITE_P(SemiSupervised, SemiOnCuda,
                          ::testing::Values("supervised", "pseudo_label", "pi_model", "mean_teacher", "vat",
-                                           "mixmatch", "fixmatch", "flexmatch", "uda"),
+                                           "mixmatch", "fixmatch", "flexmatch", "simmatch", "uda"),
                          [](const auto& info) { return info.param; });
 
 }  // namespace

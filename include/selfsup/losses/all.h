@@ -12,6 +12,7 @@
 #include "selfsup/losses/mixup.h"
 #include "selfsup/losses/nt_xent.h"
 #include "selfsup/losses/pseudo_label.h"
+#include "selfsup/losses/simmatch.h"
 #include "selfsup/losses/simsiam.h"
 #include "selfsup/losses/supcon.h"
 #include "selfsup/losses/uda.h"

@@ -39,6 +39,7 @@ struct DataSpec {
   int64_t image_size = 28;
   int64_t num_classes = 10;
   int64_t num_unlabeled = 0;  // semi-supervised: size of the unlabeled set (FlexMatch's memory)
+  int64_t num_labeled = 0;    // semi-supervised: size of the labeled set (SimMatch's bank)
 };
 
 class MethodImpl : public torch::nn::Module {

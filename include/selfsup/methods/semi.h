@@ -84,9 +84,10 @@ class SemiMethodImpl : public MethodImpl {
   static void log_pseudo_labels(std::map<std::string, double>& metrics, const torch::Tensor& labels,
                                 const torch::Tensor& mask, const Batch& b);
   static void check_unlabeled(const Batch& b, size_t views, const char* method);
-  /// Reads method.dist_align (off by default) and method.dist_align_momentum (0.999): methods
-  /// whose targets come from the weak view call it, and only they accept the keys.
-  void read_distribution_alignment(const Config& cfg, const DataSpec& spec);
+  /// Reads method.dist_align (off unless the method's recipe has it on) and
+  /// method.dist_align_momentum (0.999): methods whose targets come from the weak view call it,
+  /// and only they accept the keys.
+  void read_distribution_alignment(const Config& cfg, const DataSpec& spec, bool on_by_default = false);
   /// The weak view's logits as targets: distribution-aligned (losses/dist_align.h, which also
   /// updates the running class marginal) when method.dist_align is on, else detached as they are.
   torch::Tensor target_logits(const torch::Tensor& weak_logits);

@@ -101,9 +101,9 @@ void SemiMethodImpl::log_pseudo_labels(std::map<std::string, double>& metrics, c
   }
 }
 
-void SemiMethodImpl::read_distribution_alignment(const Config& cfg, const DataSpec& spec) {
+void SemiMethodImpl::read_distribution_alignment(const Config& cfg, const DataSpec& spec, bool on_by_default) {
   const double momentum = cfg.get<double>("method.dist_align_momentum", 0.999);
-  if (!cfg.get<bool>("method.dist_align", false)) return;
+  if (!cfg.get<bool>("method.dist_align", on_by_default)) return;
   dist_align_ = register_module(
       "dist_align", losses::DistributionAlignment(
                         losses::DistributionAlignmentOptions(spec.num_classes).momentum(momentum)));
@@ -155,7 +155,7 @@ std::shared_ptr<SemiMethodImpl> make_semi_method(const Config& cfg, const DataSp
   auto m = std::dynamic_pointer_cast<SemiMethodImpl>(make_method(cfg, spec));
   TORCH_CHECK(m, "method '", cfg.get<std::string>("method.name", ""),
               "' is not semi-supervised (expected supervised, pseudo_label, pi_model, mean_teacher, vat, mixmatch, "
-              "fixmatch, flexmatch or uda)");
+              "fixmatch, flexmatch, simmatch or uda)");
   return m;
 }
 
