@@ -68,10 +68,16 @@ double weight_difference(const std::string& a_dir, const std::string& b_dir, std
   return worst;
 }
 
-/// Runs `method_yaml` for 2 steps as one process with the whole batch and as two ranks with half
-/// each, and compares. Equal to float tolerance: the two runs sum the same numbers in another
-/// order, which is all that changes when one process runs 2 threads instead of 1, so that
-/// difference (measured here too) is the floor the ranks are held to.
+/// Runs `method_yaml` as one process with the whole batch and as two ranks with half each, and
+/// compares. After 1 step the weights are equal to float tolerance: the two runs sum the same
+/// numbers in another order, which is all that changes when one process runs 2 threads instead
+/// of 1, so that difference (measured here too) is the floor the ranks are held to. After 2 steps
+/// only to 1e-2: the second gradient is taken at weights that already differ by rounding, and a
+/// ReLU input that lies within that difference of 0 (or a max-pool window as near a tie) passes
+/// its activation's gradient in one run and not in the other, a jump in that layer's bias
+/// gradient and in every layer's below it. Barlow Twins with seed 5 meets one such ReLU on an
+/// AVX2 CPU: 1.3e-3 after 2 steps, where 1 step, or seeds 1-4, give 2e-6 to 5e-6. The losses of
+/// both steps are still held to 1e-4.
 void expect_same_as_one_process(const std::string& name, const std::string& method_yaml) {
   const auto dir = fresh_dir(name);
   std::ofstream(dir + "/run.yaml") << method_yaml << R"(
@@ -81,22 +87,28 @@ train: {batch_size: 32, max_steps: 2, threads: 1, log_every_steps: 1}
 seed: 5
 )";
   const std::string common = "pretrain --config " + dir + "/run.yaml --no-eval --quiet";
+  const std::string one_step = common + " --set train.max_steps=1";
   ASSERT_EQ(run(common + " --out " + dir + "/one", dir + "/one.log"), 0) << slurp(dir + "/one.log");
   ASSERT_EQ(run(common + " --out " + dir + "/two --nproc 2", dir + "/two.log"), 0) << slurp(dir + "/two.log");
-  ASSERT_EQ(run(common + " --out " + dir + "/threads --set train.threads=2", dir + "/threads.log"), 0)
-      << slurp(dir + "/threads.log");
+  ASSERT_EQ(run(one_step + " --out " + dir + "/one1", dir + "/one1.log"), 0) << slurp(dir + "/one1.log");
+  ASSERT_EQ(run(one_step + " --out " + dir + "/two1 --nproc 2", dir + "/two1.log"), 0) << slurp(dir + "/two1.log");
+  ASSERT_EQ(run(one_step + " --out " + dir + "/threads1 --set train.threads=2", dir + "/threads1.log"), 0)
+      << slurp(dir + "/threads1.log");
 
   const auto l1 = losses(dir + "/one"), l2 = losses(dir + "/two");
   ASSERT_EQ(l1.size(), 2u);
   ASSERT_EQ(l2.size(), 2u) << "the two-rank run logged " << l2.size() << " steps";
   for (size_t i = 0; i < l1.size(); ++i) EXPECT_NEAR(l1[i], l2[i], 1e-4 * (1 + std::abs(l1[i]))) << "step " << i + 1;
 
-  std::string where;
-  const double ranks = weight_difference(dir + "/one", dir + "/two", &where);
-  const double threads = weight_difference(dir + "/one", dir + "/threads");
-  std::cout << name << ": weights after 2 steps differ by " << ranks << " (2 ranks) and " << threads
-            << " (2 threads) relative to one process with 1 thread" << std::endl;
+  std::string where, where2;
+  const double ranks = weight_difference(dir + "/one1", dir + "/two1", &where);
+  const double threads = weight_difference(dir + "/one1", dir + "/threads1");
+  const double ranks2 = weight_difference(dir + "/one", dir + "/two", &where2);
+  std::cout << name << ": weights after 1 step differ by " << ranks << " (2 ranks) and " << threads
+            << " (2 threads) relative to one process with 1 thread; after 2 steps by " << ranks2 << " (2 ranks)"
+            << std::endl;
   EXPECT_LE(ranks, std::max(10 * threads, 1e-5)) << "largest difference in " << where;
+  EXPECT_LE(ranks2, 1e-2) << "largest difference in " << where2;
 
   auto a = load(dir + "/one"), b = load(dir + "/two");
   auto ba = a->named_buffers(), bb = b->named_buffers();
