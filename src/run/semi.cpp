@@ -49,10 +49,25 @@ void init_from_pretrained(const std::string& path, methods::SemiMethodImpl& m, c
   }
 }
 
-double accuracy_of(methods::Classifier& model, const data::Dataset& d, const train::Normalization& norm,
-                   torch::Device device) {
-  auto logits = eval::extract_features([&](const torch::Tensor& x) { return model->forward(x); }, d.images, norm, device);
-  return eval::accuracy(logits.argmax(1), d.labels);
+torch::Tensor predict(methods::Classifier& model, const data::Dataset& d, const train::Normalization& norm,
+                      torch::Device device) {
+  return eval::extract_features([&](const torch::Tensor& x) { return model->forward(x); }, d.images, norm, device)
+      .argmax(1);
+}
+
+/// Counts [true class][predicted class], as USB logs it.
+std::vector<std::vector<int64_t>> confusion(const torch::Tensor& predicted, const data::Dataset& d) {
+  const int64_t k = d.num_classes();
+  auto cells = torch::bincount(d.labels.to(torch::kCPU, torch::kLong) * k + predicted.to(torch::kCPU, torch::kLong),
+                               {}, k * k).contiguous();
+  std::vector<std::vector<int64_t>> out(static_cast<size_t>(k));
+  for (int64_t i = 0; i < k; ++i) out[i].assign(cells.data_ptr<int64_t>() + i * k, cells.data_ptr<int64_t>() + (i + 1) * k);
+  return out;
+}
+
+std::vector<double> class_accuracies(const torch::Tensor& predicted, const data::Dataset& d) {
+  auto acc = eval::per_class_accuracy(predicted, d.labels, d.num_classes()).contiguous();
+  return {acc.data_ptr<double>(), acc.data_ptr<double>() + acc.numel()};
 }
 
 }  // namespace
@@ -139,10 +154,16 @@ nlohmann::json semi(Config cfg, const RunOptions& ro, const std::string& init) {
   if (ro.evaluate && !train::stop_requested()) {
     method->eval();
     // Validation accuracy is what any model selection may use; the test figures are reported.
-    s["val_acc"] = accuracy_of(method->student, val, norm, device);
-    s["val_acc_ema"] = accuracy_of(method->ema, val, norm, device);
-    s["test_acc"] = accuracy_of(method->student, data.test, norm, device);
-    s["test_acc_ema"] = accuracy_of(method->ema, data.test, norm, device);
+    s["val_acc"] = eval::accuracy(predict(method->student, val, norm, device), val.labels);
+    const auto val_ema = predict(method->ema, val, norm, device);
+    s["val_acc_ema"] = eval::accuracy(val_ema, val.labels);
+    s["test_acc"] = eval::accuracy(predict(method->student, data.test, norm, device), data.test.labels);
+    const auto test_ema = predict(method->ema, data.test, norm, device);
+    s["test_acc_ema"] = eval::accuracy(test_ema, data.test.labels);
+    // Which classes the EMA model gives up on: with 10 labels per class the total hides it.
+    s["val_acc_ema_per_class"] = class_accuracies(val_ema, val);
+    s["test_acc_ema_per_class"] = class_accuracies(test_ema, data.test);
+    s["test_confusion_ema"] = confusion(test_ema, data.test);
     // How good the EMA model's pseudo-labels of the unlabeled set are (true labels: logged only).
     auto logits = eval::extract_features([&](const torch::Tensor& x) { return method->ema->forward(x); },
                                          unlabeled.images, norm, device);

@@ -98,6 +98,31 @@ TEST(Accuracy, CountsMatches) {
   EXPECT_THROW(eval::accuracy(p, torch::tensor({0, 1}, torch::kLong)), c10::Error);
 }
 
+TEST(Accuracy, PerClassMatchesALoopAndAveragesToTheTotalOnBalancedData) {
+  torch::manual_seed(3);
+  const int64_t classes = 5, n = 400;
+  auto labels = torch::arange(n, torch::kLong).remainder(classes);  // balanced: 80 per class
+  auto pred = torch::where(torch::rand({n}) < 0.7, labels, torch::randint(classes, {n}, torch::kLong));
+  auto acc = eval::per_class_accuracy(pred, labels, classes);
+  ASSERT_EQ(acc.sizes(), torch::IntArrayRef({classes}));
+  for (int64_t c = 0; c < classes; ++c) {
+    int64_t total = 0, right = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      if (labels[i].item<int64_t>() != c) continue;
+      ++total;
+      right += pred[i].item<int64_t>() == c;
+    }
+    EXPECT_DOUBLE_EQ(acc[c].item<double>(), static_cast<double>(right) / total) << "class " << c;
+  }
+  EXPECT_NEAR(acc.mean().item<double>(), eval::accuracy(pred, labels), 1e-12);
+  // A class absent from the labels scores 0 rather than NaN; out-of-range labels are refused.
+  auto sparse = eval::per_class_accuracy(torch::tensor({0, 1}, torch::kLong), torch::tensor({0, 0}, torch::kLong), 3);
+  EXPECT_DOUBLE_EQ(sparse[0].item<double>(), 0.5);
+  EXPECT_DOUBLE_EQ(sparse[2].item<double>(), 0.0);
+  EXPECT_THROW(eval::per_class_accuracy(pred, labels, 4), c10::Error);
+  EXPECT_THROW(eval::per_class_accuracy(pred, labels.slice(0, 1), classes), c10::Error);
+}
+
 TEST(ExtractFeatures, BatchesNormalisesAndNeedsNoGradient) {
   auto gen = make_generator(3);
   auto images = torch::randint(0, 256, {23, 2, 4, 4}, gen, torch::kUInt8);
