@@ -52,17 +52,24 @@ double accuracy(const torch::Tensor& predicted, const torch::Tensor& labels) {
   return predicted.eq(labels.to(predicted.device())).to(torch::kFloat64).mean().item<double>();
 }
 
-torch::Tensor per_class_accuracy(const torch::Tensor& predicted, const torch::Tensor& labels, int64_t num_classes) {
-  TORCH_CHECK(predicted.numel() == labels.numel(), "per_class_accuracy: ", predicted.numel(), " predictions for ",
+torch::Tensor confusion_matrix(const torch::Tensor& predicted, const torch::Tensor& labels, int64_t num_classes) {
+  TORCH_CHECK(predicted.numel() == labels.numel(), "confusion_matrix: ", predicted.numel(), " predictions for ",
               labels.numel(), " labels");
-  TORCH_CHECK(num_classes > 0, "per_class_accuracy: num_classes must be positive, got ", num_classes);
+  TORCH_CHECK(num_classes > 0, "confusion_matrix: num_classes must be positive, got ", num_classes);
   auto y = labels.reshape(-1).to(torch::kCPU, torch::kLong);
-  TORCH_CHECK(y.numel() == 0 || (y.min().item<int64_t>() >= 0 && y.max().item<int64_t>() < num_classes),
-              "per_class_accuracy: labels must lie in [0, ", num_classes, ")");
-  auto right = predicted.reshape(-1).to(torch::kCPU, torch::kLong).eq(y).to(torch::kFloat64);
-  auto total = torch::bincount(y, {}, num_classes).to(torch::kFloat64);
-  auto hits = torch::bincount(y, right, num_classes).to(torch::kFloat64);
-  return torch::where(total > 0, hits / total.clamp_min(1), torch::zeros_like(total));
+  auto p = predicted.reshape(-1).to(torch::kCPU, torch::kLong);
+  auto in_range = [&](const torch::Tensor& t) {
+    return t.numel() == 0 || (t.min().item<int64_t>() >= 0 && t.max().item<int64_t>() < num_classes);
+  };
+  TORCH_CHECK(in_range(y), "confusion_matrix: labels must lie in [0, ", num_classes, ")");
+  TORCH_CHECK(in_range(p), "confusion_matrix: predictions must lie in [0, ", num_classes, ")");
+  return torch::bincount(y * num_classes + p, {}, num_classes * num_classes).reshape({num_classes, num_classes});
+}
+
+torch::Tensor per_class_accuracy(const torch::Tensor& predicted, const torch::Tensor& labels, int64_t num_classes) {
+  auto counts = confusion_matrix(predicted, labels, num_classes).to(torch::kFloat64);
+  auto total = counts.sum(1);
+  return torch::where(total > 0, counts.diagonal() / total.clamp_min(1), torch::zeros_like(total));
 }
 
 namespace {

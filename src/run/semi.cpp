@@ -55,13 +55,14 @@ torch::Tensor predict(methods::Classifier& model, const data::Dataset& d, const 
       .argmax(1);
 }
 
-/// Counts [true class][predicted class], as USB logs it.
+/// The test confusion matrix as nested rows [true class][predicted class] for the JSON summary.
 std::vector<std::vector<int64_t>> confusion(const torch::Tensor& predicted, const data::Dataset& d) {
-  const int64_t k = d.num_classes();
-  auto cells = torch::bincount(d.labels.to(torch::kCPU, torch::kLong) * k + predicted.to(torch::kCPU, torch::kLong),
-                               {}, k * k).contiguous();
-  std::vector<std::vector<int64_t>> out(static_cast<size_t>(k));
-  for (int64_t i = 0; i < k; ++i) out[i].assign(cells.data_ptr<int64_t>() + i * k, cells.data_ptr<int64_t>() + (i + 1) * k);
+  auto cells = eval::confusion_matrix(predicted, d.labels, d.num_classes()).contiguous();
+  std::vector<std::vector<int64_t>> out;
+  for (int64_t i = 0; i < cells.size(0); ++i) {
+    const int64_t* row = cells[i].data_ptr<int64_t>();
+    out.emplace_back(row, row + cells.size(1));
+  }
   return out;
 }
 

@@ -123,6 +123,25 @@ TEST(Accuracy, PerClassMatchesALoopAndAveragesToTheTotalOnBalancedData) {
   EXPECT_THROW(eval::per_class_accuracy(pred, labels.slice(0, 1), classes), c10::Error);
 }
 
+TEST(Accuracy, ConfusionMatrixMatchesALoopAndItsRowsAreTheClassCounts) {
+  torch::manual_seed(4);
+  const int64_t classes = 4, n = 300;
+  auto labels = torch::randint(classes, {n}, torch::kLong);
+  auto pred = torch::where(torch::rand({n}) < 0.6, labels, torch::randint(classes, {n}, torch::kLong));
+  auto m = eval::confusion_matrix(pred, labels, classes);
+  ASSERT_EQ(m.sizes(), torch::IntArrayRef({classes, classes}));
+  std::vector<int64_t> loop(classes * classes, 0);
+  for (int64_t i = 0; i < n; ++i) ++loop[labels[i].item<int64_t>() * classes + pred[i].item<int64_t>()];
+  for (int64_t r = 0; r < classes; ++r) {
+    for (int64_t c = 0; c < classes; ++c) EXPECT_EQ(m[r][c].item<int64_t>(), loop[r * classes + c]) << r << "," << c;
+  }
+  EXPECT_TRUE(torch::equal(m.sum(1), torch::bincount(labels, {}, classes)));
+  EXPECT_TRUE(torch::equal(m.sum(0), torch::bincount(pred, {}, classes)));
+  // An out-of-range prediction is refused, not folded into another cell.
+  EXPECT_THROW(eval::confusion_matrix(torch::tensor({0, 4}, torch::kLong), torch::tensor({0, 1}, torch::kLong), 4),
+               c10::Error);
+}
+
 TEST(ExtractFeatures, BatchesNormalisesAndNeedsNoGradient) {
   auto gen = make_generator(3);
   auto images = torch::randint(0, 256, {23, 2, 4, 4}, gen, torch::kUInt8);

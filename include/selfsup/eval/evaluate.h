@@ -29,8 +29,13 @@ torch::Tensor knn_predict(const torch::Tensor& train_features, const torch::Tens
 
 double accuracy(const torch::Tensor& predicted, const torch::Tensor& labels);
 
-/// Accuracy within each true class [num_classes] (float64; 0 for a class with no sample). The
-/// overall figure hides which classes a few-label run gives up on (Fashion-MNIST's shirts).
+/// Counts [num_classes, num_classes] (int64, CPU): row = true class, column = prediction, as USB
+/// logs it. Labels and predictions outside [0, num_classes) are refused.
+torch::Tensor confusion_matrix(const torch::Tensor& predicted, const torch::Tensor& labels, int64_t num_classes);
+
+/// Accuracy within each true class [num_classes] (float64; 0 for a class with no sample): the
+/// confusion matrix's diagonal over its row sums. The overall figure hides which classes a
+/// few-label run gives up on (Fashion-MNIST's shirts).
 torch::Tensor per_class_accuracy(const torch::Tensor& predicted, const torch::Tensor& labels, int64_t num_classes);
 
 struct LinearProbeOptions {
