@@ -25,28 +25,31 @@ augment::Pipeline view_pipeline(const Config& cfg, const std::string& name, int6
   return augment::preset(name, size, channels);
 }
 
-/// Copies the encoder of a pretrain checkpoint into the student's and the EMA's backbone.
-void init_from_pretrained(const std::string& path, methods::SemiMethodImpl& m, const methods::DataSpec& spec) {
-  auto state = train::peek_checkpoint(path);
-  auto pcfg = Config::parse(state.config_yaml, path);
-  auto source = methods::make_method(pcfg, spec);
-  train::load_checkpoint(path, *source, nullptr);
-  torch::NoGradGuard no_grad;
-  auto from = source->encoder();
-  for (auto* target : {&m.student, &m.ema}) {
-    auto params = (*target)->backbone->named_parameters();
-    auto buffers = (*target)->backbone->named_buffers();
-    for (const auto& kv : from->named_parameters()) {
-      auto* t = params.find(kv.key());
-      TORCH_CHECK(t != nullptr && t->sizes() == kv.value().sizes(), "--init ", path, ": its encoder (",
-                  pcfg.get<std::string>("model.backbone", "convnet"), ") does not match this run's model.backbone at '",
-                  kv.key(), "'");
-      t->copy_(kv.value());
-    }
-    for (const auto& kv : from->named_buffers()) {
-      if (auto* t = buffers.find(kv.key())) t->copy_(kv.value());
+/// SimCLRv2's fine-tuning start: the first Linear and BatchNorm of the pretrained projector
+/// become the classifier's hidden layer (names "0.*", "1.*" under the projector's "layers.").
+void copy_projector_first_layer(torch::nn::Module& source, torch::nn::Sequential& hidden, const std::string& path) {
+  auto params = source.named_parameters();
+  auto buffers = source.named_buffers();
+  std::string prefix;
+  for (const char* candidate : {"projector.layers.", "online.projector.layers."}) {
+    if (params.contains(std::string(candidate) + "0.weight")) {
+      prefix = candidate;
+      break;
     }
   }
+  TORCH_CHECK(!prefix.empty(), "--init ", path,
+              ": model.classifier_hidden_dim starts from the checkpoint's projector, and this checkpoint has none");
+  const int64_t width = hidden->parameters().front().size(0);  // the Linear's weight [width, in]
+  using Named = torch::OrderedDict<std::string, torch::Tensor>;
+  auto copy = [&](const Named& from, const std::string& key, torch::Tensor& to) {
+    const auto* t = from.find(prefix + key);
+    TORCH_CHECK(t != nullptr && t->sizes() == to.sizes(), "--init ", path, ": the projector's first layer (",
+                t == nullptr ? "no " + prefix + key : "'" + prefix + key + "' of shape " + c10::str(t->sizes()),
+                ") does not match this classifier's hidden layer (model.classifier_hidden_dim ", width, ")");
+    to.copy_(*t);
+  };
+  for (auto& kv : hidden->named_parameters()) copy(params, kv.key(), kv.value());
+  for (auto& kv : hidden->named_buffers()) copy(buffers, kv.key(), kv.value());
 }
 
 torch::Tensor predict(methods::Classifier& model, const data::Dataset& d, const train::Normalization& norm,
@@ -72,6 +75,30 @@ std::vector<double> class_accuracies(const torch::Tensor& predicted, const data:
 }
 
 }  // namespace
+
+void init_from_pretrained(const std::string& path, methods::SemiMethodImpl& m, const methods::DataSpec& spec) {
+  auto state = train::peek_checkpoint(path);
+  auto pcfg = Config::parse(state.config_yaml, path);
+  auto source = methods::make_method(pcfg, spec);
+  train::load_checkpoint(path, *source, nullptr);
+  torch::NoGradGuard no_grad;
+  auto from = source->encoder();
+  for (auto* target : {&m.student, &m.ema}) {
+    auto params = (*target)->backbone->named_parameters();
+    auto buffers = (*target)->backbone->named_buffers();
+    for (const auto& kv : from->named_parameters()) {
+      auto* t = params.find(kv.key());
+      TORCH_CHECK(t != nullptr && t->sizes() == kv.value().sizes(), "--init ", path, ": its encoder (",
+                  pcfg.get<std::string>("model.backbone", "convnet"), ") does not match this run's model.backbone at '",
+                  kv.key(), "'");
+      t->copy_(kv.value());
+    }
+    for (const auto& kv : from->named_buffers()) {
+      if (auto* t = buffers.find(kv.key())) t->copy_(kv.value());
+    }
+    if ((*target)->hidden) copy_projector_first_layer(*source, (*target)->hidden, path);
+  }
+}
 
 nlohmann::json semi(Config cfg, const RunOptions& ro, const std::string& init) {
   TORCH_CHECK(!ro.out_dir.empty(), "semi needs an output folder (--out)");

@@ -45,6 +45,18 @@ EOF
 "$SELFSUP" semi --config "$TMP/semi.yaml" --set method.name=supervised --out "$TMP/init" --init "$TMP/pre/last.ckpt" \
   --quiet >/dev/null 2>"$TMP/init.err" || fail "semi --init failed: $(tail -1 "$TMP/init.err")"
 echo "ok: --init from a pretrain checkpoint"
+# SimCLRv2's start: the classifier's hidden layer takes the projector's first layer (width 32 here).
+"$SELFSUP" semi --config "$TMP/semi.yaml" --set method.name=supervised --set model.classifier_hidden_dim=32 \
+  --out "$TMP/init_hidden" --init "$TMP/pre/last.ckpt" --quiet >/dev/null 2>"$TMP/init_hidden.err" ||
+  fail "semi --init with a hidden layer failed: $(tail -1 "$TMP/init_hidden.err")"
+grep -q "classifier_hidden_dim: 32" "$TMP/init_hidden/config.yaml" || fail "config.yaml lacks the hidden layer"
+if "$SELFSUP" semi --config "$TMP/semi.yaml" --set method.name=supervised --set model.classifier_hidden_dim=48 \
+  --out "$TMP/bad_hidden" --init "$TMP/pre/last.ckpt" --quiet >/dev/null 2>"$TMP/bad_hidden.err"; then
+  fail "a hidden layer wider than the projector's was accepted"
+fi
+grep -q "^error: --init .*projector.layers.0.weight.*model.classifier_hidden_dim 48" "$TMP/bad_hidden.err" ||
+  fail "unclear error: $(cat "$TMP/bad_hidden.err")"
+echo "ok: --init into a hidden layer"
 
 # A different backbone cannot be loaded: one error line naming the problem.
 if "$SELFSUP" semi --config "$TMP/semi.yaml" --set 'model.channels=[8, 16, 64]' --out "$TMP/bad" \

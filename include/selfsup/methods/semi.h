@@ -23,8 +23,16 @@ namespace selfsup::methods {
 class ClassifierImpl : public torch::nn::Module {
  public:
   ClassifierImpl(const Config& cfg, const DataSpec& spec);
-  torch::Tensor forward(const torch::Tensor& x) { return head->forward(backbone->forward(x)); }
+  torch::Tensor forward(const torch::Tensor& x) { return classify(backbone->forward(x)); }
+  /// Logits from backbone features: through the hidden layer when there is one, then the head.
+  torch::Tensor classify(const torch::Tensor& features) {
+    return head->forward(hidden ? hidden->forward(features) : features);
+  }
   nets::Backbone backbone;
+  /// Linear - BatchNorm - ReLU of width model.classifier_hidden_dim; absent when that is 0 (the
+  /// default: a linear head on the backbone). SimCLRv2 fine-tunes from the projector's first layer
+  /// rather than from the encoder, and `--init` copies that layer here.
+  torch::nn::Sequential hidden{nullptr};
   torch::nn::Linear head{nullptr};
 };
 TORCH_MODULE(Classifier);

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "selfsup/core/config.h"
+#include "selfsup/methods/semi.h"
 #include "selfsup/run/pretrain.h"
 
 namespace selfsup::run {
@@ -15,5 +16,12 @@ namespace selfsup::run {
 /// then semi-supervised fine-tuning). Writes config.yaml, metrics.jsonl (with mask_rate and
 /// pseudo_label_acc per logged step), last.ckpt and summary.json into options.out_dir.
 nlohmann::json semi(Config cfg, const RunOptions& options, const std::string& init_checkpoint = "");
+
+/// What `--init` does: copies the encoder of the `pretrain` checkpoint into the backbone of
+/// `method`'s student and EMA model and, when their classifier has a hidden layer
+/// (model.classifier_hidden_dim), the projector's first Linear and BatchNorm into it. Throws,
+/// naming the checkpoint and the first tensor that does not fit, when the shapes differ.
+void init_from_pretrained(const std::string& checkpoint, methods::SemiMethodImpl& method,
+                          const methods::DataSpec& spec);
 
 }  // namespace selfsup::run

@@ -9,7 +9,15 @@ namespace selfsup::methods {
 ClassifierImpl::ClassifierImpl(const Config& cfg, const DataSpec& spec) {
   TORCH_CHECK(spec.num_classes > 1, "a classifier needs at least 2 classes, got ", spec.num_classes);
   backbone = register_module("backbone", nets::make_backbone(cfg, spec.channels, spec.image_size));
-  head = register_module("head", torch::nn::Linear(backbone->feature_dim(), spec.num_classes));
+  const auto width = cfg.get<int64_t>("model.classifier_hidden_dim", 0);
+  TORCH_CHECK(width >= 0, "model.classifier_hidden_dim must be >= 0 (0 = a linear head), got ", width);
+  int64_t head_in = backbone->feature_dim();
+  if (width > 0) {
+    hidden = register_module("hidden", torch::nn::Sequential(torch::nn::Linear(head_in, width),
+                                                             torch::nn::BatchNorm1d(width), torch::nn::ReLU()));
+    head_in = width;
+  }
+  head = register_module("head", torch::nn::Linear(head_in, spec.num_classes));
 }
 
 FrozenRunningStats::FrozenRunningStats(torch::nn::Module& m) {
@@ -76,7 +84,7 @@ SemiMethodImpl::Outputs SemiMethodImpl::forward_together_with_features(const std
   std::vector<int64_t> sizes;
   for (const auto& x : inputs) sizes.push_back(x.size(0));
   auto features = student->backbone->forward(torch::cat(inputs));
-  auto logits = student->head->forward(features).to(torch::kFloat32);
+  auto logits = student->classify(features).to(torch::kFloat32);
   return {logits.split_with_sizes(sizes), features.split_with_sizes(sizes)};
 }
 
