@@ -312,6 +312,28 @@ TEST(SimMatch, BankFillsTrainsTheProjectorAndTravelsWithTheCheckpoint) {
   EXPECT_THROW(methods::make_semi_method(semi_config("simmatch"), no_labeled), c10::Error);
 }
 
+TEST(SimMatch, ClassContrastIsAddedWithItsWeight) {
+  auto cfg = semi_config("simmatch");
+  cfg.set("method.contrast_weight", YAML::Node(0.5));
+  cfg.set("method.contrast_threshold", YAML::Node(0.0));  // every image gets a class
+  init_runtime(2);
+  auto s = semi_data(cfg);
+  auto m = methods::make_semi_method(cfg, s.spec);
+  auto loader = loader_for(s, *m);
+  m->train();
+  auto out = m->training_step(loader.get(0));
+  ASSERT_TRUE(out.metrics.count("contrast_loss"));
+  const double contrast = out.metrics.at("contrast_loss");
+  EXPECT_TRUE(std::isfinite(contrast) && contrast > 0) << contrast;
+  const double simmatch = out.metrics.at("sup_loss") + out.metrics.at("unsup_weight") * out.metrics.at("unsup_loss") +
+                          out.metrics.at("instance_loss");
+  EXPECT_NEAR(out.loss.item<double>(), simmatch + 0.5 * contrast, 1e-4 * (1 + simmatch));
+  out.loss.backward();
+  auto projector = m->named_parameters()["contrast_projector.layers.0.weight"];
+  ASSERT_TRUE(projector.defined() && projector.grad().defined());
+  EXPECT_GT(projector.grad().abs().sum().item<double>(), 0);
+}
+
 TEST(SemiMethods, PretrainOnlyMethodsAreRefused) {
   auto cfg = semi_config("simclr");
   try {

@@ -37,6 +37,7 @@ class SimMatchImpl : public SemiMethodImpl {
                                                              .momentum(momentum)));
     num_labeled_ = spec.num_labeled;
     read_distribution_alignment(cfg, spec, /*on_by_default=*/true);
+    read_class_contrast(cfg);
   }
   std::vector<std::string> unlabeled_views() const override { return {"weak", "strong"}; }
   StepOutput training_step(const Batch& b) override {
@@ -67,6 +68,9 @@ class SimMatchImpl : public SemiMethodImpl {
     m["instance_loss"] = instance.item<double>();
     auto out = combine(sup, unsup, std::move(m));
     out.loss = out.loss + instance_weight_ * instance;
+    // The contrast groups images by the calibrated pseudo-labels; it takes logits, and the log of
+    // a distribution is logits whose softmax gives it back.
+    add_class_contrast(out, f.features[1], f.features[2], targets.detach().clamp_min(1e-12).log());
     // The bank is written after the targets are read, with this step's labeled embeddings (USB's
     // small-image path: the online model's, smoothed by the bank's momentum). A labeled set
     // smaller than a batch is repeated by the loader, so its indices wrap around num_labeled.
