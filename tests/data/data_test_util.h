@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "support/error_of.h"
+
 namespace selfsup::data::testing {
 
 inline const std::string kFashionRoot = "/usr/share/datasets/fashion-mnist";
@@ -73,14 +75,10 @@ inline void write_gz(const std::string& path, const std::vector<uint8_t>& bytes)
   gzclose(f);
 }
 
-// The c10::Error message thrown by `f`, or "<no error>".
+// The c10::Error message thrown by `f`, or "<no error>" (which the loaders' tests compare against).
 inline std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const c10::Error& e) {
-    return e.msg();
-  }
-  return "<no error>";
+  const std::string msg = ::selfsup::testing::error_of(f);
+  return msg.empty() ? "<no error>" : msg;
 }
 
 // Every piece must occur in the message.

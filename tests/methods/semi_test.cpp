@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <functional>
+#include <map>
 
 #include "selfsup/augment/pipeline.h"
 #include "selfsup/core/runtime.h"
@@ -228,32 +230,44 @@ TEST(FixMatch, DistributionAlignmentMovesAndTravelsWithTheCheckpoint) {
   EXPECT_TRUE(torch::equal(fresh->named_buffers()["dist_align.p_model"], p_model));
 }
 
-TEST(FixMatch, ClassContrastTrainsItsProjectorAndTravelsWithTheCheckpoint) {
-  auto cfg = semi_config("fixmatch");
+/// `name` with the class-aware contrast at weight 0.5, every image given a class: one step logs
+/// the term, adds it with its weight on top of `own` (the method's objective from the step's
+/// metrics), and trains the contrast projector. Returns the config for further checks.
+Config expect_weighted_contrast(const std::string& name,
+                                const std::function<double(const std::map<std::string, double>&)>& own) {
+  auto cfg = semi_config(name);
   cfg.set("method.contrast_weight", YAML::Node(0.5));
-  cfg.set("method.contrast_threshold", YAML::Node(0.0));  // every image gets a class
+  cfg.set("method.contrast_threshold", YAML::Node(0.0));
   init_runtime(2);
   auto s = semi_data(cfg);
   auto m = methods::make_semi_method(cfg, s.spec);
+  auto loader = loader_for(s, *m);
+  m->train();
+  auto out = m->training_step(loader.get(0));
+  EXPECT_TRUE(out.metrics.count("contrast_loss")) << name;
+  const double contrast = out.metrics.count("contrast_loss") ? out.metrics.at("contrast_loss") : 0.0;
+  EXPECT_TRUE(std::isfinite(contrast) && contrast > 0) << name << ": " << contrast;
+  const double base = own(out.metrics);
+  EXPECT_NEAR(out.loss.item<double>(), base + 0.5 * contrast, 1e-4 * (1 + base)) << name;
+  out.loss.backward();
+  auto projector = m->named_parameters()["contrast_projector.layers.0.weight"];
+  EXPECT_TRUE(projector.defined() && projector.grad().defined() && projector.grad().abs().sum().item<double>() > 0)
+      << name << ": the contrast projector got no gradient";
+  return cfg;
+}
+
+double fixmatch_objective(const std::map<std::string, double>& m) {
+  return m.at("sup_loss") + m.at("unsup_weight") * m.at("unsup_loss");
+}
+
+TEST(FixMatch, ClassContrastTrainsItsProjectorAndTravelsWithTheCheckpoint) {
+  auto cfg = expect_weighted_contrast("fixmatch", fixmatch_objective);
   auto unread = [](const Config& c, const std::string& key) {
     const auto u = c.unused_keys();
     return std::find(u.begin(), u.end(), key) != u.end();
   };
   EXPECT_FALSE(unread(cfg, "method.contrast_weight"));
-  auto loader = loader_for(s, *m);
-  m->train();
-  auto out = m->training_step(loader.get(0));
-  ASSERT_TRUE(out.metrics.count("contrast_loss"));
-  const double contrast = out.metrics.at("contrast_loss");
-  EXPECT_TRUE(std::isfinite(contrast) && contrast > 0) << contrast;
-  // The term is added with its weight on top of the FixMatch objective.
-  const double fixmatch = out.metrics.at("sup_loss") + out.metrics.at("unsup_weight") * out.metrics.at("unsup_loss");
-  EXPECT_NEAR(out.loss.item<double>(), fixmatch + 0.5 * contrast, 1e-4 * (1 + fixmatch));
-  out.loss.backward();
-  auto projector = m->named_parameters()["contrast_projector.layers.0.weight"];
-  ASSERT_TRUE(projector.defined() && projector.grad().defined());
-  EXPECT_GT(projector.grad().abs().sum().item<double>(), 0);
-
+  auto s = semi_data(cfg);
   auto [trained, fresh] = train_and_reload(cfg, 3, "fixmatch_cc");
   EXPECT_TRUE(torch::equal(fresh->named_parameters()["contrast_projector.layers.0.weight"],
                            trained->named_parameters()["contrast_projector.layers.0.weight"]));
@@ -313,25 +327,9 @@ TEST(SimMatch, BankFillsTrainsTheProjectorAndTravelsWithTheCheckpoint) {
 }
 
 TEST(SimMatch, ClassContrastIsAddedWithItsWeight) {
-  auto cfg = semi_config("simmatch");
-  cfg.set("method.contrast_weight", YAML::Node(0.5));
-  cfg.set("method.contrast_threshold", YAML::Node(0.0));  // every image gets a class
-  init_runtime(2);
-  auto s = semi_data(cfg);
-  auto m = methods::make_semi_method(cfg, s.spec);
-  auto loader = loader_for(s, *m);
-  m->train();
-  auto out = m->training_step(loader.get(0));
-  ASSERT_TRUE(out.metrics.count("contrast_loss"));
-  const double contrast = out.metrics.at("contrast_loss");
-  EXPECT_TRUE(std::isfinite(contrast) && contrast > 0) << contrast;
-  const double simmatch = out.metrics.at("sup_loss") + out.metrics.at("unsup_weight") * out.metrics.at("unsup_loss") +
-                          out.metrics.at("instance_loss");
-  EXPECT_NEAR(out.loss.item<double>(), simmatch + 0.5 * contrast, 1e-4 * (1 + simmatch));
-  out.loss.backward();
-  auto projector = m->named_parameters()["contrast_projector.layers.0.weight"];
-  ASSERT_TRUE(projector.defined() && projector.grad().defined());
-  EXPECT_GT(projector.grad().abs().sum().item<double>(), 0);
+  expect_weighted_contrast("simmatch", [](const std::map<std::string, double>& m) {
+    return fixmatch_objective(m) + m.at("instance_loss");
+  });
 }
 
 TEST(SemiMethods, PretrainOnlyMethodsAreRefused) {

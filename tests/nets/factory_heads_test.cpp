@@ -3,20 +3,13 @@
 
 #include "selfsup/core/config.h"
 #include "selfsup/nets/nets.h"
+#include "support/error_of.h"
 
 namespace nets = selfsup::nets;
 using selfsup::Config;
+using selfsup::testing::error_of;
 
 namespace {
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const c10::Error& e) {
-    return e.msg();
-  }
-  return "<no error>";
-}
 
 TEST(Factory, BuildsEachBackboneFromConfig) {
   struct Expect {

@@ -7,8 +7,10 @@
 
 #include "selfsup/run/pretrain.h"
 #include "selfsup/train/checkpoint.h"
+#include "support/error_of.h"
 
 using namespace selfsup;
+using selfsup::testing::error_of;
 namespace fs = std::filesystem;
 
 namespace {
@@ -34,15 +36,6 @@ std::string read(const std::string& path) {
   std::ifstream in(path);
   EXPECT_TRUE(in.good()) << "cannot read " << path;
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const c10::Error& e) {
-    return e.msg();
-  }
-  return "";
 }
 
 run::RunOptions quiet_run(const std::string& dir) {

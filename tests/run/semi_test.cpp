@@ -5,8 +5,10 @@
 
 #include "selfsup/run/semi.h"
 #include "selfsup/train/checkpoint.h"
+#include "support/error_of.h"
 
 using namespace selfsup;
+using selfsup::testing::error_of;
 namespace fs = std::filesystem;
 
 namespace {
@@ -41,15 +43,6 @@ model: {backbone: convnet, channels: [8, 16, 32]}
   auto m = std::dynamic_pointer_cast<methods::SemiMethodImpl>(methods::make_method(cfg, spec));
   EXPECT_NE(m, nullptr);
   return m;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const c10::Error& e) {
-    return e.msg();
-  }
-  return "";
 }
 
 }  // namespace

@@ -7,9 +7,11 @@
 #include <fstream>
 
 #include "selfsup/train/checkpoint.h"
+#include "support/error_of.h"
 #include "train_test_util.h"
 
 using namespace selfsup;
+using selfsup::testing::error_of;
 namespace fs = std::filesystem;
 
 namespace {
@@ -47,15 +49,6 @@ void expect_same_state(const torch::nn::Module& a, const torch::nn::Module& b) {
   auto ba = a.named_buffers(), bb = b.named_buffers();
   ASSERT_EQ(ba.size(), bb.size());
   for (const auto& kv : ba) EXPECT_TRUE(torch::equal(kv.value(), bb[kv.key()])) << kv.key();
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const c10::Error& e) {
-    return e.msg();
-  }
-  return "";
 }
 
 TEST(Checkpoint, RoundTripRestoresEverything) {
