@@ -1,6 +1,8 @@
 #include "selfsup/train/optim.h"
 
+#include <algorithm>
 #include <cmath>
+#include <set>
 
 namespace selfsup::train {
 
@@ -20,35 +22,53 @@ OptimizerOptions OptimizerOptions::from_config(const Config& cfg) {
   return o;
 }
 
-Optimizer::Optimizer(const std::vector<torch::Tensor>& params, const OptimizerOptions& o) : options_(o) {
+Optimizer::Optimizer(const std::vector<torch::Tensor>& params, const OptimizerOptions& o,
+                     const std::vector<torch::Tensor>& slower, double slower_scale)
+    : options_(o) {
   TORCH_CHECK(o.lr() > 0, "train.lr must be positive, got ", o.lr());
   TORCH_CHECK(o.weight_decay() >= 0, "train.weight_decay must be >= 0, got ", o.weight_decay());
   TORCH_CHECK(o.momentum() >= 0 && o.momentum() < 1, "train.momentum must be in [0, 1), got ", o.momentum());
-  std::vector<torch::Tensor> decayed, plain;
+  TORCH_CHECK(slower_scale > 0, "train.backbone_lr_scale must be positive, got ", slower_scale);
+  std::set<const void*> slow;
+  if (slower_scale != 1.0) {
+    for (const auto& p : slower) slow.insert(p.unsafeGetTensorImpl());
+  }
+  // Groups: decayed, plain, then (when some parameters are slower) decayed and plain at the scale.
+  std::vector<std::vector<torch::Tensor>> members(slow.empty() ? 2 : 4);
   for (const auto& p : params) {
     if (!p.requires_grad()) continue;
-    (p.dim() <= 1 && o.exclude_bias_and_norm() ? plain : decayed).push_back(p);
+    const size_t g = (p.dim() <= 1 && o.exclude_bias_and_norm() ? 1 : 0) + (slow.count(p.unsafeGetTensorImpl()) ? 2 : 0);
+    members[g].push_back(p);
   }
-  TORCH_CHECK(!decayed.empty() || !plain.empty(), "the model has no trainable parameters");
+  TORCH_CHECK(std::any_of(members.begin(), members.end(), [](const auto& m) { return !m.empty(); }),
+              "the model has no trainable parameters");
+  for (size_t g = 0; g < members.size(); ++g) scales_.push_back(g < 2 ? 1.0 : slower_scale);
   const bool lars = o.name() == "lars";
-  if (lars) adapted_ = decayed;
+  if (lars) {
+    adapted_ = members[0];
+    if (members.size() > 2) adapted_.insert(adapted_.end(), members[2].begin(), members[2].end());
+  }
+  auto groups_of = [&](const auto& decay_opts, const auto& plain_opts) {
+    using Options = std::decay_t<decltype(decay_opts)>;
+    std::vector<torch::optim::OptimizerParamGroup> groups;
+    for (size_t g = 0; g < members.size(); ++g) {
+      auto opts = std::make_unique<Options>(g % 2 == 0 ? decay_opts : plain_opts);
+      opts->lr(o.lr() * scales_[g]);
+      groups.emplace_back(members[g], std::move(opts));
+    }
+    return groups;
+  };
   if (o.name() == "sgd" || lars) {
     // LARS applies weight decay itself, inside the trust ratio.
     auto decay_opts = torch::optim::SGDOptions(o.lr()).momentum(o.momentum()).nesterov(o.nesterov())
                           .weight_decay(lars ? 0.0 : o.weight_decay());
     auto plain_opts = torch::optim::SGDOptions(o.lr()).momentum(o.momentum()).nesterov(o.nesterov()).weight_decay(0.0);
-    std::vector<torch::optim::OptimizerParamGroup> groups;
-    groups.emplace_back(decayed, std::make_unique<torch::optim::SGDOptions>(decay_opts));
-    groups.emplace_back(plain, std::make_unique<torch::optim::SGDOptions>(plain_opts));
-    impl_ = std::make_unique<torch::optim::SGD>(groups, decay_opts);
+    impl_ = std::make_unique<torch::optim::SGD>(groups_of(decay_opts, plain_opts), decay_opts);
   } else if (o.name() == "adamw") {
     auto base = torch::optim::AdamWOptions(o.lr()).betas({o.beta1(), o.beta2()}).weight_decay(o.weight_decay());
     auto plain_opts = base;
     plain_opts.weight_decay(0.0);
-    std::vector<torch::optim::OptimizerParamGroup> groups;
-    groups.emplace_back(decayed, std::make_unique<torch::optim::AdamWOptions>(base));
-    groups.emplace_back(plain, std::make_unique<torch::optim::AdamWOptions>(plain_opts));
-    impl_ = std::make_unique<torch::optim::AdamW>(groups, base);
+    impl_ = std::make_unique<torch::optim::AdamW>(groups_of(base, plain_opts), base);
   } else {
     TORCH_CHECK(false, "unknown train.optimizer '", o.name(), "' (expected sgd, adamw or lars)");
   }
@@ -56,7 +76,8 @@ Optimizer::Optimizer(const std::vector<torch::Tensor>& params, const OptimizerOp
 
 void Optimizer::set_lr_factor(double factor) {
   factor_ = factor;
-  for (auto& g : impl_->param_groups()) g.options().set_lr(options_.lr() * factor);
+  auto& groups = impl_->param_groups();
+  for (size_t g = 0; g < groups.size(); ++g) groups[g].options().set_lr(options_.lr() * factor * scales_[g]);
 }
 
 double Optimizer::lr() const { return options_.lr() * factor_; }

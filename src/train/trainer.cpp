@@ -70,7 +70,11 @@ TrainerOptions TrainerOptions::from_config(const Config& cfg) {
 
 Trainer::Trainer(const Config& cfg, methods::Method method, BatchSource& loader, TrainerOptions options)
     : cfg_(cfg), method_(std::move(method)), loader_(loader), options_(std::move(options)) {
-  optimizer_ = std::make_unique<Optimizer>(method_->parameters(), OptimizerOptions::from_config(cfg));
+  // Fine-tuning a pretrained encoder (semi --init) may train it slower than the new head.
+  const double encoder_scale = cfg.get<double>("train.backbone_lr_scale", 1.0);
+  optimizer_ = std::make_unique<Optimizer>(
+      method_->parameters(), OptimizerOptions::from_config(cfg),
+      encoder_scale != 1.0 ? method_->encoder()->parameters() : std::vector<torch::Tensor>{}, encoder_scale);
 }
 
 std::string Trainer::checkpoint_path() const {

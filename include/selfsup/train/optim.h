@@ -35,8 +35,13 @@ struct OptimizerOptions {
 /// SGD momentum step, so its state is plain SGD state and checkpoints like it.
 class Optimizer {
  public:
-  Optimizer(const std::vector<torch::Tensor>& params, const OptimizerOptions& options);
-  /// Sets every group's lr to base lr * factor (the schedule's multiplier).
+  /// `slower`, a subset of `params`, is trained at `slower_scale` times the learning rate
+  /// (train.backbone_lr_scale: a pretrained encoder fine-tuned slower than its new head); with a
+  /// scale of 1 it is ignored and the groups are the two above.
+  Optimizer(const std::vector<torch::Tensor>& params, const OptimizerOptions& options,
+            const std::vector<torch::Tensor>& slower = {}, double slower_scale = 1.0);
+  /// Sets every group's lr to base lr * factor (the schedule's multiplier), times the group's
+  /// scale.
   void set_lr_factor(double factor);
   double lr() const;
   void zero_grad();
@@ -49,6 +54,7 @@ class Optimizer {
   OptimizerOptions options_;
   std::unique_ptr<torch::optim::Optimizer> impl_;
   std::vector<torch::Tensor> adapted_;  // parameters LARS adapts and decays (rank >= 2)
+  std::vector<double> scales_;          // per param group, in impl_'s order
   double factor_ = 1.0;
 };
 
