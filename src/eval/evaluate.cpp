@@ -99,6 +99,25 @@ Fitted fit_logistic(const torch::Tensor& x, const torch::Tensor& y, int64_t num_
 
 torch::Tensor predict(const Fitted& f, const torch::Tensor& x) { return torch::addmm(f.b, x, f.w).argmax(1); }
 
+struct Chosen {
+  Fitted model;
+  double l2 = 0, val_accuracy = -1;
+};
+
+/// One fit per L2 strength on standardised features; the most accurate on the validation rows wins.
+Chosen choose_l2(const torch::Tensor& x_fit, const torch::Tensor& y_fit, const torch::Tensor& x_val,
+                 const torch::Tensor& y_val, int64_t num_classes, const std::vector<double>& grid, int64_t max_iter) {
+  TORCH_CHECK(!grid.empty(), "linear_probe: the L2 grid is empty");
+  Chosen best;
+  for (double l2 : grid) {
+    TORCH_CHECK(l2 >= 0, "linear probe L2 strengths must be >= 0, got ", l2);
+    auto fitted = fit_logistic(x_fit, y_fit, num_classes, l2, max_iter);
+    const double acc = accuracy(predict(fitted, x_val), y_val);
+    if (acc > best.val_accuracy) best = {fitted, l2, acc};
+  }
+  return best;
+}
+
 }  // namespace
 
 LinearProbeResult linear_probe(const torch::Tensor& train_x, const torch::Tensor& train_y, const torch::Tensor& test_x,
@@ -117,23 +136,38 @@ LinearProbeResult linear_probe(const torch::Tensor& train_x, const torch::Tensor
 
   const int64_t per_class = std::max<int64_t>(1, static_cast<int64_t>(o.val_fraction() * train_x.size(0) / num_classes));
   auto split = data::validation_split(ytr, per_class, o.seed());
-  auto x_fit = xtr.index_select(0, split.train), y_fit = ytr.index_select(0, split.train);
-  auto x_val = xtr.index_select(0, split.val), y_val = ytr.index_select(0, split.val);
-
+  auto chosen = choose_l2(xtr.index_select(0, split.train), ytr.index_select(0, split.train),
+                          xtr.index_select(0, split.val), ytr.index_select(0, split.val), num_classes, o.l2_grid(),
+                          o.max_iter());
   LinearProbeResult r;
-  r.val_accuracy = -1;
-  for (double l2 : o.l2_grid()) {
-    TORCH_CHECK(l2 >= 0, "linear probe L2 strengths must be >= 0, got ", l2);
-    const double acc = accuracy(predict(fit_logistic(x_fit, y_fit, num_classes, l2, o.max_iter()), x_val), y_val);
-    if (acc > r.val_accuracy) {
-      r.val_accuracy = acc;
-      r.l2 = l2;
-    }
-  }
+  r.val_accuracy = chosen.val_accuracy;
+  r.l2 = chosen.l2;
   auto final_model = fit_logistic(xtr, ytr, num_classes, r.l2, o.max_iter());
   r.train_accuracy = accuracy(predict(final_model, xtr), ytr);
   r.test_accuracy = accuracy(predict(final_model, xte), test_y.to(torch::kLong).cpu());
   return r;
+}
+
+LinearHead fit_linear_head(const torch::Tensor& train_x, const torch::Tensor& train_y, const torch::Tensor& val_x,
+                           const torch::Tensor& val_y, int64_t num_classes, const LinearProbeOptions& o) {
+  TORCH_CHECK(train_x.dim() == 2 && val_x.dim() == 2 && train_x.size(1) == val_x.size(1),
+              "fit_linear_head: features must be [N,D] and [M,D], got ", train_x.sizes(), " and ", val_x.sizes());
+  TORCH_CHECK(train_x.size(0) == train_y.size(0) && val_x.size(0) == val_y.size(0),
+              "fit_linear_head: one label per feature row, got ", train_y.size(0), " labels for ", train_x.size(0),
+              " rows and ", val_y.size(0), " for ", val_x.size(0));
+  const auto device = train_x.device();
+  auto xtr = train_x.to(torch::kCPU, torch::kFloat32), xval = val_x.to(torch::kCPU, torch::kFloat32);
+  auto mean = xtr.mean(0, true), std = xtr.std(0, true, true).clamp_min(1e-8);
+  auto chosen = choose_l2((xtr - mean) / std, train_y.to(torch::kCPU, torch::kLong), (xval - mean) / std,
+                          val_y.to(torch::kCPU, torch::kLong), num_classes, o.l2_grid(), o.max_iter());
+  // ((x - mean) / std) w + b  =  x (w / std^T) + (b - (mean / std) w): the same logits on raw features.
+  auto w = chosen.model.w / std.t();
+  LinearHead head;
+  head.weight = w.t().contiguous().to(device);
+  head.bias = (chosen.model.b - torch::mm(mean, w).squeeze(0)).to(device);
+  head.l2 = chosen.l2;
+  head.val_accuracy = chosen.val_accuracy;
+  return head;
 }
 
 }  // namespace selfsup::eval

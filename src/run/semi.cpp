@@ -100,6 +100,33 @@ void init_from_pretrained(const std::string& path, methods::SemiMethodImpl& m, c
   }
 }
 
+eval::LinearHead probe_head(methods::SemiMethodImpl& m, const data::Dataset& labeled, const data::Dataset& val,
+                            const train::Normalization& norm, torch::Device device) {
+  auto& c = m.student;
+  const bool was_training = c->is_training();
+  c->eval();
+  auto features = [&](const torch::Tensor& images) {
+    return eval::extract_features(
+        [&](const torch::Tensor& x) {
+          auto f = c->backbone->forward(x);
+          return c->hidden ? c->hidden->forward(f) : f;
+        },
+        images, norm, device);
+  };
+  // The weak view flips images, so their mirror images are fair extra rows for so few labels.
+  auto train_x = features(torch::cat({labeled.images, labeled.images.flip({3})}));
+  auto train_y = torch::cat({labeled.labels, labeled.labels});
+  auto head = eval::fit_linear_head(train_x, train_y, features(val.images), val.labels, c->head->weight.size(0),
+                                    eval::LinearProbeOptions().l2_grid({1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0}));
+  c->train(was_training);
+  torch::NoGradGuard no_grad;
+  for (auto* target : {&m.student, &m.ema}) {
+    (*target)->head->weight.copy_(head.weight);
+    (*target)->head->bias.copy_(head.bias);
+  }
+  return head;
+}
+
 nlohmann::json semi(Config cfg, const RunOptions& ro, const std::string& init) {
   TORCH_CHECK(!ro.out_dir.empty(), "semi needs an output folder (--out)");
   TORCH_CHECK(ro.time_limit >= 0, "--time-limit must be >= 0, got ", ro.time_limit);
@@ -126,7 +153,16 @@ nlohmann::json semi(Config cfg, const RunOptions& ro, const std::string& init) {
   seed_everything(derive_seed(seed, "init"));
   auto method = methods::make_semi_method(cfg, spec);
   method->to(device);
-  if (!init.empty() && !ro.resume) init_from_pretrained(init, *method, spec);
+  const bool probe = cfg.get<bool>("train.probe_head", false);
+  TORCH_CHECK(!probe || !init.empty() || ro.resume, "train.probe_head fits the head on a pretrained encoder's features: it needs --init");
+  nlohmann::json probed;
+  if (!init.empty() && !ro.resume) {
+    init_from_pretrained(init, *method, spec);
+    if (probe) {
+      const auto h = probe_head(*method, labeled, val, norm, device);
+      probed = {{"l2", h.l2}, {"val_acc", h.val_accuracy}};
+    }
+  }
 
   augment::ViewSet labeled_views, unlabeled_views;
   labeled_views.add("weak", view_pipeline(cfg, "weak", size, channels));
@@ -171,6 +207,7 @@ nlohmann::json semi(Config cfg, const RunOptions& ro, const std::string& init) {
   s["unlabeled"] = unlabeled.size();
   s["validation"] = val.size();
   s["init"] = init;
+  if (!probed.is_null()) s["probe_head"] = probed;
   s["steps"] = result.steps;
   s["total_steps"] = result.total_steps;
   // The loader counts epochs over the stream it has: the unlabeled one, or the labeled one (mu 0).

@@ -45,6 +45,16 @@ EOF
 "$SELFSUP" semi --config "$TMP/semi.yaml" --set method.name=supervised --out "$TMP/init" --init "$TMP/pre/last.ckpt" \
   --quiet >/dev/null 2>"$TMP/init.err" || fail "semi --init failed: $(tail -1 "$TMP/init.err")"
 echo "ok: --init from a pretrain checkpoint"
+# LP-FT: the head starts as a linear probe on the encoder's features; the summary says which L2.
+"$SELFSUP" semi --config "$TMP/semi.yaml" --set method.name=supervised --set train.probe_head=true --set train.backbone_lr_scale=0.1 --out "$TMP/probe" \
+  --init "$TMP/pre/last.ckpt" --quiet >/dev/null 2>"$TMP/probe.err" || fail "semi --init with train.probe_head failed: $(tail -1 "$TMP/probe.err")"
+python3 -c 'import json,sys; p=json.load(open(sys.argv[1]))["probe_head"]; assert p["l2"] > 0 and 0 <= p["val_acc"] <= 1, p' \
+  "$TMP/probe/summary.json" || fail "summary.json lacks the probed head"
+if "$SELFSUP" semi --config "$TMP/semi.yaml" --set train.probe_head=true --out "$TMP/bad_probe" --quiet >/dev/null 2>"$TMP/bad_probe.err"; then
+  fail "train.probe_head was accepted without --init"
+fi
+grep -q "^error: train.probe_head .*needs --init" "$TMP/bad_probe.err" || fail "unclear error: $(cat "$TMP/bad_probe.err")"
+echo "ok: --init with the head fitted first (train.probe_head)"
 # SimCLRv2's start: the classifier's hidden layer takes the projector's first layer (width 32 here).
 "$SELFSUP" semi --config "$TMP/semi.yaml" --set method.name=supervised --set model.classifier_hidden_dim=32 \
   --out "$TMP/init_hidden" --init "$TMP/pre/last.ckpt" --quiet >/dev/null 2>"$TMP/init_hidden.err" ||

@@ -219,4 +219,28 @@ TEST(LinearProbe, ModelSelectionNeverSeesTestLabels) {
   EXPECT_GT(r.test_accuracy, 0.5);
 }
 
+TEST(LinearHead, WeightsOnRawFeaturesGiveTheStandardisedFitsLogitsAndItsValidationScore) {
+  // Overlapping classes, so the validation score is not trivially 1 and the grid choice matters.
+  auto b = blobs(4, 60, 50, 3.0, 7);
+  const auto o = eval::LinearProbeOptions().l2_grid({1e-4, 1e-1, 3.0}).max_iter(100);
+  auto head = eval::fit_linear_head(b.train_x, b.train_y, b.test_x, b.test_y, 4, o);
+  ASSERT_EQ(head.weight.sizes(), (std::vector<int64_t>{4, 11}));
+  ASSERT_EQ(head.bias.sizes(), (std::vector<int64_t>{4}));
+  EXPECT_TRUE(head.l2 == 1e-4 || head.l2 == 1e-1 || head.l2 == 3.0) << head.l2;
+  // The folded standardisation: the raw-feature logits score exactly what the fit scored.
+  auto predicted = torch::addmm(head.bias, b.test_x, head.weight.t()).argmax(1);
+  EXPECT_DOUBLE_EQ(eval::accuracy(predicted, b.test_y), head.val_accuracy);
+  EXPECT_GT(head.val_accuracy, 0.5);
+  // Standardisation makes the fit blind to each feature's offset and scale: a rescaled copy of the
+  // data predicts the same classes.
+  auto scale = torch::linspace(0.01, 100.0, 11), shift = torch::linspace(-50.0, 50.0, 11);
+  auto scaled = eval::fit_linear_head(b.train_x * scale + shift, b.train_y, b.test_x * scale + shift, b.test_y, 4, o);
+  auto predicted_scaled = torch::addmm(scaled.bias, b.test_x * scale + shift, scaled.weight.t()).argmax(1);
+  EXPECT_GE(predicted_scaled.eq(predicted).to(torch::kFloat64).mean().item<double>(), 0.99);
+  EXPECT_EQ(scaled.l2, head.l2);
+
+  EXPECT_THROW(eval::fit_linear_head(b.train_x, b.train_y, b.test_x.slice(1, 1), b.test_y, 4, o), c10::Error);
+  EXPECT_THROW(eval::fit_linear_head(b.train_x, b.train_y.slice(0, 1), b.test_x, b.test_y, 4, o), c10::Error);
+}
+
 }  // namespace

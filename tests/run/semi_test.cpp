@@ -3,6 +3,8 @@
 
 #include <filesystem>
 
+#include "selfsup/data/dataset.h"
+#include "selfsup/eval/evaluate.h"
 #include "selfsup/run/semi.h"
 #include "selfsup/train/checkpoint.h"
 #include "support/error_of.h"
@@ -91,4 +93,43 @@ TEST(SemiInit, AHiddenLayerOfAnotherWidthThanTheProjectorIsRefusedByName) {
   EXPECT_FALSE(plain->student->hidden);
   EXPECT_NO_THROW(run::init_from_pretrained(ckpt, *plain, spec));
   EXPECT_NE(error_of([&] { fixmatch(-1, spec); }).find("model.classifier_hidden_dim must be >= 0"), std::string::npos);
+}
+
+TEST(SemiInit, ProbeHeadFitsOnlyTheHeadAndGivesStudentAndEmaTheSameOne) {
+  const auto ckpt = pretrained("probe");
+  const methods::DataSpec spec;
+  const auto cfg = Config::parse("data: {name: fashion-mnist, limit: 300}");
+  auto data = data::load_dataset(cfg);
+  auto labeled = data.train.head(100), val = data.train.subset(torch::arange(100, 300));
+  auto norm = train::Normalization::from_config(cfg, data.train.images);
+  for (int64_t hidden : {0, 24}) {
+    auto m = fixmatch(hidden, spec);
+    run::init_from_pretrained(ckpt, *m, spec);
+    std::map<std::string, torch::Tensor> before;
+    for (const auto& kv : m->student->named_parameters()) before[kv.key()] = kv.value().clone();
+    for (const auto& kv : m->student->named_buffers()) before[kv.key()] = kv.value().clone();
+
+    auto head = run::probe_head(*m, labeled, val, norm, torch::kCPU);
+    EXPECT_TRUE(m->student->is_training());
+    // The encoder (and the hidden layer, BatchNorm statistics included) stays as pretrained.
+    for (const auto& kv : m->student->named_parameters()) {
+      if (kv.key().rfind("head.", 0) == 0) continue;
+      EXPECT_TRUE(torch::equal(kv.value(), before[kv.key()])) << kv.key();
+    }
+    for (const auto& kv : m->student->named_buffers()) EXPECT_TRUE(torch::equal(kv.value(), before[kv.key()])) << kv.key();
+    EXPECT_FALSE(torch::equal(m->student->head->weight, before["head.weight"]));
+    for (auto* c : {&m->student, &m->ema}) {
+      EXPECT_TRUE(torch::equal((*c)->head->weight, head.weight)) << hidden;
+      EXPECT_TRUE(torch::equal((*c)->head->bias, head.bias)) << hidden;
+    }
+    // The whole classifier in eval mode scores on `val` what the probe was chosen with (up to a
+    // near-tie flipped by the other order of the float sums).
+    m->student->eval();
+    auto predicted = eval::extract_features([&](const torch::Tensor& x) { return m->student->forward(x); }, val.images,
+                                            norm, torch::kCPU)
+                         .argmax(1);
+    EXPECT_NEAR(eval::accuracy(predicted, val.labels), head.val_accuracy, 0.011) << hidden;
+    // A few training steps of a SimCLR encoder already separate classes far above chance (10%).
+    EXPECT_GT(head.val_accuracy, 0.3) << hidden;
+  }
 }

@@ -59,4 +59,19 @@ LinearProbeResult linear_probe(const torch::Tensor& train_features, const torch:
                                const torch::Tensor& test_features, const torch::Tensor& test_labels,
                                int64_t num_classes, const LinearProbeOptions& options = {});
 
+/// A linear classifier on raw features: logits = x weight^T + bias.
+struct LinearHead {
+  torch::Tensor weight;  // [num_classes, D]
+  torch::Tensor bias;    // [num_classes]
+  double l2 = 0;            // chosen on the validation rows
+  double val_accuracy = 0;  // of that choice
+};
+
+/// The linear probe's fit (standardised features, L-BFGS, one fit per L2 strength of
+/// options.l2_grid) with the L2 chosen on the caller's own validation rows, returned with the
+/// standardisation folded into the weights so that it drops into a torch::nn::Linear. The result
+/// is on the device of `train_x`.
+LinearHead fit_linear_head(const torch::Tensor& train_x, const torch::Tensor& train_y, const torch::Tensor& val_x,
+                           const torch::Tensor& val_y, int64_t num_classes, const LinearProbeOptions& options = {});
+
 }  // namespace selfsup::eval

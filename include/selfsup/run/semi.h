@@ -6,6 +6,8 @@
 #include <string>
 
 #include "selfsup/core/config.h"
+#include "selfsup/data/dataset.h"
+#include "selfsup/eval/evaluate.h"
 #include "selfsup/methods/semi.h"
 #include "selfsup/run/pretrain.h"
 
@@ -23,5 +25,13 @@ nlohmann::json semi(Config cfg, const RunOptions& options, const std::string& in
 /// naming the checkpoint and the first tensor that does not fit, when the shapes differ.
 void init_from_pretrained(const std::string& checkpoint, methods::SemiMethodImpl& method,
                           const methods::DataSpec& spec);
+
+/// LP-FT (Kumar et al., 2022), `train.probe_head: true` after `--init`: fine-tuning under a
+/// random head sends random gradients into the pretrained features and, in FixMatch, makes the
+/// first pseudo-labels noise. So the head of student and EMA is first fitted as a linear probe on
+/// the frozen features (through the hidden layer when there is one) of the labeled images and
+/// their mirror images, its L2 strength chosen on `val`. Returns the fitted head.
+eval::LinearHead probe_head(methods::SemiMethodImpl& method, const data::Dataset& labeled, const data::Dataset& val,
+                            const train::Normalization& norm, torch::Device device);
 
 }  // namespace selfsup::run
