@@ -105,12 +105,13 @@ struct Chosen {
 };
 
 /// One fit per L2 strength on standardised features; the most accurate on the validation rows wins.
-Chosen choose_l2(const torch::Tensor& x_fit, const torch::Tensor& y_fit, const torch::Tensor& x_val,
+/// `who` names the public function in the refusals.
+Chosen choose_l2(const char* who, const torch::Tensor& x_fit, const torch::Tensor& y_fit, const torch::Tensor& x_val,
                  const torch::Tensor& y_val, int64_t num_classes, const std::vector<double>& grid, int64_t max_iter) {
-  TORCH_CHECK(!grid.empty(), "linear_probe: the L2 grid is empty");
+  TORCH_CHECK(!grid.empty(), who, ": the L2 grid is empty");
   Chosen best;
   for (double l2 : grid) {
-    TORCH_CHECK(l2 >= 0, "linear probe L2 strengths must be >= 0, got ", l2);
+    TORCH_CHECK(l2 >= 0, who, ": L2 strengths must be >= 0, got ", l2);
     auto fitted = fit_logistic(x_fit, y_fit, num_classes, l2, max_iter);
     const double acc = accuracy(predict(fitted, x_val), y_val);
     if (acc > best.val_accuracy) best = {fitted, l2, acc};
@@ -124,7 +125,6 @@ LinearProbeResult linear_probe(const torch::Tensor& train_x, const torch::Tensor
                                const torch::Tensor& test_y, int64_t num_classes, const LinearProbeOptions& o) {
   TORCH_CHECK(train_x.dim() == 2 && test_x.dim() == 2 && train_x.size(1) == test_x.size(1),
               "linear_probe: features must be [N,D] and [M,D], got ", train_x.sizes(), " and ", test_x.sizes());
-  TORCH_CHECK(!o.l2_grid().empty(), "linear_probe: the L2 grid is empty");
   TORCH_CHECK(o.val_fraction() > 0 && o.val_fraction() < 1, "linear probe val_fraction must be in (0,1), got ",
               o.val_fraction());
   // Standardise with training statistics only; float32 is enough for a convex fit this size.
@@ -136,7 +136,7 @@ LinearProbeResult linear_probe(const torch::Tensor& train_x, const torch::Tensor
 
   const int64_t per_class = std::max<int64_t>(1, static_cast<int64_t>(o.val_fraction() * train_x.size(0) / num_classes));
   auto split = data::validation_split(ytr, per_class, o.seed());
-  auto chosen = choose_l2(xtr.index_select(0, split.train), ytr.index_select(0, split.train),
+  auto chosen = choose_l2("linear_probe", xtr.index_select(0, split.train), ytr.index_select(0, split.train),
                           xtr.index_select(0, split.val), ytr.index_select(0, split.val), num_classes, o.l2_grid(),
                           o.max_iter());
   LinearProbeResult r;
@@ -158,7 +158,7 @@ LinearHead fit_linear_head(const torch::Tensor& train_x, const torch::Tensor& tr
   const auto device = train_x.device();
   auto xtr = train_x.to(torch::kCPU, torch::kFloat32), xval = val_x.to(torch::kCPU, torch::kFloat32);
   auto mean = xtr.mean(0, true), std = xtr.std(0, true, true).clamp_min(1e-8);
-  auto chosen = choose_l2((xtr - mean) / std, train_y.to(torch::kCPU, torch::kLong), (xval - mean) / std,
+  auto chosen = choose_l2("fit_linear_head", (xtr - mean) / std, train_y.to(torch::kCPU, torch::kLong), (xval - mean) / std,
                           val_y.to(torch::kCPU, torch::kLong), num_classes, o.l2_grid(), o.max_iter());
   // ((x - mean) / std) w + b  =  x (w / std^T) + (b - (mean / std) w): the same logits on raw features.
   auto w = chosen.model.w / std.t();

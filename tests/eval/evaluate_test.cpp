@@ -8,8 +8,10 @@
 
 #include "selfsup/core/runtime.h"
 #include "selfsup/eval/evaluate.h"
+#include "support/error_of.h"
 
 using namespace selfsup;
+using selfsup::testing::error_of;
 
 namespace {
 
@@ -241,6 +243,15 @@ TEST(LinearHead, WeightsOnRawFeaturesGiveTheStandardisedFitsLogitsAndItsValidati
 
   EXPECT_THROW(eval::fit_linear_head(b.train_x, b.train_y, b.test_x.slice(1, 1), b.test_y, 4, o), c10::Error);
   EXPECT_THROW(eval::fit_linear_head(b.train_x, b.train_y.slice(0, 1), b.test_x, b.test_y, 4, o), c10::Error);
+  // The L2 grid is checked by the fit that both share; the refusal names the function called.
+  const auto empty = error_of([&] {
+    eval::fit_linear_head(b.train_x, b.train_y, b.test_x, b.test_y, 4, eval::LinearProbeOptions().l2_grid({}));
+  });
+  EXPECT_NE(empty.find("fit_linear_head: the L2 grid is empty"), std::string::npos) << empty;
+  const auto negative = error_of([&] {
+    eval::linear_probe(b.train_x, b.train_y, b.test_x, b.test_y, 4, eval::LinearProbeOptions().l2_grid({0.1, -1.0}));
+  });
+  EXPECT_NE(negative.find("linear_probe: L2 strengths must be >= 0, got -1"), std::string::npos) << negative;
 }
 
 }  // namespace
