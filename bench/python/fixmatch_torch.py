@@ -1,0 +1,167 @@
+#!/usr/bin/python3
+"""FixMatch on Fashion-MNIST the way USB writes it: the Python side of the FixMatch speed benchmark.
+
+The same step as configs/fashion_mnist/semi/fixmatch.yaml: ConvNet [32, 64, 128] (conv3x3-BN-ReLU,
+max-pool between stages, global average pool) and a linear head to 10 classes; 64 labeled images
+(weak view) and 7 x 64 unlabeled images, each in a weak and a strong view, through the network in
+one forward pass; cross-entropy on the labeled images, cross-entropy of the strong view to the weak
+view's argmax where its confidence is >= 0.95; SGD lr 0.03, Nesterov momentum 0.9, weight decay
+5e-4 on the weights; an EMA copy of the model (0.999) updated after every step.
+Views: weak = RandomCrop(28, padding 4, reflect) + horizontal flip; strong = weak + RandAugment
+(2 ops) + Cutout (a square of up to half the side, grey). As in USB, augmentation runs per image
+on PIL images inside Datasets, batched by DataLoaders with worker processes.
+
+Phases (each after `--warmup` untimed steps), one parseable line each:
+  python phase=e2e steps_per_s=...       loaders + forward + backward + step + EMA, as in training
+  python phase=augment steps_per_s=...   the two DataLoaders alone
+  python phase=compute steps_per_s=...   forward + backward + step + EMA on one ready batch
+Run it with GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=4294967296 for
+"allocator fixed" (bench/run_fixmatch_bench.py does).
+"""
+import argparse
+import copy
+import os
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset, RandomSampler
+from torchvision import transforms as T
+
+from simclr_torch import ConvNet, read_idx_images
+
+
+class Cutout:
+    """A grey square of side up to `size` x the image side at a random place (FixMatch's Cutout)."""
+
+    def __init__(self, size=0.5, fill=0.5):
+        self.size, self.fill = size, fill
+
+    def __call__(self, x):  # x: [C, H, W] in [0, 1]
+        h, w = x.shape[-2:]
+        s = int(np.random.uniform(0, self.size) * min(h, w))
+        if s == 0:
+            return x
+        cy, cx = np.random.randint(h), np.random.randint(w)
+        y0, y1 = max(0, cy - s // 2), min(h, cy + s - s // 2)
+        x0, x1 = max(0, cx - s // 2), min(w, cx + s - s // 2)
+        x = x.clone()
+        x[..., y0:y1, x0:x1] = self.fill
+        return x
+
+
+class Views(Dataset):
+    """Each item: the listed views of one image (PIL in, normalised tensors out)."""
+
+    def __init__(self, images, transforms):
+        self.images = [Image.fromarray(a, "L") for a in images]
+        self.transforms = transforms
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, i):
+        return tuple(t(self.images[i]) for t in self.transforms)
+
+
+class Classifier(nn.Module):
+    def __init__(self, classes=10):
+        super().__init__()
+        self.backbone = ConvNet()
+        self.head = nn.Linear(self.backbone.dim, classes)
+
+    def forward(self, x):
+        return self.head(self.backbone(x))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--root", default="/usr/share/datasets/fashion-mnist")
+    p.add_argument("--steps", type=int, default=30, help="timed steps per phase")
+    p.add_argument("--warmup", type=int, default=5, help="untimed steps before each phase")
+    p.add_argument("--batch", type=int, default=64, help="labeled images per step")
+    p.add_argument("--mu", type=int, default=7, help="unlabeled images per labeled image")
+    p.add_argument("--workers", type=int, default=2, help="worker processes of each DataLoader")
+    p.add_argument("--threads", type=int, default=2, help="torch intra-op threads of the training process")
+    p.add_argument("--phases", default="e2e,augment,compute")
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    np.random.seed(0)
+
+    images = read_idx_images(os.path.join(args.root, "train-images-idx3-ubyte.gz"))
+    labels = np.zeros(len(images), dtype=np.int64)  # the speed does not depend on them
+    normalize = T.Normalize((0.2860,), (0.3530,))
+    weak = T.Compose([T.RandomCrop(28, padding=4, padding_mode="reflect"), T.RandomHorizontalFlip(), T.ToTensor(),
+                      normalize])
+    strong = T.Compose([T.RandomCrop(28, padding=4, padding_mode="reflect"), T.RandomHorizontalFlip(),
+                        T.RandAugment(num_ops=2), T.ToTensor(), Cutout(0.5, 0.5), normalize])
+    labeled = Views(images[:100], [weak])
+    unlabeled = Views(images[100:], [weak, strong])
+    # USB draws both streams with replacement for a fixed number of iterations.
+    lb_loader = DataLoader(labeled, batch_size=args.batch, sampler=RandomSampler(labeled, True, 10**7),
+                           num_workers=args.workers, persistent_workers=args.workers > 0, drop_last=True)
+    ulb_loader = DataLoader(unlabeled, batch_size=args.batch * args.mu,
+                            sampler=RandomSampler(unlabeled, True, 10**8), num_workers=args.workers,
+                            persistent_workers=args.workers > 0, drop_last=True)
+    lb_iter, ulb_iter = iter(lb_loader), iter(ulb_loader)
+    y_lb = torch.from_numpy(labels[:args.batch])
+
+    model = Classifier()
+    ema = copy.deepcopy(model)
+    for q in ema.parameters():
+        q.requires_grad_(False)
+    decay = [q for q in model.parameters() if q.ndim > 1]
+    plain = [q for q in model.parameters() if q.ndim <= 1]
+    opt = torch.optim.SGD([{"params": decay, "weight_decay": 5e-4}, {"params": plain, "weight_decay": 0.0}],
+                          lr=0.03, momentum=0.9, nesterov=True)
+
+    def next_batch():
+        (x_lb,) = next(lb_iter)
+        x_w, x_s = next(ulb_iter)
+        return x_lb, x_w, x_s
+
+    def train_step(x_lb, x_w, x_s):
+        n = x_lb.shape[0]
+        logits = model(torch.cat([x_lb, x_w, x_s]))
+        lg_lb, lg_w, lg_s = logits[:n], logits[n:n + x_w.shape[0]], logits[n + x_w.shape[0]:]
+        sup = F.cross_entropy(lg_lb, y_lb[:n])
+        conf, pseudo = torch.softmax(lg_w.detach(), dim=1).max(1)
+        mask = (conf >= 0.95).float()
+        unsup = (F.cross_entropy(lg_s, pseudo, reduction="none") * mask).mean()
+        loss = sup + unsup
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            for e, m in zip(ema.parameters(), model.parameters()):
+                e.mul_(0.999).add_(m.detach(), alpha=0.001)
+            for e, m in zip(ema.buffers(), model.buffers()):
+                e.copy_(m)
+        return loss.item()
+
+    def timed(phase, step):
+        for _ in range(args.warmup):
+            step()
+        start = time.perf_counter()
+        for _ in range(args.steps):
+            step()
+        sps = args.steps / (time.perf_counter() - start)
+        print(f"python phase={phase} steps_per_s={sps:.3f} batch={args.batch} mu={args.mu} "
+              f"workers={args.workers} threads={args.threads}", flush=True)
+
+    phases = args.phases.split(",")
+    if "e2e" in phases:
+        timed("e2e", lambda: train_step(*next_batch()))
+    if "augment" in phases:
+        timed("augment", next_batch)
+    if "compute" in phases:
+        ready = next_batch()
+        timed("compute", lambda: train_step(*ready))
+
+
+if __name__ == "__main__":
+    main()
