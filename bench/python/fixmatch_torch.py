@@ -21,7 +21,6 @@ Run it with GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=4
 import argparse
 import copy
 import os
-import time
 
 import numpy as np
 import torch
@@ -31,7 +30,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset, RandomSampler
 from torchvision import transforms as T
 
-from simclr_torch import ConvNet, read_idx_images
+from simclr_torch import ConvNet, read_idx_images, time_steps
 
 
 class Cutout:
@@ -144,12 +143,7 @@ def main():
         return loss.item()
 
     def timed(phase, step):
-        for _ in range(args.warmup):
-            step()
-        start = time.perf_counter()
-        for _ in range(args.steps):
-            step()
-        sps = args.steps / (time.perf_counter() - start)
+        sps = args.steps / time_steps(step, args.warmup, args.steps)
         print(f"python phase={phase} steps_per_s={sps:.3f} batch={args.batch} mu={args.mu} "
               f"workers={args.workers} threads={args.threads}", flush=True)
 

@@ -72,6 +72,16 @@ class SimCLR(nn.Module):
         return F.cross_entropy(logits, target)
 
 
+def time_steps(step, warmup, steps):
+    """Seconds that `steps` calls of step() take after `warmup` untimed ones."""
+    for _ in range(warmup):
+        step()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return time.perf_counter() - start
+
+
 def make_optimizer(model):
     decay = [p for p in model.parameters() if p.ndim > 1]
     plain = [p for p in model.parameters() if p.ndim <= 1]
@@ -124,12 +134,7 @@ def main():
     stream = batches()
 
     def timed(phase, step):
-        for _ in range(args.warmup):
-            step()
-        start = time.perf_counter()
-        for _ in range(args.steps):
-            step()
-        ips = args.steps * args.batch / (time.perf_counter() - start)
+        ips = args.steps * args.batch / time_steps(step, args.warmup, args.steps)
         print(f"python phase={phase} images_per_s={ips:.1f} precision={args.precision} batch={args.batch} "
               f"workers={args.workers} threads={args.threads}", flush=True)
 
