@@ -81,12 +81,13 @@ void register_train(CLI::App& app) {
   static int threads = 0;
   static std::vector<std::string> eval_sets;
   static bool raw = false;
-  auto* ev = app.add_subcommand("eval", "evaluate a checkpoint (kNN, linear probe) on the test set");
+  auto* ev = app.add_subcommand("eval", "evaluate a checkpoint (kNN, linear probe, fine-tuning, label propagation) on the test set");
   ev->add_option("--checkpoint", checkpoint, "checkpoint written by pretrain (DIR/last.ckpt)");
-  ev->add_option("--protocol", protocol, "knn | linear | finetune | all (all = knn + linear + finetune)")
-      ->check(CLI::IsMember({"knn", "linear", "finetune", "all"}));
+  ev->add_option("--protocol", protocol,
+                 "knn | linear | finetune | propagate | all (all = knn + linear + finetune)")
+      ->check(CLI::IsMember({"knn", "linear", "finetune", "propagate", "all"}));
   static int64_t labels_per_class = 10;
-  ev->add_option("--labels-per-class", labels_per_class, "labels per class for the finetune protocol");
+  ev->add_option("--labels-per-class", labels_per_class, "labels per class for the finetune and propagate protocols");
   ev->add_option("--threads", threads, "intra-op threads (default: all cores)");
   static std::string split = "test";
   ev->add_option("--split", split, "test (the real test set) or val (a validation split of the training set, "
@@ -101,7 +102,9 @@ void register_train(CLI::App& app) {
     run::EvalOptions o;
     o.protocols = protocol == "all" ? std::vector<std::string>{"knn", "linear", "finetune"}
                                     : std::vector<std::string>{protocol};
+    TORCH_CHECK(labels_per_class > 0, "--labels-per-class must be positive, got ", labels_per_class);
     o.finetune_labels_per_class = labels_per_class;
+    o.propagate_labels_per_class = labels_per_class;
     o.split = split;
     o.device = device;
     if (raw) o.protocols.erase(std::remove(o.protocols.begin(), o.protocols.end(), "finetune"), o.protocols.end());

@@ -1,6 +1,7 @@
 #include "selfsup/run/pretrain.h"
 
 #include <chrono>
+#include <cmath>
 #include <thread>
 #include <filesystem>
 #include <iostream>
@@ -13,6 +14,7 @@
 #include "selfsup/nets/batchnorm.h"
 #include "selfsup/eval/evaluate.h"
 #include "selfsup/eval/finetune.h"
+#include "selfsup/eval/propagate.h"
 #include "selfsup/train/checkpoint.h"
 #include "selfsup/train/trainer.h"
 
@@ -27,13 +29,19 @@ EvalOptions EvalOptions::from_config(const Config& cfg) {
   o.linear_max_iter = cfg.get<int64_t>("eval.linear_max_iter", o.linear_max_iter);
   o.finetune_labels_per_class = cfg.get<int64_t>("eval.finetune_labels_per_class", o.finetune_labels_per_class);
   o.finetune_steps = cfg.get<int64_t>("eval.finetune_steps", o.finetune_steps);
+  o.propagate_labels_per_class = cfg.get<int64_t>("eval.propagate_labels_per_class", o.propagate_labels_per_class);
+  o.propagate_k = cfg.get<int64_t>("eval.propagate_k", o.propagate_k);
+  o.propagate_draws = cfg.get<int64_t>("eval.propagate_draws", o.propagate_draws);
   o.split = cfg.get<std::string>("eval.split", o.split);
   o.val_per_class = cfg.get<int64_t>("eval.val_per_class", o.val_per_class);
   TORCH_CHECK(o.split == "test" || o.split == "val", "eval.split must be test or val, got '", o.split, "'");
   TORCH_CHECK(o.val_per_class > 0, "eval.val_per_class must be positive, got ", o.val_per_class);
+  TORCH_CHECK(o.propagate_draws > 0, "eval.propagate_draws must be positive, got ", o.propagate_draws);
+  TORCH_CHECK(o.propagate_labels_per_class > 0, "eval.propagate_labels_per_class must be positive, got ",
+              o.propagate_labels_per_class);
   for (const auto& p : o.protocols) {
-    TORCH_CHECK(p == "knn" || p == "linear" || p == "finetune", "unknown evaluation protocol '", p,
-                "' (expected knn, linear or finetune)");
+    TORCH_CHECK(p == "knn" || p == "linear" || p == "finetune" || p == "propagate", "unknown evaluation protocol '", p,
+                "' (expected knn, linear, finetune or propagate)");
   }
   return o;
 }
@@ -127,6 +135,30 @@ nlohmann::json run_protocols(const std::function<torch::Tensor(const torch::Tens
       j["finetune_labels"] = r.labeled;
       j["finetune_seconds"] = std::chrono::duration<double>(Clock::now() - t).count();
       std::cerr << "fine-tuning with " << r.labeled << " labels: test accuracy " << r.test_accuracy << "\n";
+    } else if (p == "propagate") {
+      // Transductive: the graph spans the fitted and the scored images, the seeds come from the
+      // fitted ones only, and the scored images' labels are only ever compared against. A few
+      // label draws over one graph, because with 10 labels per class the draw alone moves the
+      // figure by points.
+      const auto graph = eval::knn_graph(torch::cat({train_f, test_f}), eval::KnnGraphOptions().k(o.propagate_k));
+      std::vector<double> accs;
+      for (int64_t d = 0; d < o.propagate_draws; ++d) {
+        auto seeds = data::labeled_subset(train_set.labels, o.propagate_labels_per_class,
+                                          derive_seed(s.seed, "propagate-split-" + std::to_string(d))).labeled;
+        auto scores = eval::label_propagation(graph, seeds, train_set.labels.index_select(0, seeds), classes);
+        accs.push_back(eval::accuracy(scores.slice(0, train_f.size(0)).argmax(1), test_set.labels));
+      }
+      double mean = 0, var = 0;
+      for (double a : accs) mean += a / accs.size();
+      for (double a : accs) var += (a - mean) * (a - mean) / std::max<size_t>(1, accs.size() - 1);
+      j["propagate_acc"] = mean;
+      j["propagate_acc_std"] = std::sqrt(var);
+      j["propagate_acc_draws"] = accs;
+      j["propagate_labels"] = o.propagate_labels_per_class * classes;
+      j["propagate_k"] = o.propagate_k;
+      j["propagate_seconds"] = std::chrono::duration<double>(Clock::now() - t).count();
+      std::cerr << "label propagation from " << o.propagate_labels_per_class << " labels per class (k=" << o.propagate_k
+                << ", " << accs.size() << " draws): test accuracy " << mean << " +- " << std::sqrt(var) << "\n";
     }
   }
   return j;

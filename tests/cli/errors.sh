@@ -63,5 +63,20 @@ expect_error "missing checkpoint" "$TMP/none.ckpt" eval --checkpoint "$TMP/none.
 expect_error "unknown eval device" "tpu" eval --checkpoint "$TMP/good/last.ckpt" --protocol knn --device tpu
 "$SELFSUP" eval --checkpoint "$TMP/good/last.ckpt" --protocol knn --device cpu >"$TMP/out" 2>"$TMP/err" ||
   fail "eval --device cpu failed: $(tail -1 "$TMP/err")"
+expect_error "zero labels per class" "labels-per-class" eval --checkpoint "$TMP/good/last.ckpt" --protocol propagate \
+  --labels-per-class 0
+expect_error "more labels per class than a class has" "labeled_subset: class 0 has only 13 examples" \
+  eval --checkpoint "$TMP/good/last.ckpt" --protocol propagate --labels-per-class 50
+# Label propagation from 2 labels per class: five draws, their mean and spread in the summary.
+"$SELFSUP" eval --checkpoint "$TMP/good/last.ckpt" --protocol propagate --labels-per-class 2 --threads 1 \
+  --summary "$TMP/prop.json" >"$TMP/out" 2>"$TMP/err" || fail "eval --protocol propagate failed: $(tail -1 "$TMP/err")"
+python3 - "$TMP/prop.json" <<'PY' || fail "propagate summary: $(cat "$TMP/prop.json")"
+import json, sys
+j = json.load(open(sys.argv[1]))
+draws = j["propagate_acc_draws"]
+assert len(draws) == 5 and all(0 <= a <= 1 for a in draws), draws
+assert abs(sum(draws) / 5 - j["propagate_acc"]) < 1e-12 and j["propagate_labels"] == 20, j
+assert len(set(draws)) > 1, "every draw scored the same: the draws are not different seeds"
+PY
 
 echo "PASS"

@@ -18,12 +18,17 @@ struct RunOptions {
 };
 
 struct EvalOptions {
-  std::vector<std::string> protocols{"knn", "linear"};  // knn | linear | finetune
+  std::vector<std::string> protocols{"knn", "linear"};  // knn | linear | finetune | propagate
   int64_t knn_k = 200;
   double knn_temperature = 0.1;
   int64_t linear_max_iter = 200;
   int64_t finetune_labels_per_class = 10;
   int64_t finetune_steps = 500;
+  /// propagate: labels per class seeded, the graph's neighbours per node (eval/propagate.h), and
+  /// how many label draws are propagated and averaged.
+  int64_t propagate_labels_per_class = 10;
+  int64_t propagate_k = 10;
+  int64_t propagate_draws = 5;
   /// "test" scores the real test set; "val" fits on train minus a stratified validation split and
   /// scores that split (for comparing recipes without touching the test set).
   std::string split = "test";
@@ -32,7 +37,8 @@ struct EvalOptions {
   /// a checkpoint trained on a GPU evaluates on a machine without one.
   std::string device;
   /// eval.protocols, eval.knn_k, eval.knn_temperature, eval.linear_max_iter,
-  /// eval.finetune_labels_per_class, eval.finetune_steps, eval.split, eval.val_per_class.
+  /// eval.finetune_labels_per_class, eval.finetune_steps, eval.propagate_labels_per_class,
+  /// eval.propagate_k, eval.propagate_draws, eval.split, eval.val_per_class.
   static EvalOptions from_config(const Config& cfg);
 };
 
