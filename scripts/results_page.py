@@ -1,0 +1,367 @@
+#!/usr/bin/env python3
+"""Writes docs/results.md, the page that holds every results table, from docs/results/.
+
+usage: scripts/results_page.py [--root DIR] [--out FILE]
+
+docs/results/tables.json lists the page's sections and tables in order. Each table row names the
+file its figures come from (a summary written by selfsup, a benchmark's JSON or log, or a small
+JSON that records figures for which no summary was kept) and carries what that file does not:
+the row's label, the exact command, the machine it ran on and an optional note. The figures are
+read from the files and formatted here, never copied into tables.json, so changing a file changes
+the page. tests/cli/results_page.sh fails when docs/results.md differs from what this writes.
+
+The output depends only on the files (sorted where listed, fixed number formats); only the
+Python standard library is needed.
+"""
+import argparse
+import json
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import results_table  # noqa: E402  (the pretraining table's cells)
+import semi_table  # noqa: E402  (the semi-supervised table's cells)
+
+DASH = results_table.DASH
+SPLITS = {"test": "the test set (10,000 images)",
+          "val": "a validation split held out of the training set"}
+
+
+class Page:
+    def __init__(self, root):
+        self.root = root
+        self.results = os.path.join(root, "docs", "results")
+        with open(os.path.join(self.results, "tables.json")) as f:
+            self.spec = json.load(f)
+        self.machines = {m["id"]: m for m in self.spec["machines"]}
+        self.used = {}  # file -> titles of the tables that read it
+        self.lines = []
+        self.table_title = ""
+
+    # ---- reading -------------------------------------------------------------------------------
+    def load(self, name, key=None):
+        path = os.path.join(self.results, name)
+        if not os.path.exists(path):
+            sys.exit(f"results_page: {name} (named in docs/results/tables.json) is not in docs/results/")
+        self.used.setdefault(name, [])
+        if self.table_title not in self.used[name]:
+            self.used[name].append(self.table_title)
+        if name.endswith(".json"):
+            with open(path) as f:
+                data = json.load(f)
+            if key is not None:
+                if key not in data:
+                    sys.exit(f"results_page: {name} has no entry '{key}'")
+                data = data[key]
+            return data
+        with open(path) as f:
+            return f.read()
+
+    def machine(self, mid):
+        if mid not in self.machines:
+            sys.exit(f"results_page: unknown machine '{mid}' in table '{self.table_title}'")
+        return self.machines[mid]["name"]
+
+    # ---- writing -------------------------------------------------------------------------------
+    def put(self, *lines):
+        self.lines.extend(lines)
+
+    def text(self, paragraphs):
+        """Paragraphs are lists of lines; consecutive lines join into one paragraph."""
+        for p in paragraphs or []:
+            self.put(*(p if isinstance(p, list) else [p]), "")
+
+    def table(self, header, rows, lifted=None, notes=None):
+        """A markdown table. `lifted` maps a column name to its values: one value shared by every
+        row becomes a line above the table, different values become a column."""
+        header = list(header)
+        rows = [list(r) for r in rows]
+        above = []
+        at = len(header) - 1 if header[-1].startswith("command") else len(header)  # before the command
+        for name, (values, sentence) in (lifted or {}).items():
+            if len(set(values)) == 1:
+                above.append(sentence.format(values[0]))
+            else:
+                header.insert(at, name)
+                for r, v in zip(rows, values):
+                    r.insert(at, v)
+                at += 1
+        if above:
+            self.put(" ".join(above), "")
+        self.put("| " + " | ".join(header) + " |", "|" + "---|" * len(header))
+        for r in rows:
+            self.put("| " + " | ".join(str(c) for c in r) + " |")
+        self.put("")
+        for i, n in enumerate(notes or [], 1):
+            self.put(f"[{i}] {n}", "")
+
+    # ---- helpers shared by the row kinds --------------------------------------------------------
+    @staticmethod
+    def code(cmd):
+        if cmd is None:
+            return DASH
+        if isinstance(cmd, list):
+            return ", then ".join(f"`{c}`" for c in cmd)
+        return f"`{cmd}`"
+
+    @staticmethod
+    def label_with_note(row, notes):
+        label = row["label"]
+        if row.get("note"):
+            notes.append(row["note"])
+            label += f" [{len(notes)}]"
+        return label
+
+    def split_of(self, s, row):
+        return SPLITS[row.get("split", s.get("eval_split", "test"))]
+
+    # ---- table kinds ---------------------------------------------------------------------------
+    def kind_pretrain(self, t):
+        rows, machines, splits, cmds, notes = [], [], [], [], []
+        for r in t["rows"]:
+            s = self.load(r["file"], r.get("key"))
+            if r.get("figures") == "test_set":  # trained with eval.split=val, then scored on test
+                s = dict(s, knn_acc=s["test_set"]["knn"]["knn_acc"],
+                         linear_acc=s["test_set"]["linear"]["linear_acc"], eval_split="test")
+            lin_val = s.get("linear_val_acc")
+            rows.append([self.label_with_note(r, notes)] + results_table.cells(s)
+                        + [results_table.pct(lin_val)])
+            machines.append(self.machine(r["machine"]))
+            splits.append(self.split_of(s, r))
+            cmds.append(self.code(r.get("command")))
+        for row, c in zip(rows, cmds):
+            row.append(c)
+        self.table(["run", "kNN", "linear", "training", "images/s", "linear, L2-selection split", "command"],
+                   rows, {"machine": (machines, "Ran on the {}."),
+                          "scored on": (splits, "Scored on {}.")}, notes)
+
+    def kind_semi(self, t):
+        rows, machines, notes = [], [], []
+        for r in t["rows"]:
+            s = self.load(r["file"], r.get("key"))
+            rows.append([self.label_with_note(r, notes)] + semi_table.cells(s) + [self.code(r["command"])])
+            machines.append(self.machine(r["machine"]))
+        self.table(["run"] + semi_table.HEADER + ["command"], rows,
+                   {"machine": (machines, "Ran on the {}.")}, notes)
+
+    def kind_propagate(self, t):
+        def acc(name):
+            if not name:
+                return DASH
+            s = self.load(name)
+            return f"{100 * s['propagate_acc']:.2f} +- {100 * s['propagate_acc_std']:.2f}"
+
+        rows, machines, notes = [], [], []
+        with_test = any(r.get("test") for r in t["rows"])
+        for r in t["rows"]:
+            cells = [self.label_with_note(r, notes), acc(r.get("val"))]
+            if with_test:
+                cells.append(acc(r.get("test")))
+            rows.append(cells + [self.code(r["command"])])
+            machines.append(self.machine(r["machine"]))
+        header = ["features", "val (5 draws)"] + (["test (5 draws)"] if with_test else []) + [t["command_header"]]
+        self.table(header, rows, {"machine": (machines, "Ran on the {}.")}, notes)
+
+    def kind_records(self, t):
+        """A file that records figures with no summary behind them: {machine, command, note, rows}."""
+        data = self.load(t["file"])
+        rows = data["rows"]
+        if "where" in t:
+            rows = [r for r in rows if all(r.get(k) == v for k, v in t["where"].items())]
+        out = []
+        for r in rows:
+            cells = []
+            for col in t["columns"]:
+                v = r.get(col["field"])
+                cells.append(DASH if v is None else col.get("format", "{}").format(v))
+            out.append(cells)
+        machines = [self.machine(r.get("machine", data.get("machine"))) for r in rows]
+        lifted = {"machine": (machines, "Ran on the {}.")}
+        if "eval_split" in data:
+            lifted["scored on"] = ([SPLITS[data["eval_split"]]] * len(rows), "Scored on {}.")
+        self.table([c["header"] for c in t["columns"]], out, lifted)
+        self.put(f"Command: {self.code(data['command'])}. {data['note']}", "")
+
+    def kind_speed(self, t):
+        s = self.load(t["file"])
+        m = s["medians"]
+        pipelines = [("selfsup fp32", "selfsup_fp32"), ("PyTorch stock fp32", "python_stock_fp32"),
+                     ("PyTorch allocator fixed fp32", "python_fixed_fp32"), ("selfsup bf16", "selfsup_bf16"),
+                     ("PyTorch allocator fixed bf16", "python_fixed_bf16")]
+        rows = [[name, f"{m[p + '_e2e']:,.0f}", f"{m[p + '_augment']:,.0f}", f"{m[p + '_compute']:,.0f}",
+                 f"{m[p + '_peak_mib']:,.0f} MiB"] for name, p in pipelines]
+        self.table(["images/s", "end to end", "augmentation only", "compute only", "peak memory (PSS)"], rows,
+                   {"machine": ([self.machine(t["machine"])] * len(rows), "Ran on the {}.")})
+        r = s["ratios"]
+        stock_mem = m["selfsup_fp32_peak_mib"] / m["python_stock_fp32_peak_mib"]
+        self.put(f"End to end, fp32: {r['e2e_fp32_vs_python_stock']:.2f}x the stock pipeline and "
+                 f"{r['e2e_fp32_vs_python_fixed']:.2f}x the allocator-fixed one; bf16: "
+                 f"{r['e2e_bf16_vs_python_fixed_bf16']:.2f}x the allocator-fixed bf16 one. Augmentation "
+                 f"{r['augment_vs_python']:.1f}x. Overhead over pure compute {100 * r['overhead_fp32']:.1f}% fp32 / "
+                 f"{100 * r['overhead_bf16']:.1f}% bf16 (end to end and compute come from separate runs, so a small "
+                 f"negative value is noise). Peak memory {r['peak_memory_vs_python_fixed_fp32']:.2f}x the "
+                 f"allocator-fixed pipeline's and {stock_mem:.2f}x the stock one's. The training step runs "
+                 f"{m['selfsup_fp32_compute_gflops']:.1f} GFLOP/s fp32, {100 * m['selfsup_fp32_share_of_gemm']:.1f}% of "
+                 f"the {m['gemm_fp32_gflops']:.1f} GFLOP/s fp32 GEMM rate measured in the same run (bf16: "
+                 f"{m['selfsup_bf16_compute_gflops']:.1f} GFLOP/s, {100 * m['selfsup_bf16_share_of_gemm']:.1f}%). "
+                 f"{s['reps']} repetitions of {s['steps']} timed steps after {s['warmup']} warm-up steps, batch "
+                 f"{s['batch']}, medians.", "")
+        self.put(f"Command: {self.code(t['command'])}.", "")
+
+    def kind_speed_history(self, t):
+        rows, machines, notes = [], [], []
+        for r in t["rows"]:
+            s = self.load(r["file"])
+            m, q = s["medians"], s["ratios"]
+            rows.append([self.label_with_note(r, notes), f"{s['reps']}, {s['warmup']} + {s['steps']}",
+                         f"{m['selfsup_fp32_e2e']:,.0f}", f"{m['python_stock_fp32_e2e']:,.0f}",
+                         f"{m['python_fixed_fp32_e2e']:,.0f}", f"{q['e2e_fp32_vs_python_stock']:.2f}x",
+                         f"{q['e2e_fp32_vs_python_fixed']:.2f}x", f"{q['e2e_bf16_vs_python_fixed_bf16']:.2f}x",
+                         f"{100 * q['overhead_fp32']:.1f}% / {100 * q['overhead_bf16']:.1f}%",
+                         f"{100 * m['selfsup_fp32_share_of_gemm']:.1f}%"])
+            machines.append(self.machine(r["machine"]))
+        self.table(["code", "reps, warm-up + timed steps", "selfsup fp32", "PyTorch stock fp32",
+                    "PyTorch fixed fp32", "fp32 vs stock", "fp32 vs fixed", "bf16 vs fixed bf16",
+                    "overhead fp32 / bf16", "fp32 share of GEMM rate"], rows,
+                   {"machine": (machines, "Ran on the {}.")}, notes)
+        self.put(f"Command: {self.code(t['command'])}.", "")
+
+    def kind_augment(self, t):
+        log = self.load(t["file"])
+        rows = []
+        for line in log.splitlines():
+            f = dict(kv.split("=", 1) for kv in line.split() if "=" in kv)
+            if "shape" in f:
+                rows.append([f["shape"], f"{float(f['selfsup_images_per_s']):,.0f}",
+                             f"{float(f['torchvision_images_per_s']):,.0f}", f"{float(f['ratio']):.1f}x", f["reps"]])
+        self.table(["images", "selfsup (images/s)", "torchvision (images/s)", "ratio", "repetitions (medians)"],
+                   rows, {"machine": ([self.machine(t["machine"])] * len(rows), "Ran on the {}.")})
+        self.put(f"Command: {self.code(t['command'])}.", "")
+
+    def kind_dist(self, t):
+        log = self.load(t["file"])
+        reps = re.findall(r"rep (\d+): 1 process x 2 threads ([\d.]+) images/s; 2 processes x 1 threads ([\d.]+)", log)
+        med = re.search(r"median: 1 process ([\d.]+) images/s, 2 processes ([\d.]+) images/s", log)
+        rows = [["1 process x 2 intra-op threads", f"{float(med.group(1)):,.0f}",
+                 " / ".join(f"{float(r[1]):,.0f}" for r in reps)],
+                ["2 processes x 1 thread (`--nproc 2`)", f"{float(med.group(2)):,.0f}",
+                 " / ".join(f"{float(r[2]):,.0f}" for r in reps)]]
+        self.table(["", "images/s (median)", "repetitions"], rows,
+                   {"machine": ([self.machine(t["machine"])] * 2, "Ran on the {}.")})
+        self.put(f"Command: {self.code(t['command'])}.", "")
+
+    def kind_fixmatch_bench(self, t):
+        s = self.load(t["file"])
+        names = [("selfsup", "selfsup"), ("PyTorch, allocator fixed", "python_allocator_fixed"),
+                 ("PyTorch, stock", "python_stock")]
+        ratio = {"python_allocator_fixed": s["selfsup_over_python_allocator_fixed"],
+                 "python_stock": s["selfsup_over_python_stock"]}
+        rows = [[n, f"{s['steps_per_s'][k]:.2f}", " / ".join(f"{x:.2f}" for x in s["runs"][k]),
+                 f"{ratio[k]:.2f}x" if k in ratio else DASH] for n, k in names]
+        self.table(["", "steps/s (median)", "repetitions", "selfsup's speed-up"], rows,
+                   {"machine": ([self.machine(t["machine"])] * 3, "Ran on the {}.")})
+        self.put(f"{s['precision']} on both sides, {s['warmup']} warm-up and {s['steps']} timed steps a repetition. "
+                 f"Command: {self.code(t['command'])}.", "")
+
+    def kind_cuda_check(self, t):
+        log = self.load(t["file"])
+        figures = {}
+        for name, js in re.findall(r"^== (\S+)\n(\{.*\})$", log, re.M):
+            figures[name] = json.loads(js)
+        rows = []
+        for name, secs in re.findall(r"^PASS (\S+) \((\d+) s\)$", log, re.M):
+            f = figures.get(name, {})
+            parts = []
+            if "images_per_second" in f:
+                parts.append(f"{f['images_per_second']:,.0f} images/s")
+            if "processes" in f:
+                parts.append(f"{f['processes']} process" + ("es" if f["processes"] > 1 else ""))
+            if "train_seconds" in f:
+                parts.append(f"{f['train_seconds']:.0f} s of training")
+            for k, n in (("knn_acc", "kNN"), ("linear_acc", "linear"), ("test_acc", "test (last)"),
+                         ("test_acc_ema", "test (EMA)")):
+                if k in f:
+                    parts.append(f"{n} {100 * f[k]:.2f}")
+            rows.append([name, "passed", f"{secs} s", ", ".join(parts) or DASH])
+        self.table(["step", "result", "wall time", "figures"], rows,
+                   {"machine": ([self.machine(t["machine"])] * len(rows), "Ran on the {}.")})
+        self.put(f"Command: {self.code(t['command'])}.", "")
+
+    def kind_previews(self, t):
+        data = self.load(t["file"])
+        rows = []
+        for r in t["rows"]:
+            s = data[r["key"]]
+            pc = s["val_acc_ema_per_class"]
+            rows.append([r["label"], f"{100 * s['val_acc']:.1f} / {100 * s['val_acc_ema']:.1f}",
+                         f"{100 * s['unlabeled_mask_rate']:.0f}% / {100 * s['unlabeled_pseudo_label_acc']:.1f}%",
+                         f"{100 * pc[4]:.0f}% / {100 * pc[6]:.0f}%", str(s["steps"])])
+        self.table(["run", "val (last / EMA)", "EMA on unlabeled: share >= threshold / their accuracy",
+                    "EMA val: coats / shirts", "steps"], rows,
+                   {"machine": ([self.machine(t["machine"])] * len(rows), "Ran on the {}.")})
+        self.put(f"Command: {self.code(t['command'])}.", "")
+
+    def kind_targets(self, t):
+        rows = []
+        for r in t["rows"]:
+            found = []
+            for src in r["sources"]:
+                v = self.load(src["file"], src.get("key"))
+                for part in src["path"].split("."):
+                    v = v[part]
+                found.append((v * r.get("scale", 1), src["file"]))
+            pick = min if r.get("reduce", "min" if r["compare"] == ">=" else "max") == "min" else max
+            value, where = pick(found, key=lambda x: x[0])
+            met = value >= r["bar"] if r["compare"] == ">=" else value <= r["bar"]
+            fmt = "{:." + str(r.get("digits", 2)) + "f}" + r.get("unit", "")
+            rows.append([r["target"], ("at least " if r["compare"] == ">=" else "at most ") + fmt.format(r["bar"]),
+                         fmt.format(value), "met" if met else "**not met**",
+                         f"[{where}](results/{where})"])
+        self.table(["target", "bar", "reached", "", "from"], rows)
+
+    # ---- the page --------------------------------------------------------------------------------
+    def build(self):
+        spec = self.spec
+        self.put(f"# {spec['title']}", "")
+        self.text(spec["intro"])
+        self.put("## Machines", "")
+        self.table(["machine", "what it is"], [[m["name"], m["text"]] for m in spec["machines"]])
+        for sec in spec["sections"]:
+            self.put(f"## {sec['title']}", "")
+            self.text(sec.get("text"))
+            for t in sec["tables"]:
+                self.table_title = t.get("title", sec["title"])
+                if "title" in t:  # a section with one table may leave its heading out
+                    self.put(f"### {t['title']}", "")
+                self.text(t.get("text"))
+                getattr(self, "kind_" + t["kind"])(t)
+                self.text(t.get("after"))
+        self.table_title = ""
+        self.put("## Files", "")
+        self.put("Every file in docs/results/ and the tables that read it:", "")
+        for name in sorted(os.listdir(self.results)):
+            if name == "tables.json":
+                continue
+            where = "; ".join(self.used.get(name, [])) or "no table (raw log)"
+            self.put(f"- [{name}](results/{name}): {where}")
+        self.put("")
+        while self.lines and self.lines[-1] == "":
+            self.lines.pop()
+        return "\n".join(self.lines) + "\n"
+
+
+def main():
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--root", default=here, help="repository root (default: this script's)")
+    ap.add_argument("--out", help="file to write (default: ROOT/docs/results.md)")
+    a = ap.parse_args()
+    page = Page(a.root).build()
+    out = a.out or os.path.join(a.root, "docs", "results.md")
+    with open(out, "w") as f:
+        f.write(page)
+
+
+if __name__ == "__main__":
+    main()
