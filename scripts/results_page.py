@@ -19,6 +19,7 @@ import os
 import re
 import sys
 
+sys.dont_write_bytecode = True  # the source tree may be read-only (ctest), and needs no caches
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import results_table  # noqa: E402  (the pretraining table's cells)
 import semi_table  # noqa: E402  (the semi-supervised table's cells)
