@@ -124,6 +124,13 @@ void Config::set(const std::string& key, const YAML::Node& value) {
   chain.back()[parts.back()] = value;
 }
 
+std::vector<std::string> Config::leaf_keys(const std::string& section) const {
+  std::vector<std::string> out;
+  YAML::Node n = find(section);
+  if (n.IsDefined() && !n.IsNull()) collect_leaves(n, section, out);
+  return out;
+}
+
 std::vector<std::string> Config::unused_keys() const {
   std::vector<std::string> leaves, out;
   collect_leaves(root_, "", leaves);

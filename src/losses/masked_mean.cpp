@@ -1,5 +1,7 @@
 #include "selfsup/losses/masked_mean.h"
 
+#include "selfsup/dist/dist.h"
+
 #include "selfsup/losses/common.h"
 
 namespace selfsup::functional {
@@ -29,7 +31,10 @@ torch::Tensor masked_mean(const torch::Tensor& per_sample, const torch::Tensor& 
   const torch::Tensor total = (per_sample.masked_fill(m == 0, 0) * m).sum();
   if (mean == MaskedMean::kBatch) return total / static_cast<double>(per_sample.size(0));
   // Nothing accepted: divide the 0 by 1 (a zero loss with a zero gradient), no host sync.
-  const torch::Tensor accepted = m.sum();
+  torch::Tensor accepted = m.sum();
+  // With several processes each holds a share of the batch: dividing by the global count over
+  // the number of ranks makes the averaged gradients those of one process with the whole batch.
+  if (dist::is_distributed()) accepted = dist::all_reduce_sum(accepted) / static_cast<double>(dist::world_size());
   return total / torch::where(accepted > 0, accepted, torch::ones_like(accepted));
 }
 

@@ -1,29 +1,41 @@
 #include "selfsup/methods/common.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "selfsup/methods/method.h"
 
 namespace selfsup::methods {
 
-nets::MLPHead make_head(const Config& cfg, const std::string& prefix, int64_t in_dim,
-                        const HeadDefaults& d) {
+KeySet head_keys(const std::string& prefix, const HeadDefaults& d, bool output_dim) {
   const std::string p = "method." + prefix;
-  const auto hidden = cfg.get<int64_t>(p + "_hidden_dim", d.hidden);
-  const auto out = cfg.get<int64_t>(p + "_output_dim", d.out);
-  const auto layers = cfg.get<int64_t>(p + "_layers", d.layers);
-  TORCH_CHECK(hidden > 0, p, "_hidden_dim must be positive, got ", hidden);
+  KeySet k;
+  k.add(p + "_hidden_dim", d.hidden, "width of the hidden layers (0: the input's width)");
+  if (output_dim) k.add(p + "_output_dim", d.out, "output width");
+  k.add(p + "_layers", d.layers, "Linear layers (1 = a single Linear)")
+      .add(p + "_batch_norm", d.batch_norm, "BatchNorm after each hidden Linear")
+      .add(p + "_last_batch_norm", d.last_batch_norm, "BatchNorm without affine on the output");
+  return k;
+}
+
+nets::MLPHead make_head(const MethodConfig& cfg, const std::string& prefix, int64_t in_dim) {
+  const std::string p = "method." + prefix;
+  const auto hidden_key = cfg.get<int64_t>(p + "_hidden_dim");
+  const auto out = cfg.declares(p + "_output_dim") ? cfg.get<int64_t>(p + "_output_dim") : in_dim;
+  const auto layers = cfg.get<int64_t>(p + "_layers");
+  TORCH_CHECK(hidden_key >= 0, p, "_hidden_dim must be >= 0 (0: the input's width), got ", hidden_key);
+  const int64_t hidden = hidden_key == 0 ? in_dim : hidden_key;
   TORCH_CHECK(out > 0, p, "_output_dim must be positive, got ", out);
   TORCH_CHECK(layers >= 1, p, "_layers must be >= 1, got ", layers);
   return nets::MLPHead(nets::MLPHeadOptions(in_dim, hidden, out)
                            .num_layers(layers)
-                           .batch_norm(cfg.get<bool>(p + "_batch_norm", d.batch_norm))
-                           .last_batch_norm(cfg.get<bool>(p + "_last_batch_norm", d.last_batch_norm)));
+                           .batch_norm(cfg.get<bool>(p + "_batch_norm"))
+                           .last_batch_norm(cfg.get<bool>(p + "_last_batch_norm")));
 }
 
-BranchImpl::BranchImpl(const Config& cfg, int64_t channels, int64_t image_size, const HeadDefaults& proj) {
-  backbone = register_module("backbone", nets::make_backbone(cfg, channels, image_size));
-  projector = register_module("projector", make_head(cfg, "proj", backbone->feature_dim(), proj));
+BranchImpl::BranchImpl(const MethodConfig& cfg, int64_t channels, int64_t image_size) {
+  backbone = register_module("backbone", nets::make_backbone(cfg.config(), channels, image_size));
+  projector = register_module("projector", make_head(cfg, "proj", backbone->feature_dim()));
 }
 
 double cosine_momentum(double base, double final_value, int64_t step, int64_t total_steps) {
@@ -50,10 +62,17 @@ void init_momentum_target(torch::nn::Module& target, const torch::nn::Module& on
   for (auto& p : target.parameters()) p.set_requires_grad(false);
 }
 
-MomentumSchedule MomentumSchedule::from_config(const Config& cfg, double base_default) {
+KeySet MomentumSchedule::keys(double base_default) {
+  KeySet k;
+  k.add("method.base_tau_momentum", base_default, "momentum of the target network at the first step")
+      .add("method.final_tau_momentum", 1.0, "momentum at the last step (cosine schedule between)");
+  return k;
+}
+
+MomentumSchedule MomentumSchedule::from_config(const MethodConfig& cfg) {
   MomentumSchedule s;
-  s.base = cfg.get<double>("method.base_tau_momentum", base_default);
-  s.final_value = cfg.get<double>("method.final_tau_momentum", 1.0);
+  s.base = cfg.get<double>("method.base_tau_momentum");
+  s.final_value = cfg.get<double>("method.final_tau_momentum");
   TORCH_CHECK(s.base >= 0 && s.base <= 1, "method.base_tau_momentum must be in [0, 1], got ", s.base);
   TORCH_CHECK(s.final_value >= s.base && s.final_value <= 1,
               "method.final_tau_momentum must be in [base_tau_momentum, 1], got ", s.final_value);
@@ -65,6 +84,15 @@ double normalized_std(const torch::Tensor& z) {
   auto zn = torch::nn::functional::normalize(z.detach().to(torch::kFloat32),
                                              torch::nn::functional::NormalizeFuncOptions().dim(1));
   return zn.std(0).mean().item<double>();
+}
+
+const char* kind_name(Kind kind) {
+  switch (kind) {
+    case Kind::kSelfSupervised: return "self-supervised";
+    case Kind::kSemiSupervised: return "semi-supervised";
+    case Kind::kSupervised: return "supervised";
+  }
+  return "?";
 }
 
 Registry& Registry::instance() {
@@ -93,19 +121,38 @@ std::vector<MethodInfo> Registry::list() const {
   return out;
 }
 
-Method make_method(const Config& cfg, const DataSpec& spec) {
-  const auto name = cfg.get<std::string>("method.name", "");
-  TORCH_CHECK(!name.empty(), "config ", cfg.source(), " has no method.name");
-  return Registry::instance().get(name).factory(cfg, spec);
+std::string Registry::names(const std::vector<Kind>& kinds) const {
+  std::string out;
+  for (const auto& kv : methods_) {
+    if (std::find(kinds.begin(), kinds.end(), kv.second.kind) != kinds.end()) {
+      out += (out.empty() ? "" : ", ") + kv.first;
+    }
+  }
+  return out;
 }
 
-OnlinePredictorTarget::OnlinePredictorTarget(torch::nn::Module& owner, const Config& cfg, const DataSpec& spec,
-                                             const HeadDefaults& proj, HeadDefaults pred)
+Method make_method(const Config& cfg, const DataSpec& spec, const std::vector<Kind>& kinds) {
+  const auto name = cfg.get<std::string>("method.name", "");
+  TORCH_CHECK(!name.empty(), "config ", cfg.source(), " has no method.name");
+  const auto& info = Registry::instance().get(name);
+  const auto& registry = Registry::instance();
+  TORCH_CHECK(kinds.empty() || std::find(kinds.begin(), kinds.end(), info.kind) != kinds.end(), "method '", name, "' is ",
+              kind_name(info.kind), "; this command trains ", registry.names(kinds));
+  return info.factory(MethodConfig(cfg, info.keys, name), spec);
+}
+
+KeySet OnlinePredictorTarget::keys(const HeadDefaults& proj, const HeadDefaults& pred, double base_tau) {
+  KeySet k = head_keys("proj", proj);
+  // The predictor maps back to the projection's width: it has no output size of its own.
+  k.add(head_keys("pred", pred, /*output_dim=*/false)).add(MomentumSchedule::keys(base_tau));
+  return k;
+}
+
+OnlinePredictorTarget::OnlinePredictorTarget(torch::nn::Module& owner, const MethodConfig& cfg, const DataSpec& spec)
     : momentum_(MomentumSchedule::from_config(cfg)), tau_(momentum_.base) {
-  online_ = owner.register_module("online", Branch(cfg, spec.channels, spec.image_size, proj));
-  target_ = owner.register_module("target", Branch(cfg, spec.channels, spec.image_size, proj));
-  pred.out = cfg.get<int64_t>("method.proj_output_dim", proj.out);
-  predictor_ = owner.register_module("predictor", make_head(cfg, "pred", pred.out, pred));
+  online_ = owner.register_module("online", Branch(cfg, spec.channels, spec.image_size));
+  target_ = owner.register_module("target", Branch(cfg, spec.channels, spec.image_size));
+  predictor_ = owner.register_module("predictor", make_head(cfg, "pred", online_->projector->options.out_dim()));
   init_momentum_target(*target_, *online_);
 }
 

@@ -8,6 +8,8 @@
 #include "selfsup/methods/common.h"
 #include "selfsup/methods/method.h"
 #include "selfsup/train/trainer.h"
+#include "support/error_of.h"
+#include "support/method_keys.h"
 
 using namespace selfsup;
 
@@ -25,8 +27,7 @@ method:
 train: {batch_size: 64, lr: 0.05, optimizer: sgd, weight_decay: 0.0, threads: 2}
 augment: {pipeline: simclr}
 )");
-  cfg.set("method.name", YAML::Node(method));
-  return cfg;
+  return selfsup::testing::for_method(cfg, method);
 }
 
 struct RunTrace {
@@ -90,6 +91,61 @@ TEST(Registry, ListsEveryMethodAndRejectsUnknownNames) {
     EXPECT_NE(e.msg().find("simclrr"), std::string::npos);
     EXPECT_NE(e.msg().find("simclr"), std::string::npos);
   }
+}
+
+// Each method declares its keys with their defaults in one place. Building a method from a config
+// that spells out every declared key at its default must read every one of them and give the
+// very weights the defaults alone give: a key declared but not read, or read with a default of
+// its own, fails here.
+TEST(MethodKeys, EveryDeclaredKeyIsReadAndItsDefaultIsTheOneUsed) {
+  const methods::DataSpec spec{1, 28, 10, 500, 100, 0};
+  const auto base = Config::parse("{model: {backbone: convnet, channels: [8, 16, 32]}}");
+  for (const auto& info : methods::Registry::instance().list()) {
+    auto given = Config::parse(base.dump());
+    given.set("method.name", YAML::Node(info.name));
+    ASSERT_FALSE(info.keys.list().empty()) << info.name;
+    for (const auto& k : info.keys.list()) {
+      EXPECT_FALSE(k.help.empty()) << info.name << " " << k.key;
+      EXPECT_TRUE(k.key.rfind("method.", 0) == 0 || k.key.rfind("model.", 0) == 0) << info.name << " " << k.key;
+      given.set(k.key, k.default_value);
+    }
+    auto implicit = Config::parse(base.dump());
+    implicit.set("method.name", YAML::Node(info.name));
+    seed_everything(1);
+    const auto a = methods::make_method(given, spec);
+    seed_everything(1);
+    const auto b = methods::make_method(implicit, spec);
+    for (const auto& key : given.unused_keys()) {
+      EXPECT_TRUE(key.rfind("method.", 0) != 0 && key != "model.classifier_hidden_dim")
+          << info.name << " declares " << key << " but never reads it";
+    }
+    const auto pa = a->named_parameters(), pb = b->named_parameters();
+    ASSERT_EQ(pa.size(), pb.size()) << info.name;
+    for (const auto& kv : pa) EXPECT_TRUE(torch::equal(kv.value(), pb[kv.key()])) << info.name << " " << kv.key();
+  }
+}
+
+TEST(MethodKeys, AnUndeclaredKeyIsRefusedNamingTheMethodsKeys) {
+  auto cfg = Config::parse("{method: {name: fixmatch, thresold: 0.9}, model: {backbone: convnet, channels: [8, 16, 32]}}");
+  const auto msg = selfsup::testing::error_of([&] { methods::make_method(cfg, {1, 28, 10, 500, 100, 0}); });
+  EXPECT_NE(msg.find("config key 'method.thresold' in <inline> is not a key of method fixmatch"), std::string::npos)
+      << msg;
+  EXPECT_NE(msg.find("method.threshold"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("`selfsup methods fixmatch`"), std::string::npos) << msg;
+}
+
+TEST(MethodKeys, KindsDecideWhichCommandTrainsAMethod) {
+  const auto& r = methods::Registry::instance();
+  EXPECT_EQ(r.get("simclr").kind, methods::Kind::kSelfSupervised);
+  EXPECT_EQ(r.get("fixmatch").kind, methods::Kind::kSemiSupervised);
+  EXPECT_EQ(r.get("supervised").kind, methods::Kind::kSupervised);
+  EXPECT_EQ(r.names({methods::Kind::kSupervised}), "supervised");
+  auto cfg = Config::parse("{method: {name: fixmatch}, model: {backbone: convnet, channels: [8, 16, 32]}}");
+  const auto msg = selfsup::testing::error_of([&] {
+    methods::make_method(cfg, {1, 28, 10, 500, 100, 0}, {methods::Kind::kSelfSupervised, methods::Kind::kSupervised});
+  });
+  EXPECT_NE(msg.find("method 'fixmatch' is semi-supervised; this command trains barlow_twins, byol"), std::string::npos)
+      << msg;
 }
 
 TEST(Momentum, CosineScheduleEndpointsAndUpdateRule) {

@@ -30,6 +30,8 @@ class Config {
   T require(const std::string& key) const;
   YAML::Node node(const std::string& key) const;  // undefined node if absent
 
+  /// The keys (leaves) present under `section` ("method" -> "method.threshold", ...).
+  std::vector<std::string> leaf_keys(const std::string& section) const;
   /// Keys present in the tree (leaves) that no get/require/node call has touched.
   std::vector<std::string> unused_keys() const;
   /// Throws naming the first unread key, e.g. a typo such as "train.lrr".

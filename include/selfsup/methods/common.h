@@ -19,10 +19,13 @@ struct HeadDefaults {
   bool last_batch_norm = false;
 };
 
-/// Builds the head described by `<prefix>_hidden_dim`, `<prefix>_output_dim`, `<prefix>_layers`,
-/// `<prefix>_batch_norm`, `<prefix>_last_batch_norm` under `method.`, e.g. prefix "proj".
-nets::MLPHead make_head(const Config& cfg, const std::string& prefix, int64_t in_dim,
-                        const HeadDefaults& defaults);
+/// The keys of a head: `method.<prefix>_hidden_dim`, `_output_dim`, `_layers`, `_batch_norm`,
+/// `_last_batch_norm`, e.g. prefix "proj", with the method's defaults. Without `output_dim` the
+/// head maps back to its input's width.
+KeySet head_keys(const std::string& prefix, const HeadDefaults& defaults, bool output_dim = true);
+
+/// Builds the head `head_keys(prefix, ...)` declares.
+nets::MLPHead make_head(const MethodConfig& cfg, const std::string& prefix, int64_t in_dim);
 
 /// Momentum coefficient at step k of K: m_end - (m_end - m_start)(cos(pi k / K) + 1) / 2.
 double cosine_momentum(double base, double final_value, int64_t step, int64_t total_steps);
@@ -37,18 +40,21 @@ void init_momentum_target(torch::nn::Module& target, const torch::nn::Module& on
 /// Encoder + projector: the unit a momentum target copies.
 class BranchImpl : public torch::nn::Module {
  public:
-  BranchImpl(const Config& cfg, int64_t channels, int64_t image_size, const HeadDefaults& proj);
+  /// The backbone of model.*, the projector of head_keys("proj", ...).
+  BranchImpl(const MethodConfig& cfg, int64_t channels, int64_t image_size);
   torch::Tensor forward(const torch::Tensor& x) { return projector(backbone->forward(x)); }
   nets::Backbone backbone;
   nets::MLPHead projector{nullptr};
 };
 TORCH_MODULE(Branch);
 
-/// Reads method.base_tau_momentum / method.final_tau_momentum and validates them.
+/// method.base_tau_momentum (a method's default) rising to method.final_tau_momentum (1) on the
+/// cosine schedule.
 struct MomentumSchedule {
   double base = 0.99;
   double final_value = 1.0;
-  static MomentumSchedule from_config(const Config& cfg, double base_default = 0.99);
+  static KeySet keys(double base_default);
+  static MomentumSchedule from_config(const MethodConfig& cfg);
   double at(int64_t step, int64_t total_steps) const {
     return cosine_momentum(base, final_value, step, total_steps);
   }
@@ -57,11 +63,13 @@ struct MomentumSchedule {
 /// What BYOL and MoCo v3 share: an online branch with a predictor, and a momentum target copy of
 /// the branch moved towards it after each optimizer step on the cosine schedule. Registers
 /// "online", "target" and "predictor" on the owning method (whose checkpoint then holds them).
-/// The predictor maps the projection back to its own size: `pred.out` is ignored.
+/// The predictor maps the projection back to its own size (it has no output-size key).
 class OnlinePredictorTarget {
  public:
-  OnlinePredictorTarget(torch::nn::Module& owner, const Config& cfg, const DataSpec& spec, const HeadDefaults& proj,
-                        HeadDefaults pred);
+  /// The keys it reads: the projector's ("proj"), the predictor's ("pred", without
+  /// pred_output_dim) and the momentum schedule's.
+  static KeySet keys(const HeadDefaults& proj, const HeadDefaults& pred, double base_tau = 0.99);
+  OnlinePredictorTarget(torch::nn::Module& owner, const MethodConfig& cfg, const DataSpec& spec);
   struct Views {
     torch::Tensor z;                         // online projections of both views, stacked
     std::vector<torch::Tensor> predicted;    // per view, with gradient
@@ -75,6 +83,7 @@ class OnlinePredictorTarget {
   void update(int64_t step, int64_t total);
   double tau() const { return tau_; }
   nets::Backbone encoder() const { return online_->backbone; }
+  nets::MLPHead projector() const { return online_->projector; }
 
  private:
   MomentumSchedule momentum_;

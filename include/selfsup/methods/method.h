@@ -10,7 +10,9 @@
 #include <vector>
 
 #include "selfsup/core/config.h"
+#include "selfsup/methods/keys.h"
 #include "selfsup/nets/backbone.h"
+#include "selfsup/nets/heads.h"
 
 namespace selfsup::methods {
 
@@ -33,13 +35,14 @@ struct StepOutput {
   std::map<std::string, double> metrics;   // logged, e.g. {"z_std": 0.04}
 };
 
-/// What a method needs to know about the data to build itself.
+/// What a method needs to know about the data (and the run) to build itself.
 struct DataSpec {
   int64_t channels = 1;
   int64_t image_size = 28;
   int64_t num_classes = 10;
   int64_t num_unlabeled = 0;  // semi-supervised: size of the unlabeled set (FlexMatch's memory)
   int64_t num_labeled = 0;    // semi-supervised: size of the labeled set (SimMatch's bank)
+  uint64_t seed = 0;          // the run's seed: per-step randomness derives from it
 };
 
 class MethodImpl : public torch::nn::Module {
@@ -51,6 +54,9 @@ class MethodImpl : public torch::nn::Module {
   virtual void after_optimizer_step(int64_t step, int64_t total_steps) {}
   /// The encoder whose features are evaluated (kNN, linear probe, fine-tuning).
   virtual nets::Backbone encoder() const = 0;
+  /// The projector on top of the encoder, if the method has one (SimCLRv2-style fine-tuning
+  /// starts from its first layer).
+  virtual nets::MLPHead projector() const { return nullptr; }
   /// How many augmented views a batch must carry.
   virtual int64_t num_views() const { return 2; }
   /// Whether the method reads batch.labels (SupCon); the trainer refuses unlabeled data then.
@@ -58,15 +64,25 @@ class MethodImpl : public torch::nn::Module {
 };
 using Method = std::shared_ptr<MethodImpl>;
 
-using MethodFactory = std::function<Method(const Config&, const DataSpec&)>;
+using MethodFactory = std::function<Method(const MethodConfig&, const DataSpec&)>;
+
+/// What a method learns from, which decides the command that trains it.
+enum class Kind {
+  kSelfSupervised,  // unlabeled views only: `selfsup pretrain`
+  kSemiSupervised,  // a few labels plus unlabeled images: `selfsup semi`
+  kSupervised,      // labels only: the reference under either command
+};
+const char* kind_name(Kind kind);
 
 struct MethodInfo {
   std::string name;
+  Kind kind;
   std::string description;
+  KeySet keys;
   MethodFactory factory;
 };
 
-/// Name -> factory. Methods register themselves with a static SELFSUP_REGISTER_METHOD.
+/// Name -> method. Methods register themselves with a static SELFSUP_REGISTER_METHOD.
 class Registry {
  public:
   static Registry& instance();
@@ -74,13 +90,16 @@ class Registry {
   /// Throws naming the method and listing the known ones when the name is unknown.
   const MethodInfo& get(const std::string& name) const;
   std::vector<MethodInfo> list() const;
+  /// The names of the methods of the given kinds, comma-separated.
+  std::string names(const std::vector<Kind>& kinds) const;
 
  private:
   std::map<std::string, MethodInfo> methods_;
 };
 
-/// Builds the method named by `method.name` in the config.
-Method make_method(const Config& cfg, const DataSpec& spec);
+/// Builds the method named by `method.name`, refusing one whose kind is not in `kinds` (empty:
+/// any kind), naming the methods that are, and any method.* key it does not declare.
+Method make_method(const Config& cfg, const DataSpec& spec, const std::vector<Kind>& kinds = {});
 
 /// Mean over features of the per-feature standard deviation of L2-normalised outputs: a
 /// collapsed representation gives ~0, a healthy one about 1/sqrt(D).
@@ -90,8 +109,13 @@ double normalized_std(const torch::Tensor& z);
 
 #define SELFSUP_CONCAT_INNER(a, b) a##b
 #define SELFSUP_CONCAT(a, b) SELFSUP_CONCAT_INNER(a, b)
-#define SELFSUP_REGISTER_METHOD(NAME, DESCRIPTION, FACTORY)                                   \
-  static const bool SELFSUP_CONCAT(selfsup_method_registered_, __LINE__) = [] {               \
-    ::selfsup::methods::Registry::instance().add({NAME, DESCRIPTION, FACTORY});               \
-    return true;                                                                              \
+/// Registers TYPE (a MethodImpl with `static KeySet keys()` and a constructor taking
+/// (const MethodConfig&, const DataSpec&)) under NAME.
+#define SELFSUP_REGISTER_METHOD(TYPE, NAME, KIND, DESCRIPTION)                                        \
+  static const bool SELFSUP_CONCAT(selfsup_method_registered_, __COUNTER__) = [] {                   \
+    ::selfsup::methods::Registry::instance().add(                                                      \
+        {NAME, KIND, DESCRIPTION, TYPE::keys(),                                                       \
+         [](const ::selfsup::methods::MethodConfig& c, const ::selfsup::methods::DataSpec& s)          \
+             -> ::selfsup::methods::Method { return std::make_shared<TYPE>(c, s); }});                 \
+    return true;                                                                                       \
   }()

@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,7 @@
 #include "selfsup/losses/class_contrast.h"
 #include "selfsup/losses/dist_align.h"
 #include "selfsup/losses/masked_mean.h"
+#include "selfsup/methods/keys.h"
 #include "selfsup/methods/method.h"
 #include "selfsup/nets/backbone.h"
 #include "selfsup/nets/heads.h"
@@ -22,11 +24,14 @@ namespace selfsup::methods {
 
 class ClassifierImpl : public torch::nn::Module {
  public:
-  ClassifierImpl(const Config& cfg, const DataSpec& spec);
+  /// The backbone of model.*, the hidden layer of model.classifier_hidden_dim.
+  ClassifierImpl(const MethodConfig& cfg, const DataSpec& spec);
   torch::Tensor forward(const torch::Tensor& x) { return classify(backbone->forward(x)); }
   /// Logits from backbone features: through the hidden layer when there is one, then the head.
-  torch::Tensor classify(const torch::Tensor& features) {
-    return head->forward(hidden ? hidden->forward(features) : features);
+  torch::Tensor classify(const torch::Tensor& features) { return head->forward(hidden_features(features)); }
+  /// What the head reads: the backbone's features, through the hidden layer when there is one.
+  torch::Tensor hidden_features(const torch::Tensor& features) {
+    return hidden ? hidden->forward(features) : features;
   }
   nets::Backbone backbone;
   /// Linear - BatchNorm - ReLU of width model.classifier_hidden_dim; absent when that is 0 (the
@@ -51,12 +56,27 @@ class FrozenRunningStats {
   std::vector<torch::Tensor> live_, saved_;
 };
 
+/// The defaults of a method's unlabeled term (each method's paper or USB).
+struct UnlabeledDefaults {
+  double weight = 1.0;         // lambda_u
+  double ramp_fraction = 0.0;  // share of the planned steps over which lambda_u ramps up from 0
+  int64_t ramp_steps = 0;      // or a ramp in steps, whatever the run's length (> 0 wins)
+};
+
 class SemiMethodImpl : public MethodImpl {
  public:
-  /// Reads method.unlabeled_weight (lambda_u), method.ramp_fraction, method.ramp_steps,
-  /// method.ema_decay and method.masked_mean, with the given defaults (each method's paper or USB).
-  SemiMethodImpl(const Config& cfg, const DataSpec& spec, double lambda_u, double ramp_fraction,
-                 int64_t ramp_steps = 0);
+  /// The keys every semi-supervised method reads: the classifier's model.classifier_hidden_dim and
+  /// the EMA's method.ema_decay.
+  static KeySet classifier_keys();
+  /// The keys of a method with an unlabeled term: method.unlabeled_weight, method.ramp_fraction,
+  /// method.ramp_steps and the loader's method.mu (unlabeled images per labeled image).
+  static KeySet unlabeled_keys(const UnlabeledDefaults& defaults);
+  /// method.masked_mean, for the methods whose unlabeled loss is confidence-masked
+  /// (losses/masked_mean.h).
+  static KeySet masked_mean_keys();
+
+  /// Reads classifier_keys() and, when the method declares them, unlabeled_keys().
+  SemiMethodImpl(const MethodConfig& cfg, const DataSpec& spec);
 
   nets::Backbone encoder() const override { return student->backbone; }
   int64_t num_views() const override { return 1; }  // the labeled batch: one weak view
@@ -64,6 +84,10 @@ class SemiMethodImpl : public MethodImpl {
   /// Preset names of the views each unlabeled image needs, e.g. {"weak", "strong"}; empty for
   /// labeled data only (supervised).
   virtual std::vector<std::string> unlabeled_views() const = 0;
+  /// Unlabeled images per labeled image in a batch (0 without an unlabeled term).
+  int64_t mu() const { return mu_; }
+  /// The confidence a pseudo-label needs to be trained on, for the methods that have one.
+  virtual std::optional<double> confidence_threshold() const { return std::nullopt; }
   /// Moves the EMA towards the student (decay min(1 - 1/(step + 1), method.ema_decay)) and
   /// records the step for the ramp. Methods overriding it call it.
   void after_optimizer_step(int64_t step, int64_t total_steps) override;
@@ -92,38 +116,52 @@ class SemiMethodImpl : public MethodImpl {
   static void log_pseudo_labels(std::map<std::string, double>& metrics, const torch::Tensor& labels,
                                 const torch::Tensor& mask, const Batch& b);
   static void check_unlabeled(const Batch& b, size_t views, const char* method);
-  /// Reads method.dist_align (off unless the method's recipe has it on) and
-  /// method.dist_align_momentum (0.999): methods whose targets come from the weak view call it,
-  /// and only they accept the keys.
-  void read_distribution_alignment(const Config& cfg, const DataSpec& spec, bool on_by_default = false);
-  /// The weak view's logits as targets: distribution-aligned (losses/dist_align.h, which also
-  /// updates the running class marginal) when method.dist_align is on, else detached as they are.
-  torch::Tensor target_logits(const torch::Tensor& weak_logits);
-  /// Reads method.contrast_weight (0: off, the default), method.contrast_threshold (0.8),
-  /// method.contrast_temperature (0.2) and the projector's method.contrast_proj_* keys; when the
-  /// weight is > 0 it registers the projector. Methods with a weak and a strong unlabeled view
-  /// call it, and only they accept the keys.
-  void read_class_contrast(const Config& cfg);
-  bool class_contrast_on() const { return !contrast_projector_.is_empty(); }
-  /// Adds contrast_weight * class_contrast_loss(proj(weak), proj(strong), targets) to out.loss
-  /// and logs it as contrast_loss (losses/class_contrast.h); a no-op when off.
-  void add_class_contrast(StepOutput& out, const torch::Tensor& weak_features,
-                          const torch::Tensor& strong_features, const torch::Tensor& targets);
 
-  functional::MaskedMean masked_mean_;
   uint64_t seed_;
 
  private:
-  double lambda_u_, ramp_fraction_, ema_decay_;
-  int64_t ramp_steps_;
+  double lambda_u_ = 0, ramp_fraction_ = 0, ema_decay_;
+  int64_t ramp_steps_ = 0, mu_ = 0;
   torch::Tensor progress_;  // buffer [step, total]: the ramp resumes where it stopped
-  losses::DistributionAlignment dist_align_{nullptr};  // registered only when on
-  nets::MLPHead contrast_projector_{nullptr};          // registered only when on
-  double contrast_weight_ = 0;
-  functional::ClassContrastOptions contrast_options_;
 };
 
-/// The semi-supervised method named by `method.name` (throws naming it when it is not one).
+/// Distribution alignment of the weak view's predictions (losses/dist_align.h), held by the
+/// methods whose targets come from a weak view. Keys method.dist_align (on or off by the
+/// method's recipe) and method.dist_align_momentum; the running marginal is registered on the
+/// owner as "dist_align" only when on, and is fed every rank's predictions.
+class DistAlign {
+ public:
+  static KeySet keys(bool on_by_default);
+  DistAlign(torch::nn::Module& owner, const MethodConfig& cfg, const DataSpec& spec);
+  /// The weak view's logits as targets: aligned when on, else as they are; detached either way.
+  torch::Tensor targets(const torch::Tensor& weak_logits);
+
+ private:
+  losses::DistributionAlignment module_{nullptr};
+};
+
+/// The class-aware contrast (losses/class_contrast.h) of a weak and a strong view, held by the
+/// methods that have both. Keys method.contrast_weight (0: off), method.contrast_threshold,
+/// method.contrast_temperature and the projector's method.contrast_proj_*; the projector is
+/// registered on the owner as "contrast_projector" only when the weight is > 0.
+class ClassContrast {
+ public:
+  static KeySet keys();
+  ClassContrast(torch::nn::Module& owner, const MethodConfig& cfg, int64_t feature_dim);
+  bool on() const { return !projector_.is_empty(); }
+  /// Adds weight * class_contrast_loss(proj(weak), proj(strong), targets) to out.loss and logs it
+  /// as contrast_loss; a no-op when off.
+  void add(StepOutput& out, const torch::Tensor& weak_features, const torch::Tensor& strong_features,
+           const torch::Tensor& targets);
+
+ private:
+  nets::MLPHead projector_{nullptr};
+  double weight_ = 0;
+  functional::ClassContrastOptions options_;
+};
+
+/// The semi-supervised (or supervised) method named by `method.name`; throws naming it when it
+/// is another kind.
 std::shared_ptr<SemiMethodImpl> make_semi_method(const Config& cfg, const DataSpec& spec);
 
 }  // namespace selfsup::methods

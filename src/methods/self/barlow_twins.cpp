@@ -9,10 +9,15 @@ namespace {
 
 class BarlowTwinsImpl : public MethodImpl {
  public:
-  BarlowTwinsImpl(const Config& cfg, const DataSpec& spec) {
-    backbone_ = register_module("backbone", nets::make_backbone(cfg, spec.channels, spec.image_size));
-    projector_ = register_module("projector", make_head(cfg, "proj", backbone_->feature_dim(), {2048, 2048, 3}));
-    options_.lambda(cfg.get<double>("method.lambda", 0.0051)).scale(cfg.get<double>("method.scale_loss", 0.1));
+  static KeySet keys() {
+    return head_keys("proj", {2048, 2048, 3})
+        .add("method.lambda", 0.0051, "weight of the off-diagonal terms")
+        .add("method.scale_loss", 0.1, "scale of the whole loss");
+  }
+  BarlowTwinsImpl(const MethodConfig& cfg, const DataSpec& spec) {
+    backbone_ = register_module("backbone", nets::make_backbone(cfg.config(), spec.channels, spec.image_size));
+    projector_ = register_module("projector", make_head(cfg, "proj", backbone_->feature_dim()));
+    options_.lambda(cfg.get<double>("method.lambda")).scale(cfg.get<double>("method.scale_loss"));
   }
   StepOutput training_step(const Batch& b) override {
     auto z = projector_(backbone_->forward(torch::cat({b.views[0], b.views[1]}))).chunk(2);
@@ -21,6 +26,7 @@ class BarlowTwinsImpl : public MethodImpl {
     return {loss, {{"z_std", normalized_std(z[0])}}};
   }
   nets::Backbone encoder() const override { return backbone_; }
+  nets::MLPHead projector() const override { return projector_; }
 
  private:
   nets::Backbone backbone_;
@@ -28,8 +34,8 @@ class BarlowTwinsImpl : public MethodImpl {
   functional::BarlowTwinsOptions options_;
 };
 
-SELFSUP_REGISTER_METHOD("barlow_twins", "Barlow Twins: cross-correlation of two views driven to the identity (Zbontar et al. 2021)",
-                        [](const Config& c, const DataSpec& s) -> Method { return std::make_shared<BarlowTwinsImpl>(c, s); });
+SELFSUP_REGISTER_METHOD(BarlowTwinsImpl, "barlow_twins", Kind::kSelfSupervised,
+                        "Barlow Twins: cross-correlation of two views driven to the identity (Zbontar et al. 2021)");
 
 }  // namespace
 }  // namespace selfsup::methods

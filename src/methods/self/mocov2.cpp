@@ -10,15 +10,20 @@ namespace {
 
 class MoCoV2Impl : public MethodImpl {
  public:
-  MoCoV2Impl(const Config& cfg, const DataSpec& spec) : momentum_(MomentumSchedule::from_config(cfg)) {
-    const HeadDefaults proj{2048, 256, 2, false, false};
-    online_ = register_module("online", Branch(cfg, spec.channels, spec.image_size, proj));
-    target_ = register_module("target", Branch(cfg, spec.channels, spec.image_size, proj));
+  static KeySet keys() {
+    return head_keys("proj", {2048, 256, 2, false, false})
+        .add(MomentumSchedule::keys(0.99))
+        .add("method.queue_size", 65536, "keys in each view's queue")
+        .add("method.temperature", 0.2, "InfoNCE temperature");
+  }
+  MoCoV2Impl(const MethodConfig& cfg, const DataSpec& spec) : momentum_(MomentumSchedule::from_config(cfg)) {
+    online_ = register_module("online", Branch(cfg, spec.channels, spec.image_size));
+    target_ = register_module("target", Branch(cfg, spec.channels, spec.image_size));
     init_momentum_target(*target_, *online_);
-    const int64_t d = cfg.get<int64_t>("method.proj_output_dim", proj.out);
-    const int64_t k = cfg.get<int64_t>("method.queue_size", 65536);
+    const int64_t d = online_->projector->options.out_dim();
+    const int64_t k = cfg.get<int64_t>("method.queue_size");
     TORCH_CHECK(k > 0, "method.queue_size must be positive, got ", k);
-    options_.temperature(cfg.get<double>("method.temperature", 0.2));
+    options_.temperature(cfg.get<double>("method.temperature"));
     TORCH_CHECK(options_.temperature() > 0, "method.temperature must be positive, got ", options_.temperature());
     // Random unit vectors, as the reference implementation starts; they are flushed after K/B steps.
     queue_ = register_buffer("queue", torch::nn::functional::normalize(
@@ -47,6 +52,7 @@ class MoCoV2Impl : public MethodImpl {
     enqueue();
   }
   nets::Backbone encoder() const override { return online_->backbone; }
+  nets::MLPHead projector() const override { return online_->projector; }
 
  private:
   void enqueue() {
@@ -70,8 +76,8 @@ class MoCoV2Impl : public MethodImpl {
   std::vector<torch::Tensor> pending_keys_;
 };
 
-SELFSUP_REGISTER_METHOD("mocov2", "MoCo v2: InfoNCE against momentum keys and a queue of past keys (Chen et al. 2020)",
-                        [](const Config& c, const DataSpec& s) -> Method { return std::make_shared<MoCoV2Impl>(c, s); });
+SELFSUP_REGISTER_METHOD(MoCoV2Impl, "mocov2", Kind::kSelfSupervised,
+                        "MoCo v2: InfoNCE against momentum keys and a queue of past keys (Chen et al. 2020)");
 
 }  // namespace
 }  // namespace selfsup::methods

@@ -9,9 +9,12 @@ namespace {
 
 class MoCoV3Impl : public MethodImpl {
  public:
-  MoCoV3Impl(const Config& cfg, const DataSpec& spec)
-      : branches_(*this, cfg, spec, /*proj=*/{4096, 256, 3, true, true}, /*pred=*/{4096, 0, 2, true, true}) {
-    options_.temperature(cfg.get<double>("method.temperature", 0.2));
+  static KeySet keys() {
+    return OnlinePredictorTarget::keys(/*proj=*/{4096, 256, 3, true, true}, /*pred=*/{4096, 0, 2, true, true})
+        .add("method.temperature", 0.2, "InfoNCE temperature");
+  }
+  MoCoV3Impl(const MethodConfig& cfg, const DataSpec& spec) : branches_(*this, cfg, spec) {
+    options_.temperature(cfg.get<double>("method.temperature"));
     TORCH_CHECK(options_.temperature() > 0, "method.temperature must be positive, got ", options_.temperature());
   }
   StepOutput training_step(const Batch& b) override {
@@ -24,14 +27,15 @@ class MoCoV3Impl : public MethodImpl {
   }
   void after_optimizer_step(int64_t step, int64_t total) override { branches_.update(step, total); }
   nets::Backbone encoder() const override { return branches_.encoder(); }
+  nets::MLPHead projector() const override { return branches_.projector(); }
 
  private:
   OnlinePredictorTarget branches_;
   functional::InfoNCEInBatchOptions options_;
 };
 
-SELFSUP_REGISTER_METHOD("mocov3", "MoCo v3: predicted queries against in-batch momentum keys (Chen et al. 2021)",
-                        [](const Config& c, const DataSpec& s) -> Method { return std::make_shared<MoCoV3Impl>(c, s); });
+SELFSUP_REGISTER_METHOD(MoCoV3Impl, "mocov3", Kind::kSelfSupervised,
+                        "MoCo v3: predicted queries against in-batch momentum keys (Chen et al. 2021)");
 
 }  // namespace
 }  // namespace selfsup::methods

@@ -8,10 +8,13 @@ namespace {
 
 class SimCLRImpl : public MethodImpl {
  public:
-  SimCLRImpl(const Config& cfg, const DataSpec& spec) {
-    backbone_ = register_module("backbone", nets::make_backbone(cfg, spec.channels, spec.image_size));
-    projector_ = register_module("projector", make_head(cfg, "proj", backbone_->feature_dim(), {2048, 256, 2}));
-    temperature_ = cfg.get<double>("method.temperature", 0.2);
+  static KeySet keys() {
+    return head_keys("proj", {2048, 256, 2}).add("method.temperature", 0.2, "NT-Xent temperature");
+  }
+  SimCLRImpl(const MethodConfig& cfg, const DataSpec& spec) {
+    backbone_ = register_module("backbone", nets::make_backbone(cfg.config(), spec.channels, spec.image_size));
+    projector_ = register_module("projector", make_head(cfg, "proj", backbone_->feature_dim()));
+    temperature_ = cfg.get<double>("method.temperature");
     TORCH_CHECK(temperature_ > 0, "method.temperature must be positive, got ", temperature_);
   }
   StepOutput training_step(const Batch& b) override {
@@ -23,6 +26,7 @@ class SimCLRImpl : public MethodImpl {
     return {loss, {{"z_std", normalized_std(zs[0])}}};
   }
   nets::Backbone encoder() const override { return backbone_; }
+  nets::MLPHead projector() const override { return projector_; }
 
  private:
   nets::Backbone backbone_;
@@ -30,8 +34,8 @@ class SimCLRImpl : public MethodImpl {
   double temperature_;
 };
 
-SELFSUP_REGISTER_METHOD("simclr", "SimCLR: NT-Xent contrast between two views (Chen et al. 2020)",
-                        [](const Config& c, const DataSpec& s) -> Method { return std::make_shared<SimCLRImpl>(c, s); });
+SELFSUP_REGISTER_METHOD(SimCLRImpl, "simclr", Kind::kSelfSupervised,
+                        "SimCLR: NT-Xent contrast between two views (Chen et al. 2020)");
 
 }  // namespace
 }  // namespace selfsup::methods

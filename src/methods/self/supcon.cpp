@@ -9,10 +9,13 @@ namespace {
 
 class SupConImpl : public MethodImpl {
  public:
-  SupConImpl(const Config& cfg, const DataSpec& spec) {
-    backbone_ = register_module("backbone", nets::make_backbone(cfg, spec.channels, spec.image_size));
-    projector_ = register_module("projector", make_head(cfg, "proj", backbone_->feature_dim(), {2048, 256, 2}));
-    temperature_ = cfg.get<double>("method.temperature", 0.1);
+  static KeySet keys() {
+    return head_keys("proj", {2048, 256, 2}).add("method.temperature", 0.1, "SupCon temperature");
+  }
+  SupConImpl(const MethodConfig& cfg, const DataSpec& spec) {
+    backbone_ = register_module("backbone", nets::make_backbone(cfg.config(), spec.channels, spec.image_size));
+    projector_ = register_module("projector", make_head(cfg, "proj", backbone_->feature_dim()));
+    temperature_ = cfg.get<double>("method.temperature");
     TORCH_CHECK(temperature_ > 0, "method.temperature must be positive, got ", temperature_);
   }
   StepOutput training_step(const Batch& b) override {
@@ -27,6 +30,7 @@ class SupConImpl : public MethodImpl {
     return {loss, {{"z_std", normalized_std(z)}}};
   }
   nets::Backbone encoder() const override { return backbone_; }
+  nets::MLPHead projector() const override { return projector_; }
   bool uses_labels() const override { return true; }
 
  private:
@@ -35,8 +39,8 @@ class SupConImpl : public MethodImpl {
   double temperature_;
 };
 
-SELFSUP_REGISTER_METHOD("supcon", "SupCon: contrastive with every same-label view as a positive (Khosla et al. 2020)",
-                        [](const Config& c, const DataSpec& s) -> Method { return std::make_shared<SupConImpl>(c, s); });
+SELFSUP_REGISTER_METHOD(SupConImpl, "supcon", Kind::kSelfSupervised,
+                        "SupCon: contrastive with every same-label view as a positive (Khosla et al. 2020)");
 
 }  // namespace
 }  // namespace selfsup::methods

@@ -2,19 +2,22 @@
 
 #include <cmath>
 
+#include "selfsup/dist/dist.h"
 #include "selfsup/methods/common.h"
+#include "selfsup/nets/batchnorm.h"
 
 namespace selfsup::methods {
 
-ClassifierImpl::ClassifierImpl(const Config& cfg, const DataSpec& spec) {
+ClassifierImpl::ClassifierImpl(const MethodConfig& cfg, const DataSpec& spec) {
   TORCH_CHECK(spec.num_classes > 1, "a classifier needs at least 2 classes, got ", spec.num_classes);
-  backbone = register_module("backbone", nets::make_backbone(cfg, spec.channels, spec.image_size));
-  const auto width = cfg.get<int64_t>("model.classifier_hidden_dim", 0);
+  backbone = register_module("backbone", nets::make_backbone(cfg.config(), spec.channels, spec.image_size));
+  const auto width = cfg.get<int64_t>("model.classifier_hidden_dim");
   TORCH_CHECK(width >= 0, "model.classifier_hidden_dim must be >= 0 (0 = a linear head), got ", width);
   int64_t head_in = backbone->feature_dim();
   if (width > 0) {
+    // selfsup's BatchNorm (torch's parameter names) so that SyncBatchNorm reaches this layer too.
     hidden = register_module("hidden", torch::nn::Sequential(torch::nn::Linear(head_in, width),
-                                                             torch::nn::BatchNorm1d(width), torch::nn::ReLU()));
+                                                             nets::BatchNorm(width), torch::nn::ReLU()));
     head_in = width;
   }
   head = register_module("head", torch::nn::Linear(head_in, spec.num_classes));
@@ -34,24 +37,48 @@ FrozenRunningStats::~FrozenRunningStats() {
   for (size_t i = 0; i < live_.size(); ++i) live_[i].set_data(saved_[i]);
 }
 
-SemiMethodImpl::SemiMethodImpl(const Config& cfg, const DataSpec& spec, double lambda_u, double ramp_fraction,
-                               int64_t ramp_steps) {
+KeySet SemiMethodImpl::classifier_keys() {
+  KeySet k;
+  k.add("model.classifier_hidden_dim", int64_t{0},
+        "width of a Linear-BN-ReLU layer between backbone and head (0: a linear head)")
+      .add("method.ema_decay", 0.999, "decay of the EMA model (warmed up as min(1 - 1/(step + 1), decay))");
+  return k;
+}
+
+KeySet SemiMethodImpl::unlabeled_keys(const UnlabeledDefaults& d) {
+  KeySet k;
+  k.add("method.unlabeled_weight", d.weight, "lambda_u, the weight of the unlabeled term")
+      .add("method.ramp_fraction", d.ramp_fraction, "share of the planned steps over which lambda_u ramps up")
+      .add("method.ramp_steps", d.ramp_steps, "or the steps it ramps over (> 0 wins; a ramp_fraction given alone turns it off)")
+      .add("method.mu", int64_t{7}, "unlabeled images per labeled image in a batch");
+  return k;
+}
+
+KeySet SemiMethodImpl::masked_mean_keys() {
+  return KeySet().add("method.masked_mean", std::string("batch"),
+                      "batch: divide the masked loss by the batch; accepted: by the accepted count");
+}
+
+SemiMethodImpl::SemiMethodImpl(const MethodConfig& cfg, const DataSpec& spec) : seed_(spec.seed) {
   student = register_module("student", Classifier(cfg, spec));
   ema = register_module("ema", Classifier(cfg, spec));
   init_momentum_target(*ema, *student);
-  lambda_u_ = cfg.get<double>("method.unlabeled_weight", lambda_u);
-  ramp_fraction_ = cfg.get<double>("method.ramp_fraction", ramp_fraction);
-  // A ramp_fraction given in the config replaces a method's default ramp in steps; ramp_steps
-  // given as well wins.
-  if (cfg.has("method.ramp_fraction")) ramp_steps = 0;
-  ramp_steps_ = cfg.get<int64_t>("method.ramp_steps", ramp_steps);
-  ema_decay_ = cfg.get<double>("method.ema_decay", 0.999);
-  masked_mean_ = functional::parse_masked_mean(cfg.get<std::string>("method.masked_mean", "batch"), "method.masked_mean");
-  seed_ = cfg.get<uint64_t>("seed", 0);
-  TORCH_CHECK(lambda_u_ >= 0, "method.unlabeled_weight must be >= 0, got ", lambda_u_);
-  TORCH_CHECK(ramp_fraction_ >= 0 && ramp_fraction_ <= 1, "method.ramp_fraction must be in [0, 1], got ", ramp_fraction_);
-  TORCH_CHECK(ramp_steps_ >= 0, "method.ramp_steps must be >= 0, got ", ramp_steps_);
+  ema_decay_ = cfg.get<double>("method.ema_decay");
   TORCH_CHECK(ema_decay_ >= 0 && ema_decay_ < 1, "method.ema_decay must be in [0, 1), got ", ema_decay_);
+  if (cfg.declares("method.unlabeled_weight")) {
+    lambda_u_ = cfg.get<double>("method.unlabeled_weight");
+    ramp_fraction_ = cfg.get<double>("method.ramp_fraction");
+    ramp_steps_ = cfg.get<int64_t>("method.ramp_steps");
+    // A ramp_fraction given in the config replaces a method's ramp in steps, unless ramp_steps is
+    // given too.
+    if (cfg.given("method.ramp_fraction") && !cfg.given("method.ramp_steps")) ramp_steps_ = 0;
+    mu_ = cfg.get<int64_t>("method.mu");
+    TORCH_CHECK(lambda_u_ >= 0, "method.unlabeled_weight must be >= 0, got ", lambda_u_);
+    TORCH_CHECK(ramp_fraction_ >= 0 && ramp_fraction_ <= 1, "method.ramp_fraction must be in [0, 1], got ",
+                ramp_fraction_);
+    TORCH_CHECK(ramp_steps_ >= 0, "method.ramp_steps must be >= 0, got ", ramp_steps_);
+    TORCH_CHECK(mu_ > 0, "method.mu (unlabeled images per labeled image) must be positive, got ", mu_);
+  }
   progress_ = register_buffer("progress", torch::zeros({2}, torch::kLong));
 }
 
@@ -109,61 +136,73 @@ void SemiMethodImpl::log_pseudo_labels(std::map<std::string, double>& metrics, c
   }
 }
 
-void SemiMethodImpl::read_distribution_alignment(const Config& cfg, const DataSpec& spec, bool on_by_default) {
-  const double momentum = cfg.get<double>("method.dist_align_momentum", 0.999);
-  if (!cfg.get<bool>("method.dist_align", on_by_default)) return;
-  dist_align_ = register_module(
-      "dist_align", losses::DistributionAlignment(
-                        losses::DistributionAlignmentOptions(spec.num_classes).momentum(momentum)));
-}
-
-torch::Tensor SemiMethodImpl::target_logits(const torch::Tensor& weak_logits) {
-  if (!dist_align_) return weak_logits.detach();
-  return dist_align_->forward(weak_logits);
-}
-
-void SemiMethodImpl::read_class_contrast(const Config& cfg) {
-  contrast_weight_ = cfg.get<double>("method.contrast_weight", 0.0);
-  contrast_options_.threshold(cfg.get<double>("method.contrast_threshold", 0.8))
-      .temperature(cfg.get<double>("method.contrast_temperature", 0.2));
-  TORCH_CHECK(std::isfinite(contrast_weight_) && contrast_weight_ >= 0, "method.contrast_weight must be >= 0, got ",
-              contrast_weight_);
-  TORCH_CHECK(contrast_options_.threshold() >= 0 && contrast_options_.threshold() <= 1,
-              "method.contrast_threshold must be in [0, 1], got ", contrast_options_.threshold());
-  TORCH_CHECK(std::isfinite(contrast_options_.temperature()) && contrast_options_.temperature() > 0,
-              "method.contrast_temperature must be > 0, got ", contrast_options_.temperature());
-  const int64_t dim = student->backbone->feature_dim();
-  // Read even when off, so that the projector's keys are known config keys either way.
-  auto projector = make_head(cfg, "contrast_proj", dim, HeadDefaults{dim, 64, 2, true, false});
-  if (contrast_weight_ > 0) contrast_projector_ = register_module("contrast_projector", projector);
-}
-
-void SemiMethodImpl::add_class_contrast(StepOutput& out, const torch::Tensor& weak_features,
-                                        const torch::Tensor& strong_features, const torch::Tensor& targets) {
-  if (!class_contrast_on()) return;
-  // One projector pass over both views: its BatchNorm sees one batch, as the backbone's does.
-  auto z = contrast_projector_->forward(torch::cat({weak_features, strong_features})).to(torch::kFloat32);
-  auto zs = z.chunk(2);
-  auto c = functional::class_contrast_loss(zs[0], zs[1], targets, contrast_options_);
-  out.metrics["contrast_loss"] = c.item<double>();
-  out.loss = out.loss + contrast_weight_ * c;
-}
-
 void SemiMethodImpl::check_unlabeled(const Batch& b, size_t views, const char* method) {
   TORCH_CHECK(b.labels.defined(), method, " needs labels in the batch");
   TORCH_CHECK(b.unlabeled_views.size() >= views, method, " needs ", views,
               " unlabeled view(s) per image (run it with `selfsup semi`), got ", b.unlabeled_views.size());
 }
 
-}  // namespace selfsup::methods
+KeySet DistAlign::keys(bool on_by_default) {
+  KeySet k;
+  k.add("method.dist_align", on_by_default, "align the weak view's predictions to a uniform class marginal")
+      .add("method.dist_align_momentum", 0.999, "EMA momentum of the running class marginal");
+  return k;
+}
 
-namespace selfsup::methods {
+DistAlign::DistAlign(torch::nn::Module& owner, const MethodConfig& cfg, const DataSpec& spec) {
+  const double momentum = cfg.get<double>("method.dist_align_momentum");
+  if (!cfg.get<bool>("method.dist_align")) return;
+  module_ = owner.register_module(
+      "dist_align", losses::DistributionAlignment(
+                        losses::DistributionAlignmentOptions(spec.num_classes).momentum(momentum)));
+}
+
+torch::Tensor DistAlign::targets(const torch::Tensor& weak_logits) {
+  if (!module_) return weak_logits.detach();
+  // The running marginal follows the global batch, so every rank holds the same one; each rank
+  // keeps the rows of its own images.
+  const int64_t n = weak_logits.size(0);
+  auto aligned = module_->forward(dist::all_gather(weak_logits.detach()));
+  return aligned.slice(0, dist::rank() * n, (dist::rank() + 1) * n);
+}
+
+KeySet ClassContrast::keys() {
+  KeySet k;
+  k.add("method.contrast_weight", 0.0, "weight of the class-aware contrast (0: off)")
+      .add("method.contrast_threshold", 0.8, "confidence a pseudo-label needs to group images")
+      .add("method.contrast_temperature", 0.2, "temperature of the contrast")
+      .add(head_keys("contrast_proj", HeadDefaults{0, 64, 2, true, false}));
+  return k;
+}
+
+ClassContrast::ClassContrast(torch::nn::Module& owner, const MethodConfig& cfg, int64_t feature_dim) {
+  weight_ = cfg.get<double>("method.contrast_weight");
+  options_.threshold(cfg.get<double>("method.contrast_threshold"))
+      .temperature(cfg.get<double>("method.contrast_temperature"));
+  TORCH_CHECK(std::isfinite(weight_) && weight_ >= 0, "method.contrast_weight must be >= 0, got ", weight_);
+  TORCH_CHECK(options_.threshold() >= 0 && options_.threshold() <= 1,
+              "method.contrast_threshold must be in [0, 1], got ", options_.threshold());
+  TORCH_CHECK(std::isfinite(options_.temperature()) && options_.temperature() > 0,
+              "method.contrast_temperature must be > 0, got ", options_.temperature());
+  // Built (so its keys are read and checked) even when off.
+  auto projector = make_head(cfg, "contrast_proj", feature_dim);
+  if (weight_ > 0) projector_ = owner.register_module("contrast_projector", projector);
+}
+
+void ClassContrast::add(StepOutput& out, const torch::Tensor& weak_features, const torch::Tensor& strong_features,
+                        const torch::Tensor& targets) {
+  if (!on()) return;
+  // One projector pass over both views: its BatchNorm sees one batch, as the backbone's does.
+  auto z = projector_->forward(torch::cat({weak_features, strong_features})).to(torch::kFloat32);
+  auto zs = z.chunk(2);
+  auto c = functional::class_contrast_loss(zs[0], zs[1], targets, options_);
+  out.metrics["contrast_loss"] = c.item<double>();
+  out.loss = out.loss + weight_ * c;
+}
 
 std::shared_ptr<SemiMethodImpl> make_semi_method(const Config& cfg, const DataSpec& spec) {
-  auto m = std::dynamic_pointer_cast<SemiMethodImpl>(make_method(cfg, spec));
-  TORCH_CHECK(m, "method '", cfg.get<std::string>("method.name", ""),
-              "' is not semi-supervised (expected supervised, pseudo_label, pi_model, mean_teacher, vat, mixmatch, "
-              "fixmatch, flexmatch, simmatch or uda)");
+  auto m = std::dynamic_pointer_cast<SemiMethodImpl>(make_method(cfg, spec, {Kind::kSemiSupervised, Kind::kSupervised}));
+  TORCH_CHECK(m, "method '", cfg.get<std::string>("method.name", ""), "' is not built on a classifier");
   return m;
 }
 

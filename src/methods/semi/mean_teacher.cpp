@@ -11,7 +11,8 @@ namespace {
 
 class MeanTeacherImpl : public SemiMethodImpl {
  public:
-  MeanTeacherImpl(const Config& cfg, const DataSpec& spec) : SemiMethodImpl(cfg, spec, 50.0, 0.4) {}
+  static KeySet keys() { return classifier_keys().add(unlabeled_keys({50.0, 0.4})); }
+  MeanTeacherImpl(const MethodConfig& cfg, const DataSpec& spec) : SemiMethodImpl(cfg, spec) {}
   std::vector<std::string> unlabeled_views() const override { return {"weak", "strong"}; }
   StepOutput training_step(const Batch& b) override {
     check_unlabeled(b, 2, "mean_teacher");
@@ -26,8 +27,8 @@ class MeanTeacherImpl : public SemiMethodImpl {
   }
 };
 
-SELFSUP_REGISTER_METHOD("mean_teacher", "Mean Teacher: consistency with the EMA teacher (Tarvainen & Valpola 2017)",
-                        [](const Config& c, const DataSpec& s) -> Method { return std::make_shared<MeanTeacherImpl>(c, s); });
+SELFSUP_REGISTER_METHOD(MeanTeacherImpl, "mean_teacher", Kind::kSemiSupervised,
+                        "Mean Teacher: consistency with the EMA teacher (Tarvainen & Valpola 2017)");
 
 }  // namespace
 }  // namespace selfsup::methods

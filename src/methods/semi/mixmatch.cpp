@@ -17,10 +17,15 @@ namespace {
 
 class MixMatchImpl : public SemiMethodImpl {
  public:
-  MixMatchImpl(const Config& cfg, const DataSpec& spec)
-      : SemiMethodImpl(cfg, spec, 75.0, 0.0, /*ramp_steps=*/16384), num_classes_(spec.num_classes) {
-    temperature_ = cfg.get<double>("method.temperature", 0.5);
-    mixup_.alpha(cfg.get<double>("method.mixup_alpha", 0.75));
+  static KeySet keys() {
+    return classifier_keys()
+        .add(unlabeled_keys({75.0, 0.0, /*ramp_steps=*/16384}))
+        .add("method.temperature", 0.5, "sharpening temperature of the label guess")
+        .add("method.mixup_alpha", 0.75, "Beta(alpha, alpha) of MixUp's coefficient");
+  }
+  MixMatchImpl(const MethodConfig& cfg, const DataSpec& spec) : SemiMethodImpl(cfg, spec), num_classes_(spec.num_classes) {
+    temperature_ = cfg.get<double>("method.temperature");
+    mixup_.alpha(cfg.get<double>("method.mixup_alpha"));
     TORCH_CHECK(temperature_ > 0, "method.temperature must be positive, got ", temperature_);
   }
   std::vector<std::string> unlabeled_views() const override { return {"weak", "weak"}; }
@@ -53,8 +58,8 @@ class MixMatchImpl : public SemiMethodImpl {
   functional::MixUpOptions mixup_;
 };
 
-SELFSUP_REGISTER_METHOD("mixmatch", "MixMatch: sharpened label guesses and MixUp (Berthelot et al. 2019)",
-                        [](const Config& c, const DataSpec& s) -> Method { return std::make_shared<MixMatchImpl>(c, s); });
+SELFSUP_REGISTER_METHOD(MixMatchImpl, "mixmatch", Kind::kSemiSupervised,
+                        "MixMatch: sharpened label guesses and MixUp (Berthelot et al. 2019)");
 
 }  // namespace
 }  // namespace selfsup::methods

@@ -9,7 +9,8 @@ namespace {
 
 class PiModelImpl : public SemiMethodImpl {
  public:
-  PiModelImpl(const Config& cfg, const DataSpec& spec) : SemiMethodImpl(cfg, spec, 10.0, 0.4) {}
+  static KeySet keys() { return classifier_keys().add(unlabeled_keys({10.0, 0.4})); }
+  PiModelImpl(const MethodConfig& cfg, const DataSpec& spec) : SemiMethodImpl(cfg, spec) {}
   std::vector<std::string> unlabeled_views() const override { return {"weak", "strong"}; }
   StepOutput training_step(const Batch& b) override {
     check_unlabeled(b, 2, "pi_model");
@@ -20,8 +21,8 @@ class PiModelImpl : public SemiMethodImpl {
   }
 };
 
-SELFSUP_REGISTER_METHOD("pi_model", "Pi-model: consistency of the strong view with the weak one (Laine & Aila 2017)",
-                        [](const Config& c, const DataSpec& s) -> Method { return std::make_shared<PiModelImpl>(c, s); });
+SELFSUP_REGISTER_METHOD(PiModelImpl, "pi_model", Kind::kSemiSupervised,
+                        "Pi-model: consistency of the strong view with the weak one (Laine & Aila 2017)");
 
 }  // namespace
 }  // namespace selfsup::methods

@@ -8,9 +8,19 @@ namespace {
 
 class PseudoLabelImpl : public SemiMethodImpl {
  public:
-  PseudoLabelImpl(const Config& cfg, const DataSpec& spec) : SemiMethodImpl(cfg, spec, 1.0, 0.4) {
-    options_.threshold(cfg.get<double>("method.threshold", 0.95)).masked_mean(masked_mean_);
+  static KeySet keys() {
+    return classifier_keys()
+        .add(unlabeled_keys({1.0, 0.4}))
+        .add(masked_mean_keys())
+        .add("method.threshold", 0.95, "confidence a prediction needs to become a pseudo-label");
   }
+  PseudoLabelImpl(const MethodConfig& cfg, const DataSpec& spec) : SemiMethodImpl(cfg, spec) {
+    options_.threshold(cfg.get<double>("method.threshold"))
+        .masked_mean(functional::parse_masked_mean(cfg.get<std::string>("method.masked_mean"), "method.masked_mean"));
+    TORCH_CHECK(options_.threshold() >= 0 && options_.threshold() <= 1, "method.threshold must be in [0, 1], got ",
+                options_.threshold());
+  }
+  std::optional<double> confidence_threshold() const override { return options_.threshold(); }
   std::vector<std::string> unlabeled_views() const override { return {"weak"}; }
   StepOutput training_step(const Batch& b) override {
     check_unlabeled(b, 1, "pseudo_label");
@@ -26,8 +36,8 @@ class PseudoLabelImpl : public SemiMethodImpl {
   functional::PseudoLabelOptions options_;
 };
 
-SELFSUP_REGISTER_METHOD("pseudo_label", "Pseudo-Label: confident own predictions as hard labels (Lee 2013)",
-                        [](const Config& c, const DataSpec& s) -> Method { return std::make_shared<PseudoLabelImpl>(c, s); });
+SELFSUP_REGISTER_METHOD(PseudoLabelImpl, "pseudo_label", Kind::kSemiSupervised,
+                        "Pseudo-Label: confident own predictions as hard labels (Lee 2013)");
 
 }  // namespace
 }  // namespace selfsup::methods

@@ -9,7 +9,8 @@ namespace {
 
 class SupervisedImpl : public SemiMethodImpl {
  public:
-  SupervisedImpl(const Config& cfg, const DataSpec& spec) : SemiMethodImpl(cfg, spec, 0.0, 0.0) {}
+  static KeySet keys() { return classifier_keys(); }
+  SupervisedImpl(const MethodConfig& cfg, const DataSpec& spec) : SemiMethodImpl(cfg, spec) {}
   std::vector<std::string> unlabeled_views() const override { return {}; }
   StepOutput training_step(const Batch& b) override {
     TORCH_CHECK(b.labels.defined(), "supervised needs labels in the batch");
@@ -20,8 +21,8 @@ class SupervisedImpl : public SemiMethodImpl {
   }
 };
 
-SELFSUP_REGISTER_METHOD("supervised", "Supervised: cross-entropy on the labels only (the baseline; uses labels)",
-                        [](const Config& c, const DataSpec& s) -> Method { return std::make_shared<SupervisedImpl>(c, s); });
+SELFSUP_REGISTER_METHOD(SupervisedImpl, "supervised", Kind::kSupervised,
+                        "Supervised: cross-entropy on the labels only (the baseline; uses labels)");
 
 }  // namespace
 }  // namespace selfsup::methods

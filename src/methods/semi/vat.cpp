@@ -11,10 +11,18 @@ namespace {
 
 class VATImpl : public SemiMethodImpl {
  public:
-  VATImpl(const Config& cfg, const DataSpec& spec) : SemiMethodImpl(cfg, spec, 0.3, 0.4) {
-    options_.xi(cfg.get<double>("method.xi", 1e-6)).eps(cfg.get<double>("method.eps", 6.0))
-        .iterations(cfg.get<int64_t>("method.power_iterations", 1));
-    entropy_weight_ = cfg.get<double>("method.entropy_weight", 0.06);
+  static KeySet keys() {
+    return classifier_keys()
+        .add(unlabeled_keys({0.3, 0.4}))
+        .add("method.xi", 1e-6, "finite-difference step of the power iteration")
+        .add("method.eps", 6.0, "norm of the adversarial perturbation")
+        .add("method.power_iterations", int64_t{1}, "power iterations")
+        .add("method.entropy_weight", 0.06, "weight of entropy minimization (outside lambda_u and its ramp)");
+  }
+  VATImpl(const MethodConfig& cfg, const DataSpec& spec) : SemiMethodImpl(cfg, spec) {
+    options_.xi(cfg.get<double>("method.xi")).eps(cfg.get<double>("method.eps"))
+        .iterations(cfg.get<int64_t>("method.power_iterations"));
+    entropy_weight_ = cfg.get<double>("method.entropy_weight");
     TORCH_CHECK(entropy_weight_ >= 0, "method.entropy_weight must be >= 0, got ", entropy_weight_);
   }
   std::vector<std::string> unlabeled_views() const override { return {"weak"}; }
@@ -39,8 +47,8 @@ class VATImpl : public SemiMethodImpl {
   double entropy_weight_;
 };
 
-SELFSUP_REGISTER_METHOD("vat", "VAT: smoothness under the adversarial perturbation, any input rank (Miyato et al. 2018)",
-                        [](const Config& c, const DataSpec& s) -> Method { return std::make_shared<VATImpl>(c, s); });
+SELFSUP_REGISTER_METHOD(VATImpl, "vat", Kind::kSemiSupervised,
+                        "VAT: smoothness under the adversarial perturbation, any input rank (Miyato et al. 2018)");
 
 }  // namespace
 }  // namespace selfsup::methods
