@@ -73,44 +73,13 @@ TrainValSplit validation_split(const torch::Tensor& labels, int64_t val_per_clas
   return {s.rest, s.taken};
 }
 
-torch::Tensor binary_labels(const torch::Tensor& labels, const std::vector<int64_t>& positive_classes) {
-  cpu_labels(labels, "binary_labels");
-  TORCH_CHECK(!positive_classes.empty(), "binary_labels: positive_classes is empty");
-  auto pos = torch::zeros(labels.sizes(), labels.options().dtype(torch::kBool));
-  for (int64_t c : positive_classes) {
-    TORCH_CHECK(c >= 0, "binary_labels: positive class must be >= 0, got ", c);
-    pos |= labels == c;
-  }
-  return pos.to(torch::kLong);
-}
-
-PUSplit pu_split(const torch::Tensor& labels, const std::vector<int64_t>& positive_classes,
-                 int64_t n_labeled, uint64_t seed) {
-  const auto lab = cpu_labels(labels, "pu_split");
-  TORCH_CHECK(n_labeled >= 1, "pu_split: n_labeled must be >= 1, got ", n_labeled);
-  const auto positive = binary_labels(lab, positive_classes).to(torch::kBool);
-  for (int64_t c : positive_classes) {
-    TORCH_CHECK((lab == c).any().item<bool>(), "pu_split: positive class ", c,
-                " does not occur in the labels");
-  }
-  const auto pos_idx = positive.nonzero().squeeze(1);
-  const int64_t n = lab.numel(), n_pos = pos_idx.numel();
-  TORCH_CHECK(n_labeled <= n_pos, "pu_split: n_labeled = ", n_labeled, " but there are only ", n_pos,
-              " positives");
-  TORCH_CHECK(n_labeled < n, "pu_split: n_labeled = ", n_labeled,
-              " leaves no unlabeled examples out of ", n);
-
-  auto gen = selfsup::make_generator(seed);
-  const auto chosen = pos_idx.index_select(0, torch::randperm(n_pos, gen, torch::kLong).narrow(0, 0, n_labeled));
-  auto targets = torch::zeros({n}, torch::kLong);
-  targets.index_fill_(0, chosen, 1);
-
-  PUSplit s;
-  s.labeled = indices_where(targets == 1, labels.device());
-  s.unlabeled = indices_where(targets == 0, labels.device());
-  s.targets = targets.to(labels.device());
-  s.prior = static_cast<double>(n_pos - n_labeled) / static_cast<double>(n - n_labeled);
-  return s;
+SemiSplit semi_split(const torch::Tensor& labels, int64_t per_class, int64_t val_per_class, uint64_t seed) {
+  TORCH_CHECK(per_class > 0, "data.labels_per_class must be positive, got ", per_class);
+  TORCH_CHECK(val_per_class > 0, "data.val_per_class must be positive, got ", val_per_class);
+  // The validation split comes first, so it never leaks into the labeled or unlabeled streams.
+  const auto tv = validation_split(labels, val_per_class, derive_seed(seed, "semi-val"));
+  const auto ls = labeled_subset(labels.index_select(0, tv.train), per_class, derive_seed(seed, "semi-labeled"));
+  return {tv.train.index_select(0, ls.labeled), tv.train.index_select(0, ls.unlabeled), tv.val};
 }
 
 }  // namespace selfsup::data

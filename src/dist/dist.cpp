@@ -78,9 +78,11 @@ void on_dense(torch::Tensor& t, F&& f) {
   }
 }
 
-/// Gloo has no bf16/fp16 reductions: reduced-precision activations travel as fp32.
+/// Gloo has no bf16/fp16 reductions and no bool: reduced-precision activations travel as fp32,
+/// flags (a bank's written slots) as bytes.
 torch::Tensor wire(const torch::Tensor& x) {
   const auto t = x.scalar_type();
+  if (t == torch::kBool) return x.to(torch::kByte);
   return (t == torch::kBFloat16 || t == torch::kHalf) ? x.to(torch::kFloat32) : x;
 }
 
@@ -206,6 +208,12 @@ void all_reduce_max_(torch::Tensor& t) {
 void broadcast_(torch::Tensor& t, int root) {
   if (!is_distributed()) return;
   TORCH_CHECK(root >= 0 && root < world_size(), "broadcast root must be a rank below ", world_size(), ", got ", root);
+  if (t.scalar_type() == torch::kBool) {
+    auto bytes = wire(t);
+    broadcast_(bytes, root);
+    t.copy_(bytes);
+    return;
+  }
   on_dense(t, [root](torch::Tensor& d) {
     std::vector<torch::Tensor> v{d};
     c10d::BroadcastOptions o;

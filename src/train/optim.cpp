@@ -116,48 +116,4 @@ double WarmupCosine::factor(int64_t step) const {
   return min_factor + (1.0 - min_factor) * 0.5 * (1.0 + std::cos(M_PI * t));
 }
 
-namespace {
-std::vector<torch::Tensor> state_of(const torch::nn::Module& m) {
-  auto out = m.parameters();
-  for (auto& b : m.buffers()) out.push_back(b);
-  return out;
-}
-}  // namespace
-
-ModelEma::ModelEma(const torch::nn::Module& model, double decay) : decay_(decay) {
-  TORCH_CHECK(decay >= 0 && decay < 1, "ema decay must be in [0, 1), got ", decay);
-  for (auto& t : state_of(model)) shadow_.push_back(t.detach().clone());
-}
-
-void ModelEma::update(const torch::nn::Module& model) {
-  torch::NoGradGuard no_grad;
-  auto cur = state_of(model);
-  TORCH_CHECK(cur.size() == shadow_.size(), "ModelEma: the model's structure changed");
-  for (size_t i = 0; i < cur.size(); ++i) {
-    if (shadow_[i].is_floating_point()) {
-      shadow_[i].mul_(decay_).add_(cur[i].detach(), 1.0 - decay_);
-    } else {
-      shadow_[i].copy_(cur[i]);
-    }
-  }
-}
-
-void ModelEma::copy_to(torch::nn::Module& model) const {
-  torch::NoGradGuard no_grad;
-  auto cur = state_of(model);
-  TORCH_CHECK(cur.size() == shadow_.size(), "ModelEma: the model's structure changed");
-  for (size_t i = 0; i < cur.size(); ++i) cur[i].copy_(shadow_[i]);
-}
-
-void ModelEma::swap(torch::nn::Module& model) {
-  torch::NoGradGuard no_grad;
-  auto cur = state_of(model);
-  TORCH_CHECK(cur.size() == shadow_.size(), "ModelEma: the model's structure changed");
-  for (size_t i = 0; i < cur.size(); ++i) {
-    auto tmp = cur[i].clone();
-    cur[i].copy_(shadow_[i]);
-    shadow_[i].copy_(tmp);
-  }
-}
-
 }  // namespace selfsup::train

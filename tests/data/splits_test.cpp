@@ -69,41 +69,25 @@ TEST(ValidationSplit, ExactPerClassCountsAndReproducible) {
   expect_message(error_of([&] { validation_split(labels, 50, 0); }), {"class 0", "val_per_class = 50"});
 }
 
-TEST(BinaryLabels, MarksPositiveClasses) {
-  const auto labels = torch::tensor({0, 1, 2, 3, 1, 4}, torch::kLong);
-  EXPECT_TRUE(torch::equal(binary_labels(labels, {1, 3}), torch::tensor({0, 1, 0, 1, 1, 0}, torch::kLong)));
-  expect_message(error_of([&] { binary_labels(labels, {}); }), {"positive_classes"});
-  expect_message(error_of([&] { binary_labels(labels, {-2}); }), {"-2"});
-}
-
-TEST(PUSplit, LabeledArePositivesAndPriorIsTheUnlabeledShare) {
+// semi_split: the validation images come first and reach neither stream; the labeled ones have
+// exactly per_class of each class; the three parts cover the set once; each seed its own draw.
+TEST(SemiSplit, ValidationFirstThenExactLabeledCounts) {
   const auto labels = make_labels();
-  const std::vector<int64_t> pos = {1, 3};
-  const int64_t n = labels.numel();
-  const int64_t n_pos = count_of(labels, 1) + count_of(labels, 3);  // 27 + 41 = 68
-  ASSERT_EQ(n_pos, 68);
-  const auto s = pu_split(labels, pos, 30, 11);
-  EXPECT_EQ(s.labeled.numel(), 30);
-  EXPECT_TRUE(binary_labels(labels.index_select(0, s.labeled), pos).all().item<bool>());
-  expect_partition(s.labeled, s.unlabeled, n);
-  EXPECT_EQ(s.targets.sizes(), torch::IntArrayRef({n}));
-  EXPECT_TRUE(torch::equal(s.targets.index_select(0, s.labeled), torch::ones({30}, torch::kLong)));
-  EXPECT_EQ(s.targets.sum().item<int64_t>(), 30);
-  // Positives left among the unlabeled, measured from the split itself.
-  const auto unl = binary_labels(labels.index_select(0, s.unlabeled), pos);
-  EXPECT_DOUBLE_EQ(s.prior, unl.to(torch::kDouble).mean().item<double>());
-  EXPECT_DOUBLE_EQ(s.prior, 38.0 / 140.0);
-
-  EXPECT_TRUE(torch::equal(pu_split(labels, pos, 30, 11).labeled, s.labeled));
-  EXPECT_FALSE(torch::equal(pu_split(labels, pos, 30, 12).labeled, s.labeled));
-}
-
-TEST(PUSplit, InvalidArgumentsAreNamed) {
-  const auto labels = make_labels();
-  expect_message(error_of([&] { pu_split(labels, {1, 3}, 69, 0); }), {"n_labeled = 69", "only 68"});
-  expect_message(error_of([&] { pu_split(labels, {1, 9}, 5, 0); }), {"class 9", "does not occur"});
-  expect_message(error_of([&] { pu_split(labels, {1}, 0, 0); }), {"n_labeled", "0"});
-  expect_message(error_of([&] { pu_split(labels, {}, 5, 0); }), {"positive_classes"});
+  const auto s = semi_split(labels, 4, 3, 7);
+  for (int64_t c = 0; c < 5; ++c) {
+    EXPECT_EQ(count_of(labels.index_select(0, s.labeled), c), 4);
+    EXPECT_EQ(count_of(labels.index_select(0, s.val), c), 3);
+  }
+  const auto all = torch::cat({s.labeled, s.unlabeled, s.val});
+  EXPECT_EQ(all.numel(), labels.numel());
+  EXPECT_TRUE(torch::equal(std::get<0>(all.sort()), torch::arange(labels.numel(), torch::kLong)));
+  // The validation images are those validation_split draws from the run's stream, whatever the
+  // number of labels asked for.
+  EXPECT_TRUE(torch::equal(s.val, semi_split(labels, 2, 3, 7).val));
+  EXPECT_TRUE(torch::equal(semi_split(labels, 4, 3, 7).labeled, s.labeled));
+  EXPECT_FALSE(torch::equal(semi_split(labels, 4, 3, 8).labeled, s.labeled));
+  expect_message(error_of([&] { semi_split(labels, 0, 3, 7); }), {"data.labels_per_class must be positive, got 0"});
+  expect_message(error_of([&] { semi_split(labels, 4, -1, 7); }), {"data.val_per_class must be positive, got -1"});
 }
 
 Dataset tiny_dataset() {

@@ -105,8 +105,10 @@ TEST(OnCudaRun, TrainsInBf16AndItsCheckpointLoadsOnTheCpu) {
   auto views = train::views_from_config(cfg, spec.channels, spec.image_size, method->num_views());
   train::ViewLoader loader(data.train, views, norm, train::LoaderOptions().batch_size(32).seed(3), torch::kCUDA);
   const auto dir = trainutil::fresh_dir("cuda_run");
-  train::Trainer trainer(cfg, method, loader,
-                         train::TrainerOptions().max_steps(6).out_dir(dir).precision("bf16").progress(false));
+  train::RunDir run_dir(dir, train::RunMode::kFresh);
+  train::Trainer trainer(cfg, method, loader, train::TrainerOptions().max_steps(6).precision("bf16").progress(false),
+                         run_dir);
+  run_dir.start(cfg);
   std::vector<double> losses;
   trainer.on_step([&](int64_t, double loss, const methods::StepOutput&) { losses.push_back(loss); });
   trainer.fit();
@@ -138,7 +140,7 @@ method: {mu: 2}
 device: cuda
 precision: bf16
 )");
-  cfg.set("method.name", YAML::Node(GetParam()));
+  cfg = selfsup::testing::for_method(cfg, GetParam());
   run::RunOptions o;
   o.out_dir = trainutil::fresh_dir("semi_cuda_" + GetParam());
   o.quiet = true;

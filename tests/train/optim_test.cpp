@@ -179,43 +179,4 @@ TEST(Optimizer, SlowerParametersStepAtTheirScaleOfTheScheduledLr) {
   }
 }
 
-TEST(ModelEma, UpdateRuleCopyAndSwap) {
-  torch::manual_seed(4);
-  Net net;
-  const double d = 0.9;
-  train::ModelEma ema(net, d);
-  EXPECT_THROW(train::ModelEma(net, 1.0), c10::Error);
-  auto w0 = net.fc->weight.detach().clone();
-  auto mean0 = net.bn->running_mean.detach().clone();
-  {
-    torch::NoGradGuard g;
-    net.fc->weight.add_(1.0);
-    net.bn->running_mean.fill_(2.0);
-    net.bn->num_batches_tracked.fill_(7);
-  }
-  ema.update(net);
-  auto w1 = net.fc->weight.detach().clone();
-  // shadow <- d shadow + (1 - d) current, buffers included; integer counters are copied.
-  auto& shadow = ema.tensors();
-  ASSERT_EQ(shadow.size(), net.parameters().size() + net.buffers().size());
-  EXPECT_TRUE(torch::allclose(shadow[0], d * w0 + (1 - d) * w1));
-  const size_t np = net.parameters().size();
-  EXPECT_TRUE(torch::allclose(shadow[np], d * mean0 + (1 - d) * 2.0));
-  EXPECT_EQ(shadow[np + 2].item<int64_t>(), 7);
-
-  auto expected_avg = shadow[0].clone();
-  ema.swap(net);
-  EXPECT_TRUE(torch::equal(net.fc->weight, expected_avg));
-  EXPECT_TRUE(torch::equal(ema.tensors()[0], w1));
-  ema.swap(net);
-  EXPECT_TRUE(torch::equal(net.fc->weight, w1));
-  EXPECT_TRUE(torch::equal(ema.tensors()[0], expected_avg));
-
-  Net other;
-  ema.copy_to(other);
-  EXPECT_TRUE(torch::equal(other.fc->weight, expected_avg));
-  torch::nn::Linear wrong(2, 2);
-  EXPECT_THROW(ema.update(*wrong), c10::Error);
-}
-
 }  // namespace

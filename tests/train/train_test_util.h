@@ -11,6 +11,7 @@
 #include "selfsup/data/dataset.h"
 #include "selfsup/methods/method.h"
 #include "selfsup/train/trainer.h"
+#include "support/method_keys.h"
 
 namespace selfsup::trainutil {
 
@@ -23,8 +24,7 @@ train: {batch_size: 32, lr: 0.05, optimizer: sgd, weight_decay: 1.0e-4, threads:
 augment: {pipeline: simclr}
 seed: 5
 )");
-  cfg.set("method.name", YAML::Node(method));
-  return cfg;
+  return selfsup::testing::for_method(cfg, method);
 }
 
 /// Everything a training run owns, rebuilt from scratch by each call of `build_run`.
@@ -32,10 +32,13 @@ struct TinyRun {
   data::DataSplits data;
   methods::Method method;
   std::unique_ptr<train::ViewLoader> loader;
+  train::RunDir dir;
   std::unique_ptr<train::Trainer> trainer;
 };
 
-inline std::unique_ptr<TinyRun> build_run(const Config& cfg, const train::TrainerOptions& topts) {
+/// With a folder, the run writes into it (and resumes from it with kResume) as `selfsup pretrain`.
+inline std::unique_ptr<TinyRun> build_run(const Config& cfg, const train::TrainerOptions& topts,
+                                          const std::string& dir = "", train::RunMode mode = train::RunMode::kFresh) {
   auto r = std::make_unique<TinyRun>();
   init_runtime(cfg.get<int>("train.threads", 0));
   const auto seed = cfg.get<uint64_t>("seed", 0);
@@ -47,7 +50,9 @@ inline std::unique_ptr<TinyRun> build_run(const Config& cfg, const train::Traine
   auto views = train::views_from_config(cfg, spec.channels, spec.image_size, r->method->num_views());
   auto lopts = train::LoaderOptions().batch_size(cfg.get<int64_t>("train.batch_size", 32)).seed(derive_seed(seed, "loader"));
   r->loader = std::make_unique<train::ViewLoader>(r->data.train, views, norm, lopts, torch::kCPU);
-  r->trainer = std::make_unique<train::Trainer>(cfg, r->method, *r->loader, topts);
+  if (!dir.empty()) r->dir = train::RunDir(dir, mode);
+  r->trainer = std::make_unique<train::Trainer>(cfg, r->method, *r->loader, topts, r->dir);
+  r->dir.start(cfg);
   return r;
 }
 

@@ -9,6 +9,7 @@
 #include <thread>
 #include <nlohmann/json.hpp>
 
+#include "support/error_of.h"
 #include "train_test_util.h"
 
 using namespace selfsup;
@@ -43,13 +44,8 @@ struct Killed {};
 
 constexpr int64_t kSteps = 12, kEvery = 3, kKillAfter = 7;
 
-train::TrainerOptions options(const std::string& dir, bool resume) {
-  return train::TrainerOptions()
-      .max_steps(kSteps)
-      .checkpoint_every_steps(kEvery)
-      .out_dir(dir)
-      .resume(resume)
-      .progress(false);
+train::TrainerOptions options() {
+  return train::TrainerOptions().max_steps(kSteps).checkpoint_every_steps(kEvery).progress(false);
 }
 
 struct ResumeCase {
@@ -70,7 +66,7 @@ TEST_P(Resume, InterruptedAndResumedEqualsStraight) {
   const auto straight_dir = trainutil::fresh_dir("straight_" + name);
   Snapshot initial, straight;
   {
-    auto run = trainutil::build_run(cfg, options(straight_dir, false));
+    auto run = trainutil::build_run(cfg, options(), straight_dir);
     initial = snapshot(*run->method);
     auto r = run->trainer->fit();
     EXPECT_EQ(r.steps, kSteps);
@@ -80,7 +76,7 @@ TEST_P(Resume, InterruptedAndResumedEqualsStraight) {
   // The same run dies (an exception, like a kill) after the step-6 checkpoint was written.
   const auto dir = trainutil::fresh_dir("resumed_" + name);
   {
-    auto run = trainutil::build_run(cfg, options(dir, false));
+    auto run = trainutil::build_run(cfg, options(), dir);
     run->trainer->on_step([](int64_t step, double, const methods::StepOutput&) {
       if (step == kKillAfter) throw Killed{};
     });
@@ -96,7 +92,7 @@ TEST_P(Resume, InterruptedAndResumedEqualsStraight) {
   Snapshot resumed;
   {
     torch::manual_seed(12345);  // the resumed run must not depend on the global RNG it finds
-    auto run = trainutil::build_run(cfg, options(dir, true));
+    auto run = trainutil::build_run(cfg, options(), dir, train::RunMode::kResume);
     run->trainer->on_step([&](int64_t step, double, const methods::StepOutput&) { resumed_steps.push_back(step); });
     auto r = run->trainer->fit();
     EXPECT_EQ(r.steps, kSteps);
@@ -125,8 +121,8 @@ TEST(Trainer, DivergenceStopsWithAClearError) {
   auto cfg = trainutil::tiny_config("simclr");
   cfg.set("train.lr=1e30");
   const auto dir = trainutil::fresh_dir("nan");
-  auto run = trainutil::build_run(cfg, train::TrainerOptions().max_steps(20).checkpoint_every_steps(1).out_dir(dir)
-                                         .progress(false));
+  auto run = trainutil::build_run(cfg, train::TrainerOptions().max_steps(20).checkpoint_every_steps(1).progress(false),
+                                  dir);
   int64_t finite_steps = 0;
   run->trainer->on_step([&](int64_t step, double, const methods::StepOutput&) { finite_steps = step; });
   try {
@@ -145,8 +141,7 @@ TEST(Trainer, DivergenceStopsWithAClearError) {
 TEST(Trainer, WritesMetricsLinesAndHonoursMaxSteps) {
   auto cfg = trainutil::tiny_config("simclr");
   const auto dir = trainutil::fresh_dir("metrics");
-  auto run = trainutil::build_run(cfg, train::TrainerOptions().max_steps(4).log_every_steps(2).out_dir(dir)
-                                         .progress(false));
+  auto run = trainutil::build_run(cfg, train::TrainerOptions().max_steps(4).log_every_steps(2).progress(false), dir);
   auto r = run->trainer->fit();
   EXPECT_EQ(r.steps, 4);
   EXPECT_FALSE(r.stopped_early);
@@ -169,8 +164,8 @@ TEST(Trainer, WritesMetricsLinesAndHonoursMaxSteps) {
 TEST(Trainer, TimeLimitRefitsTheScheduleWhenTheSpeedChanges) {
   auto cfg = trainutil::tiny_config("simclr");
   const auto dir = trainutil::fresh_dir("refit");
-  auto run = trainutil::build_run(cfg, train::TrainerOptions().max_steps(100000).time_limit(6.0).fit_window_seconds(0.5)
-                                         .out_dir(dir).progress(false));
+  auto run = trainutil::build_run(
+      cfg, train::TrainerOptions().max_steps(100000).time_limit(6.0).fit_window_seconds(0.5).progress(false), dir);
   const auto start = std::chrono::steady_clock::now();
   run->trainer->on_step([&](int64_t, double, const methods::StepOutput&) {
     const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -184,16 +179,40 @@ TEST(Trainer, TimeLimitRefitsTheScheduleWhenTheSpeedChanges) {
   EXPECT_LT(run->trainer->optimizer().lr(), 0.1 * cfg.get<double>("train.lr", 0.0));
 }
 
-TEST(Trainer, ResumeWithoutCheckpointFailsNamingIt) {
-  auto cfg = trainutil::tiny_config("simclr");
+TEST(RunDir, ResumeWithoutCheckpointFailsNamingIt) {
   const auto dir = trainutil::fresh_dir("no_ckpt");
-  auto run = trainutil::build_run(cfg, train::TrainerOptions().max_steps(4).out_dir(dir).resume(true).progress(false));
-  try {
+  const auto msg = selfsup::testing::error_of([&] { train::RunDir(dir, train::RunMode::kResume); });
+  EXPECT_NE(msg.find("--resume: no checkpoint at " + dir + "/last.ckpt"), std::string::npos) << msg;
+}
+
+// A fresh run refuses a folder that holds another run's files, naming them, unless it overwrites
+// or resumes that run; a folder with files of its own (not a run's) is fine.
+TEST(RunDir, AnotherRunsFolderIsRefusedUnlessOverwrittenOrResumed) {
+  auto cfg = trainutil::tiny_config("simclr");
+  const auto dir = trainutil::fresh_dir("taken");
+  std::ofstream(dir + "/notes.txt") << "mine";
+  EXPECT_NO_THROW(train::RunDir(dir, train::RunMode::kFresh));
+  trainutil::build_run(cfg, train::TrainerOptions().max_steps(2).log_every_steps(1).progress(false), dir)->trainer->fit();
+  const auto msg = selfsup::testing::error_of([&] { train::RunDir(dir, train::RunMode::kFresh); });
+  EXPECT_NE(msg.find("--out " + dir + " holds another run (config.yaml, metrics.jsonl, last.ckpt)"), std::string::npos)
+      << msg;
+  EXPECT_NE(msg.find("--resume"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("--overwrite"), std::string::npos) << msg;
+  EXPECT_NO_THROW(train::RunDir(dir, train::RunMode::kResume));
+  // Overwritten: the old run's files go when the new run starts, other files stay.
+  {
+    auto run = trainutil::build_run(cfg, train::TrainerOptions().max_steps(1).log_every_steps(1).progress(false), dir,
+                                    train::RunMode::kOverwrite);
+    EXPECT_FALSE(std::filesystem::exists(dir + "/last.ckpt"));
     run->trainer->fit();
-    FAIL() << "resumed without a checkpoint";
-  } catch (const c10::Error& e) {
-    EXPECT_NE(e.msg().find(dir + "/last.ckpt"), std::string::npos) << e.msg();
   }
+  EXPECT_EQ(train::peek_checkpoint(dir + "/last.ckpt").step, 1);
+  std::ifstream metrics(dir + "/metrics.jsonl");
+  int lines = 0;
+  for (std::string line; std::getline(metrics, line);) ++lines;
+  EXPECT_EQ(lines, 1);
+  EXPECT_TRUE(std::filesystem::exists(dir + "/notes.txt"));
+  EXPECT_NE(selfsup::testing::error_of([] { train::run_mode(true, true); }).find("give one"), std::string::npos);
 }
 
 }  // namespace

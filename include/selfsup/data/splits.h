@@ -4,7 +4,6 @@
 #include <torch/types.h>
 
 #include <cstdint>
-#include <vector>
 
 namespace selfsup::data {
 
@@ -20,17 +19,13 @@ struct TrainValSplit {
 /// Exactly `val_per_class` validation examples of every class that occurs; the rest train.
 TrainValSplit validation_split(const torch::Tensor& labels, int64_t val_per_class, uint64_t seed);
 
-struct PUSplit {
-  torch::Tensor labeled;    // indices of the labeled positives
-  torch::Tensor unlabeled;  // all other indices (positives and negatives)
-  torch::Tensor targets;    // int64 [N]: 1 labeled positive, 0 unlabeled
-  double prior = 0;         // share of positives among the unlabeled
+struct SemiSplit {
+  torch::Tensor labeled, unlabeled, val;
 };
-/// Draws `n_labeled` labeled examples among those whose class is in `positive_classes`.
-PUSplit pu_split(const torch::Tensor& labels, const std::vector<int64_t>& positive_classes,
-                 int64_t n_labeled, uint64_t seed);
-
-/// int64 [N]: 1 where the label is one of `positive_classes`, else 0.
-torch::Tensor binary_labels(const torch::Tensor& labels, const std::vector<int64_t>& positive_classes);
+/// A semi-supervised run's split: first `val_per_class` validation examples of every class, which
+/// neither training stream ever sees, then `per_class` labeled examples of every class among the
+/// rest; everything else is unlabeled. Indices into `labels`; each part from its own stream of
+/// `seed`.
+SemiSplit semi_split(const torch::Tensor& labels, int64_t per_class, int64_t val_per_class, uint64_t seed);
 
 }  // namespace selfsup::data

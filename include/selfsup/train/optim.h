@@ -68,21 +68,4 @@ struct WarmupCosine {
   double factor(int64_t step) const;
 };
 
-/// Exponential moving average of a module's parameters and buffers (for evaluation).
-class ModelEma {
- public:
-  ModelEma(const torch::nn::Module& model, double decay);
-  void update(const torch::nn::Module& model);
-  /// Copies the averaged weights into `model` (which must have the same structure).
-  void copy_to(torch::nn::Module& model) const;
-  /// Swaps the averaged weights with `model`'s own (call twice to swap back).
-  void swap(torch::nn::Module& model);
-  std::vector<torch::Tensor>& tensors() { return shadow_; }
-  double decay() const { return decay_; }
-
- private:
-  double decay_;
-  std::vector<torch::Tensor> shadow_;  // parameters then buffers, in module order
-};
-
 }  // namespace selfsup::train

@@ -12,7 +12,23 @@ struct SemiLoaderOptions {
   TORCH_ARG(int64_t, batch_size) = 64;  // labeled images per step
   TORCH_ARG(int64_t, mu) = 7;           // unlabeled images per labeled image; 0: no unlabeled stream
   TORCH_ARG(uint64_t, seed) = 0;
+  /// Data parallelism: both batches are global, each rank keeps its share of each (LoaderOptions).
+  TORCH_ARG(int, rank) = 0;
+  TORCH_ARG(int, world_size) = 1;
 };
+
+/// The augmentation named `name` ("weak" or "strong"): augment.<name> when the config gives a
+/// pipeline, else the preset of that name for these images. Normalisation is the loader's.
+augment::Pipeline semi_view_from_config(const Config& cfg, const std::string& name, int64_t image_size,
+                                        int64_t channels);
+
+struct SemiViews {
+  augment::ViewSet labeled, unlabeled;
+};
+/// The labeled batch's weak view and the unlabeled views a method asks for by name
+/// (SemiMethodImpl::unlabeled_views), each from semi_view_from_config.
+SemiViews semi_views_from_config(const Config& cfg, const std::vector<std::string>& unlabeled_names,
+                                 int64_t image_size, int64_t channels);
 
 class SemiLoader : public BatchSource {
  public:

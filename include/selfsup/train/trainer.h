@@ -1,16 +1,19 @@
 #pragma once
-// The training loop every method shares: schedule, optimizer step, method hooks, checkpoints,
-// time limit, NaN guard, progress and metrics. Methods never see any of it.
+// The training loop every method shares: forward, backward, gradient averaging across ranks and
+// the optimizer step, with the schedule, logging, checkpoints, time budget, stop agreement and
+// NaN guard in small hooks (train/hooks.h). Methods never see any of it.
 #include <torch/torch.h>
 
-#include <functional>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "selfsup/core/config.h"
 #include "selfsup/methods/method.h"
-#include "selfsup/train/checkpoint.h"
+#include "selfsup/train/hooks.h"
 #include "selfsup/train/loader.h"
 #include "selfsup/train/optim.h"
+#include "selfsup/train/run_dir.h"
 
 namespace selfsup::train {
 
@@ -18,9 +21,8 @@ struct TrainerOptions {
   TORCH_ARG(int64_t, epochs) = 1;
   TORCH_ARG(int64_t, max_steps) = 0;            // > 0 overrides epochs
   TORCH_ARG(double, time_limit) = 0;            // seconds of training, 0 = none
-  /// With a time limit, measure the step time and set the schedule's length so that the cosine
-  /// decay ends when time runs out instead of being cut off at a high learning rate; refitted
-  /// from each window of `fit_window_seconds` as the speed changes.
+  /// With a time limit, fit the schedule's length to it (TimeBudget), refitted from each window
+  /// of `fit_window_seconds` as the speed changes.
   TORCH_ARG(bool, fit_schedule_to_time) = true;
   TORCH_ARG(double, fit_window_seconds) = 30;
   TORCH_ARG(double, warmup_epochs) = 0;
@@ -29,15 +31,14 @@ struct TrainerOptions {
   TORCH_ARG(double, grad_clip) = 0;             // max global gradient norm, 0 = off
   TORCH_ARG(int64_t, checkpoint_every_steps) = 0;
   TORCH_ARG(int64_t, log_every_steps) = 50;
-  TORCH_ARG(std::string, out_dir) = "";
-  TORCH_ARG(bool, resume) = false;
   TORCH_ARG(bool, progress) = true;
   TORCH_ARG(std::string, precision) = "fp32";   // fp32 | bf16
 
   // TORCH_ARG leaves the struct in a private section.
  public:
-  /// Reads train.epochs, train.max_steps, train.warmup_epochs, train.grad_clip,
-  /// train.checkpoint_every_steps, train.log_every_steps, train.fit_schedule_to_time, precision.
+  /// Reads train.epochs, train.max_steps, train.warmup_epochs, train.warmup_start_factor,
+  /// train.min_lr_factor, train.grad_clip, train.checkpoint_every_steps, train.log_every_steps,
+  /// train.fit_schedule_to_time, precision.
   static TrainerOptions from_config(const Config& cfg);
 };
 
@@ -52,27 +53,38 @@ struct TrainResult {
 
 class Trainer {
  public:
-  Trainer(const Config& cfg, methods::Method method, BatchSource& loader, TrainerOptions options);
+  /// Trains `method` on `loader`'s batches, writing metrics and checkpoints into `dir` (which
+  /// outlives the trainer; an empty RunDir writes nothing) and resuming from it when it resumes.
+  Trainer(const Config& cfg, methods::Method method, BatchSource& loader, TrainerOptions options, RunDir& dir);
+  /// Without a folder: nothing is written, nothing resumed.
+  Trainer(const Config& cfg, methods::Method method, BatchSource& loader, TrainerOptions options)
+      : Trainer(cfg, std::move(method), loader, std::move(options), no_dir_) {}
   TrainResult fit();
   Optimizer& optimizer() { return *optimizer_; }
-  /// Called after every optimizer step (and the method's hook) with the step and its output.
-  using StepCallback = std::function<void(int64_t step, double loss, const methods::StepOutput&)>;
-  void on_step(StepCallback cb) { on_step_ = std::move(cb); }
-  std::string checkpoint_path() const;
+  /// Adds a hook, called after those before it.
+  void add_hook(std::unique_ptr<TrainHook> hook) { hooks_.push_back(std::move(hook)); }
+  /// Calls `cb` after every optimizer step (and the method's hook), before the built-in hooks.
+  void on_step(StepCallbackHook::Fn cb) {
+    hooks_.insert(hooks_.begin(), std::make_unique<StepCallbackHook>(std::move(cb)));
+  }
 
  private:
-  void save(int64_t step, int64_t total, double seconds);
+  LoopState begin();
+  void step(LoopState& s);
   Config cfg_;  // a copy: the trainer may outlive the caller's config
   methods::Method method_;
   BatchSource& loader_;
   TrainerOptions options_;
+  RunDir no_dir_;
+  RunDir& dir_;
   std::unique_ptr<Optimizer> optimizer_;
-  StepCallback on_step_;
+  std::vector<torch::Tensor> params_;
+  WarmupCosine schedule_;
+  methods::StepOutput step_output_;  // the last step's, which the hooks read
+  bool bf16_ = false;
+  StopRule stop_;
+  NanGuard nan_guard_;
+  std::vector<std::unique_ptr<TrainHook>> hooks_;
 };
-
-/// Installs SIGINT/SIGTERM handlers that ask running trainers to stop cleanly (checkpoint, then
-/// return) instead of dying mid-step.
-void install_stop_handlers();  // also clears an earlier stop request
-bool stop_requested();
 
 }  // namespace selfsup::train

@@ -1,0 +1,63 @@
+#pragma once
+// A run's output folder and the one owner of what is in it: the resolved config, one metrics line
+// per logged step, the checkpoint a run resumes from and the final summary. Every command that
+// trains writes through it, so a folder is never shared by two runs by accident: a fresh run
+// refuses a folder that holds another run's files unless told to overwrite them or to resume
+// that run. Only rank 0 of a distributed run writes; every write is atomic or append-only.
+#include <torch/torch.h>
+
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "selfsup/core/config.h"
+#include "selfsup/train/checkpoint.h"
+
+namespace selfsup::train {
+
+enum class RunMode {
+  kFresh,      // a new run: the folder must not hold another run's files
+  kResume,     // continue the run in the folder from its checkpoint
+  kOverwrite,  // a new run replacing the one in the folder
+};
+
+/// kResume for --resume, kOverwrite for --overwrite, else kFresh; both flags at once are refused.
+RunMode run_mode(bool resume, bool overwrite);
+
+class RunDir {
+ public:
+  /// No folder: nothing is read or written (library calls and tests that need no files).
+  RunDir() = default;
+  /// Checks `path` for a run in `mode`, reading only (so every rank may check before they meet):
+  /// kFresh refuses a folder with another run's files, naming them, kResume needs its checkpoint.
+  RunDir(std::string path, RunMode mode);
+
+  bool empty() const { return path_.empty(); }
+  const std::string& path() const { return path_; }
+  bool resuming() const { return mode_ == RunMode::kResume; }
+  /// The config the run started with, kept in its checkpoint: a resumed run continues with it.
+  Config saved_config() const;
+
+  /// Rank 0 starts the folder: removes the files of the run it overwrites, writes the config and,
+  /// unless resuming, starts the metrics afresh.
+  void start(const Config& cfg);
+  /// Appends one JSON line to the metrics (rank 0).
+  void append_metrics(const nlohmann::json& line);
+  /// Writes the checkpoint atomically (rank 0; the ranks' states are identical).
+  void save_checkpoint(torch::nn::Module& model, torch::optim::Optimizer* optimizer, const CheckpointState& s) const;
+  /// Loads the checkpoint into an already-built model and optimizer (every rank).
+  CheckpointState load_checkpoint(torch::nn::Module& model, torch::optim::Optimizer* optimizer) const;
+  bool has_checkpoint() const;
+  std::string checkpoint_path() const;
+  /// Writes the summary atomically (rank 0).
+  void write_summary(const nlohmann::json& summary) const;
+
+ private:
+  std::string file(const char* name) const;
+  std::string path_;
+  RunMode mode_ = RunMode::kFresh;
+  std::shared_ptr<std::ofstream> metrics_;
+};
+
+}  // namespace selfsup::train
