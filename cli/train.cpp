@@ -1,13 +1,15 @@
-// selfsup pretrain | eval | methods
+// selfsup pretrain | semi | eval | methods
 #include <iostream>
 
 #include "commands.h"
 #include "selfsup/core/config.h"
 #include "selfsup/dist/dist.h"
 #include "selfsup/methods/method.h"
+#include "selfsup/eval/protocols.h"
 #include "selfsup/run/pretrain.h"
 #include "selfsup/run/semi.h"
-#include "selfsup/train/trainer.h"
+#include "selfsup/train/checkpoint.h"
+#include "selfsup/train/hooks.h"
 
 namespace selfsup::cli {
 namespace {
@@ -17,7 +19,7 @@ struct RunFlags {
   std::vector<std::string> sets;
   int64_t seed = -1;
   double time_limit = 0;
-  bool resume = false, no_eval = false, quiet = false;
+  bool resume = false, overwrite = false, no_eval = false, quiet = false;
 };
 
 Config resolve_config(const RunFlags& f) {
@@ -29,11 +31,12 @@ Config resolve_config(const RunFlags& f) {
 
 void add_run_flags(CLI::App* cmd, RunFlags& f) {
   cmd->add_option("--config", f.config, "YAML config (e.g. configs/fashion_mnist/simclr.yaml)");
-  cmd->add_option("--out", f.out, "output folder (config.yaml, metrics.jsonl, last.ckpt, summary.json)");
+  cmd->add_option("--out", f.out, "the run's folder: its config, metrics, checkpoint and summary");
   cmd->add_option("--set", f.sets, "override a config key: --set train.lr=0.5 (repeatable)");
   cmd->add_option("--seed", f.seed, "seed for data order, augmentation and initialisation");
   cmd->add_option("--time-limit", f.time_limit, "stop training cleanly after this many seconds, then evaluate");
   cmd->add_flag("--resume", f.resume, "continue the run in --out from its last checkpoint");
+  cmd->add_flag("--overwrite", f.overwrite, "replace the run in --out (a folder holding a run is refused otherwise)");
   cmd->add_flag("--no-eval", f.no_eval, "skip the evaluation at the end");
   cmd->add_flag("--quiet", f.quiet, "no live progress line");
 }
@@ -48,6 +51,7 @@ run::RunOptions start_run(const RunFlags& f, const char* command) {
   ro.out_dir = f.out;
   ro.time_limit = f.time_limit;
   ro.resume = f.resume;
+  ro.overwrite = f.overwrite;
   ro.evaluate = !f.no_eval;
   ro.quiet = f.quiet;
   return ro;
@@ -57,7 +61,7 @@ run::RunOptions start_run(const RunFlags& f, const char* command) {
 
 void register_train(CLI::App& app) {
   static RunFlags pre;
-  auto* pretrain = app.add_subcommand("pretrain", "self-supervised pretraining, then kNN + linear evaluation");
+  auto* pretrain = app.add_subcommand("pretrain", "self-supervised pretraining, then the eval section's protocols");
   add_run_flags(pretrain, pre);
   pretrain->callback([] {
     const auto ro = start_run(pre, "pretrain");
@@ -74,7 +78,7 @@ void register_train(CLI::App& app) {
   semi->callback([] {
     const auto ro = start_run(semi_flags, "semi");
     auto summary = run::semi(semi_flags.resume ? Config() : resolve_config(semi_flags), ro, init);
-    std::cout << summary.dump(2) << std::endl;
+    if (dist::is_main()) std::cout << summary.dump(2) << std::endl;
   });
 
   static std::string checkpoint, protocol = "all", summary_out, config_for_raw;
@@ -99,33 +103,48 @@ void register_train(CLI::App& app) {
   ev->add_option("--config", config_for_raw, "with --raw-pixels: config naming the data set");
   ev->add_option("--set", eval_sets, "with --raw-pixels: override a config key");
   ev->callback([] {
-    run::EvalOptions o;
-    o.protocols = protocol == "all" ? std::vector<std::string>{"knn", "linear", "finetune"}
-                                    : std::vector<std::string>{protocol};
+    std::vector<std::string> protocols = protocol == "all" ? std::vector<std::string>{"knn", "linear", "finetune"}
+                                                           : std::vector<std::string>{protocol};
+    if (raw) protocols.erase(std::remove(protocols.begin(), protocols.end(), "finetune"), protocols.end());
     TORCH_CHECK(labels_per_class > 0, "--labels-per-class must be positive, got ", labels_per_class);
-    o.finetune_labels_per_class = labels_per_class;
-    o.propagate_labels_per_class = labels_per_class;
-    o.split = split;
-    o.device = device;
-    if (raw) o.protocols.erase(std::remove(o.protocols.begin(), o.protocols.end(), "finetune"), o.protocols.end());
+    const auto o = eval::EvalOptions()
+                       .protocols(protocols)
+                       .finetune_labels_per_class(labels_per_class)
+                       .propagate_labels_per_class(labels_per_class)
+                       .split(split);
     nlohmann::json j;
     if (raw) {
       Config cfg = config_for_raw.empty() ? Config() : Config::load(config_for_raw);
       for (const auto& s : eval_sets) cfg.set(s);
       if (threads > 0) cfg.set("train.threads", YAML::Node(threads));
+      if (!device.empty()) cfg.set("device", YAML::Node(device));
       j = run::evaluate_raw_pixels(cfg, o);
-      if (!summary_out.empty()) train::write_file_atomic(summary_out, j.dump(2) + "\n");
     } else {
       TORCH_CHECK(!checkpoint.empty(), "eval needs --checkpoint DIR/last.ckpt (or --raw-pixels)");
-      j = run::evaluate_checkpoint(checkpoint, o, threads, summary_out);
+      j = run::evaluate_checkpoint(checkpoint, o, threads, device);
     }
+    if (!summary_out.empty()) train::write_file_atomic(summary_out, j.dump(2) + "\n");
     std::cout << j.dump(2) << std::endl;
   });
 
-  auto* list = app.add_subcommand("methods", "list every method with a one-line description");
+  static std::string method_name;
+  auto* list = app.add_subcommand("methods", "list every method, or one method's config keys with their defaults");
+  list->add_option("name", method_name, "a method: print its config keys, defaults and what they do");
   list->callback([] {
-    for (const auto& m : methods::Registry::instance().list()) {
-      std::cout << m.name << std::string(m.name.size() < 14 ? 14 - m.name.size() : 1, ' ') << m.description << "\n";
+    const auto& registry = methods::Registry::instance();
+    if (!method_name.empty()) {
+      const auto& m = registry.get(method_name);
+      std::cout << m.name << " (" << methods::kind_name(m.kind) << "): " << m.description << "\n";
+      for (const auto& k : m.keys.list()) {
+        const std::string value = YAML::Dump(k.default_value);
+        std::cout << "  " << k.key << ": " << value << std::string(value.size() + k.key.size() < 44 ? 44 - value.size() - k.key.size() : 1, ' ')
+                  << "# " << k.help << "\n";
+      }
+      return;
+    }
+    for (const auto& m : registry.list()) {
+      std::cout << m.name << std::string(m.name.size() < 14 ? 14 - m.name.size() : 1, ' ') << m.description << " ["
+                << methods::kind_name(m.kind) << "]\n";
     }
   });
 }

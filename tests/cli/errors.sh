@@ -56,6 +56,17 @@ expect_error "--resume on an empty folder" "$TMP/empty/last.ckpt" pretrain --res
 # A checkpoint cut in half.
 "$SELFSUP" pretrain --config "$TMP/ok.yaml" --out "$TMP/good" --no-eval --quiet >"$TMP/out" 2>"$TMP/err" ||
   fail "the reference run failed: $(cat "$TMP/err")"
+# The folder of another run: refused with one line, unless the run is resumed or overwritten.
+expect_error "--out of another run" "--out $TMP/good holds another run (config.yaml, metrics.jsonl, last.ckpt, summary.json): pass --resume" \
+  pretrain --config "$TMP/ok.yaml" --out "$TMP/good" --no-eval
+expect_error "--resume and --overwrite" "give one" pretrain --resume --overwrite --out "$TMP/good"
+expect_error "--out is a file" "is a file, not a folder" pretrain --config "$TMP/ok.yaml" --out "$TMP/ok.yaml"
+"$SELFSUP" pretrain --config "$TMP/ok.yaml" --out "$TMP/good" --overwrite --set train.max_steps=1 --no-eval --quiet \
+  >"$TMP/out" 2>"$TMP/err" || fail "--overwrite failed: $(cat "$TMP/err")"
+python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))["steps"] == 1' "$TMP/good/summary.json" ||
+  fail "--overwrite kept the old run"
+"$SELFSUP" pretrain --config "$TMP/ok.yaml" --out "$TMP/good" --overwrite --no-eval --quiet >"$TMP/out" 2>"$TMP/err" ||
+  fail "--overwrite failed: $(cat "$TMP/err")"
 size=$(stat -c %s "$TMP/good/last.ckpt")
 head -c $((size / 2)) "$TMP/good/last.ckpt" >"$TMP/cut.ckpt"
 expect_error "truncated checkpoint" "$TMP/cut.ckpt" eval --checkpoint "$TMP/cut.ckpt" --protocol knn

@@ -19,6 +19,8 @@ model: {backbone: convnet, channels: [8, 16, 32]}
 train: {batch_size: 16, max_steps: 6, lr: 0.03, momentum: 0.9, nesterov: true, threads: 1}
 seed: 1
 EOF
+# The supervised baseline reads no unlabeled images, so it has no method.mu.
+sed 's/name: fixmatch, mu: 2/name: supervised/' "$TMP/semi.yaml" >"$TMP/sup.yaml"
 "$SELFSUP" semi --config "$TMP/semi.yaml" --out "$TMP/fix" --quiet >"$TMP/fix.out" 2>"$TMP/fix.err" ||
   fail "semi failed: $(tail -3 "$TMP/fix.err")"
 python3 - "$TMP/fix/summary.json" <<'EOF' || fail "summary.json lacks a field"
@@ -33,6 +35,18 @@ EOF
 grep -q '"mask_rate"' "$TMP/fix/metrics.jsonl" || fail "metrics.jsonl logs no mask_rate"
 echo "ok: fixmatch summary and metrics"
 
+# The folder of a finished run is refused, then overwritten or resumed (which re-evaluates it).
+if "$SELFSUP" semi --config "$TMP/semi.yaml" --out "$TMP/fix" --quiet >/dev/null 2>"$TMP/again.err"; then
+  fail "semi ran into the folder of another run"
+fi
+[ "$(wc -l <"$TMP/again.err")" -eq 1 ] && grep -q "^error: --out $TMP/fix holds another run (config.yaml, metrics.jsonl, last.ckpt, summary.json): pass --resume to continue it or --overwrite to replace it" "$TMP/again.err" ||
+  fail "unclear refusal: $(cat "$TMP/again.err")"
+"$SELFSUP" semi --resume --out "$TMP/fix" --quiet >/dev/null 2>"$TMP/resume.err" || fail "semi --resume failed: $(tail -1 "$TMP/resume.err")"
+"$SELFSUP" semi --config "$TMP/semi.yaml" --out "$TMP/fix" --overwrite --set train.max_steps=2 --quiet >/dev/null 2>"$TMP/over.err" ||
+  fail "semi --overwrite failed: $(tail -1 "$TMP/over.err")"
+python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))["steps"] == 2' "$TMP/fix/summary.json" || fail "--overwrite kept the old run"
+echo "ok: another run's folder is refused, resumed or overwritten"
+
 # --init from a SimCLR checkpoint of the same backbone.
 cat >"$TMP/pre.yaml" <<EOF
 method: {name: simclr, proj_hidden_dim: 32, proj_output_dim: 16}
@@ -42,11 +56,11 @@ train: {batch_size: 32, max_steps: 2, threads: 1}
 EOF
 "$SELFSUP" pretrain --config "$TMP/pre.yaml" --out "$TMP/pre" --no-eval --quiet >/dev/null 2>"$TMP/pre.err" ||
   fail "pretrain failed: $(tail -1 "$TMP/pre.err")"
-"$SELFSUP" semi --config "$TMP/semi.yaml" --set method.name=supervised --out "$TMP/init" --init "$TMP/pre/last.ckpt" \
+"$SELFSUP" semi --config "$TMP/sup.yaml" --out "$TMP/init" --init "$TMP/pre/last.ckpt" \
   --quiet >/dev/null 2>"$TMP/init.err" || fail "semi --init failed: $(tail -1 "$TMP/init.err")"
 echo "ok: --init from a pretrain checkpoint"
 # LP-FT: the head starts as a linear probe on the encoder's features; the summary says which L2.
-"$SELFSUP" semi --config "$TMP/semi.yaml" --set method.name=supervised --set train.probe_head=true --set train.backbone_lr_scale=0.1 --out "$TMP/probe" \
+"$SELFSUP" semi --config "$TMP/sup.yaml" --set train.probe_head=true --set train.backbone_lr_scale=0.1 --out "$TMP/probe" \
   --init "$TMP/pre/last.ckpt" --quiet >/dev/null 2>"$TMP/probe.err" || fail "semi --init with train.probe_head failed: $(tail -1 "$TMP/probe.err")"
 python3 -c 'import json,sys; p=json.load(open(sys.argv[1]))["probe_head"]; assert p["l2"] > 0 and 0 <= p["val_acc"] <= 1, p' \
   "$TMP/probe/summary.json" || fail "summary.json lacks the probed head"
@@ -56,15 +70,16 @@ fi
 grep -q "^error: train.probe_head .*needs --init" "$TMP/bad_probe.err" || fail "unclear error: $(cat "$TMP/bad_probe.err")"
 echo "ok: --init with the head fitted first (train.probe_head)"
 # SimCLRv2's start: the classifier's hidden layer takes the projector's first layer (width 32 here).
-"$SELFSUP" semi --config "$TMP/semi.yaml" --set method.name=supervised --set model.classifier_hidden_dim=32 \
+"$SELFSUP" semi --config "$TMP/sup.yaml" --set model.classifier_hidden_dim=32 \
   --out "$TMP/init_hidden" --init "$TMP/pre/last.ckpt" --quiet >/dev/null 2>"$TMP/init_hidden.err" ||
   fail "semi --init with a hidden layer failed: $(tail -1 "$TMP/init_hidden.err")"
 grep -q "classifier_hidden_dim: 32" "$TMP/init_hidden/config.yaml" || fail "config.yaml lacks the hidden layer"
-if "$SELFSUP" semi --config "$TMP/semi.yaml" --set method.name=supervised --set model.classifier_hidden_dim=48 \
+if "$SELFSUP" semi --config "$TMP/sup.yaml" --set model.classifier_hidden_dim=48 \
   --out "$TMP/bad_hidden" --init "$TMP/pre/last.ckpt" --quiet >/dev/null 2>"$TMP/bad_hidden.err"; then
   fail "a hidden layer wider than the projector's was accepted"
 fi
-grep -q "^error: --init .*projector.layers.0.weight.*model.classifier_hidden_dim 48" "$TMP/bad_hidden.err" ||
+grep -q "^error: --init .*model.classifier_hidden_dim 48" "$TMP/bad_hidden.err" &&
+  grep -q "'projector.layers.0.weight' of shape \[32, 32\]) does not match this model's (shape \[48, 32\])" "$TMP/bad_hidden.err" ||
   fail "unclear error: $(cat "$TMP/bad_hidden.err")"
 echo "ok: --init into a hidden layer"
 
@@ -73,16 +88,16 @@ if "$SELFSUP" semi --config "$TMP/semi.yaml" --set 'model.channels=[8, 16, 64]' 
   --init "$TMP/pre/last.ckpt" --quiet >/dev/null 2>"$TMP/bad.err"; then
   fail "a mismatched --init was accepted"
 fi
-grep -q "^error: --init .*does not match this run's model.backbone" "$TMP/bad.err" || fail "unclear error: $(cat "$TMP/bad.err")"
+grep -q "^error: --init .*its encoder .*does not match this model's" "$TMP/bad.err" || fail "unclear error: $(cat "$TMP/bad.err")"
 # A self-supervised method is not a semi-supervised one.
 if "$SELFSUP" semi --config "$TMP/semi.yaml" --set method.name=simclr --out "$TMP/bad2" --quiet >/dev/null 2>"$TMP/bad2.err"; then
   fail "simclr accepted by semi"
 fi
-grep -q "^error: method 'simclr' is not semi-supervised" "$TMP/bad2.err" || fail "unclear error: $(cat "$TMP/bad2.err")"
+grep -q "^error: method 'simclr' is self-supervised; this command trains .*fixmatch" "$TMP/bad2.err" || fail "unclear error: $(cat "$TMP/bad2.err")"
 # Distribution alignment is for the methods whose targets come from the weak view only.
-if "$SELFSUP" semi --config "$TMP/semi.yaml" --set method.name=mean_teacher --set method.dist_align=true \
+if "$SELFSUP" semi --config "$TMP/sup.yaml" --set method.name=mean_teacher --set method.dist_align=true \
   --out "$TMP/bad3" --quiet >/dev/null 2>"$TMP/bad3.err"; then
   fail "mean_teacher accepted method.dist_align"
 fi
-grep -q "^error: unknown config key 'method.dist_align'" "$TMP/bad3.err" || fail "unclear error: $(cat "$TMP/bad3.err")"
+grep -q "^error: config key 'method.dist_align' .* is not a key of method mean_teacher" "$TMP/bad3.err" || fail "unclear error: $(cat "$TMP/bad3.err")"
 echo "ok: bad input fails with one error line"

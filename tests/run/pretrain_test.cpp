@@ -83,15 +83,32 @@ TEST(Pretrain, EndToEndWritesEveryOutputAndTheCheckpointReproducesTheScores) {
   EXPECT_TRUE(summary.contains("train_seconds") && summary.contains("images_per_second"));
 
   // The checkpoint alone (its config travels inside it) gives the same kNN accuracy.
-  run::EvalOptions eo;
-  eo.protocols = {"knn"};
-  eo.knn_k = 20;
-  const auto eval_summary = dir + "/eval.json";
-  auto j = run::evaluate_checkpoint(dir + "/last.ckpt", eo, 0, eval_summary);
+  auto j = run::evaluate_checkpoint(dir + "/last.ckpt", eval::EvalOptions().protocols({"knn"}).knn_k(20));
   EXPECT_EQ(j.at("knn_acc").get<double>(), summary.at("knn_acc").get<double>());
   EXPECT_EQ(j.at("step").get<int64_t>(), 5);
   EXPECT_FALSE(j.contains("linear_acc"));
-  EXPECT_EQ(nlohmann::json::parse(read(eval_summary)), j);
+}
+
+// The folder of a finished run: a fresh run is refused before it builds anything, --resume
+// continues it (a finished run is evaluated again), --overwrite replaces it.
+TEST(Pretrain, AnotherRunsFolderIsRefusedUnlessResumedOrOverwritten) {
+  const auto dir = fresh_dir("taken");
+  auto ro = quiet_run(dir);
+  ro.evaluate = false;
+  run::pretrain(small_config(), ro);
+  const auto first = read(dir + "/metrics.jsonl");
+  auto msg = error_of([&] { run::pretrain(small_config(), ro); });
+  EXPECT_NE(msg.find("--out " + dir + " holds another run"), std::string::npos) << msg;
+  EXPECT_EQ(read(dir + "/metrics.jsonl"), first) << "the refused run touched the folder";
+  ro.resume = true;
+  EXPECT_EQ(run::pretrain(Config(), ro).at("steps").get<int64_t>(), 5);
+  EXPECT_EQ(read(dir + "/metrics.jsonl"), first) << "resuming a finished run logged steps again";
+  ro.resume = false;
+  ro.overwrite = true;
+  auto shorter = small_config();
+  shorter.set("train.max_steps=2");
+  EXPECT_EQ(run::pretrain(shorter, ro).at("steps").get<int64_t>(), 2);
+  EXPECT_EQ(train::peek_checkpoint(dir + "/last.ckpt").step, 2);
 }
 
 TEST(Pretrain, UnknownConfigKeyFailsBeforeTraining) {
@@ -110,22 +127,12 @@ TEST(Pretrain, ResumeWithoutACheckpointFailsClearly) {
   auto ro = quiet_run(dir);
   ro.resume = true;
   auto msg = error_of([&] { run::pretrain(small_config(), ro); });
-  EXPECT_NE(msg.find(dir + "/last.ckpt"), std::string::npos) << "'" << msg << "'";
-  EXPECT_NE(msg.find("does not exist"), std::string::npos) << "'" << msg << "'";
+  EXPECT_NE(msg.find("--resume: no checkpoint at " + dir + "/last.ckpt"), std::string::npos) << "'" << msg << "'";
   EXPECT_FALSE(fs::exists(dir + "/last.ckpt"));
 
   ro.resume = false;
   ro.out_dir = "";
   EXPECT_THROW(run::pretrain(small_config(), ro), c10::Error);
-}
-
-TEST(EvalOptions, ReadsConfigAndRejectsUnknownProtocols) {
-  auto o = run::EvalOptions::from_config(Config::parse("eval: {protocols: [knn], knn_k: 7, knn_temperature: 0.5}"));
-  EXPECT_EQ(o.protocols, std::vector<std::string>{"knn"});
-  EXPECT_EQ(o.knn_k, 7);
-  EXPECT_DOUBLE_EQ(o.knn_temperature, 0.5);
-  auto msg = error_of([] { run::EvalOptions::from_config(Config::parse("eval: {protocols: [knn, finetunee]}")); });
-  EXPECT_NE(msg.find("finetunee"), std::string::npos) << msg;
 }
 
 }  // namespace

@@ -1,0 +1,49 @@
+#include "common.h"
+
+#include <thread>
+
+#include "selfsup/core/runtime.h"
+#include "selfsup/dist/dist.h"
+
+namespace selfsup::run::detail {
+
+bool join_ranks(const Config& cfg) {
+  dist::init(dist::DistOptions::from_env().timeout_seconds(cfg.get<double>("dist.timeout_seconds", 120.0)));
+  return cfg.get<bool>("dist.sync_batchnorm", true);
+}
+
+Context setup(const Config& cfg) {
+  int threads = cfg.get<int>("train.threads", 0);
+  if (threads <= 0 && dist::local_world_size() > 1) {
+    threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / dist::local_world_size());
+  }
+  init_runtime(threads);
+  Context c;
+  c.seed = cfg.get<uint64_t>("seed", 0);
+  c.device = parse_device(cfg.get<std::string>("device", "cpu"));
+  c.data = data::load_dataset(cfg);
+  TORCH_CHECK(c.data.train.height() == c.data.train.width(), "square images expected, got ", c.data.train.height(),
+              "x", c.data.train.width());
+  c.norm = train::Normalization::from_config(cfg, c.data.train.images);
+  return c;
+}
+
+train::TrainerOptions trainer_options(const Config& cfg, const RunOptions& ro) {
+  return train::TrainerOptions::from_config(cfg).time_limit(ro.time_limit).progress(!ro.quiet);
+}
+
+nlohmann::json train_summary(const Config& cfg, const Context& c, const train::TrainResult& r) {
+  nlohmann::json s;
+  s["method"] = cfg.get<std::string>("method.name", "");
+  s["dataset"] = c.data.train.name;
+  s["steps"] = r.steps;
+  s["total_steps"] = r.total_steps;
+  s["train_seconds"] = r.train_seconds;
+  s["stopped_early"] = r.stopped_early;
+  s["final_loss"] = r.last_loss;
+  s["threads"] = at::get_num_threads();
+  s["processes"] = dist::world_size();
+  return s;
+}
+
+}  // namespace selfsup::run::detail

@@ -1,0 +1,36 @@
+#pragma once
+// The steps every training command takes in the same way: joining the other ranks, the process
+// setup (threads, seed, device), the data and its normalisation, and the part of the summary that
+// describes the training.
+#include <nlohmann/json.hpp>
+
+#include "selfsup/core/config.h"
+#include "selfsup/data/dataset.h"
+#include "selfsup/run/options.h"
+#include "selfsup/train/loader.h"
+#include "selfsup/train/trainer.h"
+
+namespace selfsup::run::detail {
+
+/// Joins the run's other processes, if launched as one of several ranks (torchrun's variables or
+/// --nproc), with dist.timeout_seconds; returns dist.sync_batchnorm.
+bool join_ranks(const Config& cfg);
+
+struct Context {
+  uint64_t seed = 0;
+  torch::Device device{torch::kCPU};
+  data::DataSplits data;
+  train::Normalization norm;
+};
+/// Threads (train.threads; processes sharing a machine share its cores), seed, device, the data
+/// set and its normalisation.
+Context setup(const Config& cfg);
+
+/// The trainer's options from the config and the command's.
+train::TrainerOptions trainer_options(const Config& cfg, const RunOptions& ro);
+
+/// method, dataset, steps, total_steps, train_seconds, stopped_early, final_loss, threads,
+/// processes.
+nlohmann::json train_summary(const Config& cfg, const Context& c, const train::TrainResult& r);
+
+}  // namespace selfsup::run::detail
