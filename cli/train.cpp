@@ -10,6 +10,7 @@
 #include "selfsup/run/semi.h"
 #include "selfsup/train/checkpoint.h"
 #include "selfsup/train/hooks.h"
+#include "selfsup/train/run_dir.h"
 
 namespace selfsup::cli {
 namespace {
@@ -74,10 +75,11 @@ void register_train(CLI::App& app) {
   auto* semi = app.add_subcommand(
       "semi", "semi-supervised training from data.labels_per_class labels per class, then test accuracy");
   add_run_flags(semi, semi_flags);
-  semi->add_option("--init", init, "initialise the classifier's backbone from a pretrain checkpoint (DIR/last.ckpt)");
+  semi->add_option("--init", init, "start the classifier from a pretrain run (its folder, or its checkpoint file)");
   semi->callback([] {
     const auto ro = start_run(semi_flags, "semi");
-    auto summary = run::semi(semi_flags.resume ? Config() : resolve_config(semi_flags), ro, init);
+    auto summary = run::semi(semi_flags.resume ? Config() : resolve_config(semi_flags), ro,
+                             init.empty() ? init : train::RunDir::checkpoint_of(init));
     if (dist::is_main()) std::cout << summary.dump(2) << std::endl;
   });
 
@@ -86,7 +88,7 @@ void register_train(CLI::App& app) {
   static std::vector<std::string> eval_sets;
   static bool raw = false;
   auto* ev = app.add_subcommand("eval", "evaluate a checkpoint (kNN, linear probe, fine-tuning, label propagation) on the test set");
-  ev->add_option("--checkpoint", checkpoint, "checkpoint written by pretrain (DIR/last.ckpt)");
+  ev->add_option("--checkpoint", checkpoint, "a pretrain run to evaluate (its folder, or its checkpoint file)");
   ev->add_option("--protocol", protocol,
                  "knn | linear | finetune | propagate | all (all = knn + linear + finetune)")
       ->check(CLI::IsMember({"knn", "linear", "finetune", "propagate", "all"}));
@@ -120,8 +122,8 @@ void register_train(CLI::App& app) {
       if (!device.empty()) cfg.set("device", YAML::Node(device));
       j = run::evaluate_raw_pixels(cfg, o);
     } else {
-      TORCH_CHECK(!checkpoint.empty(), "eval needs --checkpoint DIR/last.ckpt (or --raw-pixels)");
-      j = run::evaluate_checkpoint(checkpoint, o, threads, device);
+      TORCH_CHECK(!checkpoint.empty(), "eval needs --checkpoint RUN_DIR (or --raw-pixels)");
+      j = run::evaluate_checkpoint(train::RunDir::checkpoint_of(checkpoint), o, threads, device);
     }
     if (!summary_out.empty()) train::write_file_atomic(summary_out, j.dump(2) + "\n");
     std::cout << j.dump(2) << std::endl;

@@ -5,13 +5,13 @@
 namespace selfsup {
 namespace {
 
-constexpr const char* kName = "barlow_twins_loss";
+constexpr const char* kBarlowTwins = "barlow_twins_loss";
 namespace D = losses::detail;
 
-void check_options(const losses::BarlowTwinsOptions& options) {
-  D::check_non_negative(options.lambda(), kName, "lambda");
-  D::check_positive(options.scale(), kName, "scale");
-  D::check_positive(options.eps(), kName, "eps");
+void check_barlow_twins_options(const losses::BarlowTwinsOptions& options) {
+  D::check_non_negative(options.lambda(), kBarlowTwins, "lambda");
+  D::check_positive(options.scale(), kBarlowTwins, "scale");
+  D::check_positive(options.eps(), kBarlowTwins, "eps");
 }
 
 // BatchNorm1d(affine=false) in training mode: biased batch variance, eps inside the root.
@@ -26,8 +26,8 @@ namespace functional {
 
 torch::Tensor barlow_twins_loss(const torch::Tensor& z1, const torch::Tensor& z2,
                                 const BarlowTwinsOptions& options) {
-  D::check_views(z1, z2, kName, "z1", "z2", /*min_rows=*/2);
-  check_options(options);
+  D::check_views(z1, z2, kBarlowTwins, "z1", "z2", /*min_rows=*/2);
+  check_barlow_twins_options(options);
   const torch::Tensor a = batch_standardize(D::to_compute_dtype(z1), options.eps());
   const torch::Tensor b = batch_standardize(D::to_compute_dtype(z2), options.eps());
   const torch::Tensor c = a.t().mm(b) / static_cast<double>(z1.size(0));
@@ -43,7 +43,7 @@ BarlowTwinsLossImpl::BarlowTwinsLossImpl(BarlowTwinsOptions options_) : options(
   reset();
 }
 
-void BarlowTwinsLossImpl::reset() { check_options(options); }
+void BarlowTwinsLossImpl::reset() { check_barlow_twins_options(options); }
 
 void BarlowTwinsLossImpl::pretty_print(std::ostream& stream) const {
   stream << "selfsup::losses::BarlowTwinsLoss(lambda=" << options.lambda()

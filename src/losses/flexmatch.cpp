@@ -7,13 +7,13 @@
 namespace selfsup {
 namespace {
 
-constexpr const char* kName = "flexmatch";
+constexpr const char* kFlexMatch = "flexmatch";
 
-void check_options(const losses::FlexMatchThresholdsOptions& o) {
-  TORCH_CHECK(o.num_unlabeled() >= 1, kName, ": num_unlabeled must be >= 1, got ",
+void check_flexmatch_options(const losses::FlexMatchThresholdsOptions& o) {
+  TORCH_CHECK(o.num_unlabeled() >= 1, kFlexMatch, ": num_unlabeled must be >= 1, got ",
               o.num_unlabeled());
-  TORCH_CHECK(o.num_classes() >= 2, kName, ": num_classes must be >= 2, got ", o.num_classes());
-  TORCH_CHECK(std::isfinite(o.threshold()) && o.threshold() > 0 && o.threshold() <= 1, kName,
+  TORCH_CHECK(o.num_classes() >= 2, kFlexMatch, ": num_classes must be >= 2, got ", o.num_classes());
+  TORCH_CHECK(std::isfinite(o.threshold()) && o.threshold() > 0 && o.threshold() <= 1, kFlexMatch,
               ": threshold must be in (0, 1], got ", o.threshold());
 }
 
@@ -29,15 +29,15 @@ FlexMatchMapping parse_flexmatch_mapping(const std::string& name, const std::str
 
 FlexMatchStatus flexmatch_thresholds(const torch::Tensor& selected,
                                      const FlexMatchThresholdsOptions& options) {
-  check_options(options);
+  check_flexmatch_options(options);
   const int64_t c = options.num_classes();
   TORCH_CHECK(selected.defined() && selected.dim() == 1 &&
                   selected.size(0) == options.num_unlabeled(),
-              kName, ": selected must have shape [", options.num_unlabeled(), "], got ",
+              kFlexMatch, ": selected must have shape [", options.num_unlabeled(), "], got ",
               selected.defined() ? selected.sizes() : torch::IntArrayRef{});
-  TORCH_CHECK(selected.scalar_type() == torch::kLong, kName,
+  TORCH_CHECK(selected.scalar_type() == torch::kLong, kFlexMatch,
               ": selected must be int64, got dtype ", selected.scalar_type());
-  TORCH_CHECK(selected.min().item<int64_t>() >= -1 && selected.max().item<int64_t>() < c, kName,
+  TORCH_CHECK(selected.min().item<int64_t>() >= -1 && selected.max().item<int64_t>() < c, kFlexMatch,
               ": selected entries must be in [-1, ", c, "), got [", selected.min().item<int64_t>(),
               ", ", selected.max().item<int64_t>(), "]");
   torch::NoGradGuard no_grad;
@@ -64,7 +64,7 @@ FlexMatchThresholdsImpl::FlexMatchThresholdsImpl(FlexMatchThresholdsOptions opti
 }
 
 void FlexMatchThresholdsImpl::reset() {
-  check_options(options);
+  check_flexmatch_options(options);
   selected = register_buffer("selected", torch::full({options.num_unlabeled()}, -1, torch::kLong));
   beta = register_buffer("beta", torch::zeros({options.num_classes()}, torch::kFloat32));
   thresholds =

@@ -20,11 +20,11 @@ torch::Tensor in_batch_cross_entropy(const torch::Tensor& q, const torch::Tensor
   return F::cross_entropy(logits, targets);
 }
 
-void check_options(const losses::InfoNCEOptions& options) {
+void check_info_nce_options(const losses::InfoNCEOptions& options) {
   D::check_positive(options.temperature(), kQueueName, "temperature");
 }
 
-void check_options(const losses::InfoNCEInBatchOptions& options) {
+void check_info_nce_options(const losses::InfoNCEInBatchOptions& options) {
   D::check_positive(options.temperature(), kInBatchName, "temperature");
 }
 
@@ -35,7 +35,7 @@ namespace functional {
 torch::Tensor info_nce(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& queue,
                        const InfoNCEOptions& options) {
   D::check_views(q, k, kQueueName, "q", "k", /*min_rows=*/1);
-  check_options(options);
+  check_info_nce_options(options);
   if (!queue.defined() || (queue.dim() == 2 && queue.size(0) == 0)) {
     return in_batch_cross_entropy(q, k, options.temperature());
   }
@@ -58,7 +58,7 @@ torch::Tensor info_nce(const torch::Tensor& q, const torch::Tensor& k, const tor
 torch::Tensor info_nce_in_batch(const torch::Tensor& q, const torch::Tensor& k,
                                 const InfoNCEInBatchOptions& options) {
   D::check_views(q, k, kInBatchName, "q", "k", /*min_rows=*/1);
-  check_options(options);
+  check_info_nce_options(options);
   const torch::Tensor loss = in_batch_cross_entropy(q, k, options.temperature());
   return options.scale_by_2tau() ? loss * (2 * options.temperature()) : loss;
 }
@@ -69,7 +69,7 @@ namespace losses {
 
 InfoNCELossImpl::InfoNCELossImpl(InfoNCEOptions options_) : options(options_) { reset(); }
 
-void InfoNCELossImpl::reset() { check_options(options); }
+void InfoNCELossImpl::reset() { check_info_nce_options(options); }
 
 void InfoNCELossImpl::pretty_print(std::ostream& stream) const {
   stream << "selfsup::losses::InfoNCELoss(temperature=" << options.temperature() << ")";
@@ -84,7 +84,7 @@ InfoNCEInBatchLossImpl::InfoNCEInBatchLossImpl(InfoNCEInBatchOptions options_) :
   reset();
 }
 
-void InfoNCEInBatchLossImpl::reset() { check_options(options); }
+void InfoNCEInBatchLossImpl::reset() { check_info_nce_options(options); }
 
 void InfoNCEInBatchLossImpl::pretty_print(std::ostream& stream) const {
   stream << "selfsup::losses::InfoNCEInBatchLoss(temperature=" << options.temperature()

@@ -7,7 +7,7 @@
 namespace selfsup::functional {
 namespace {
 
-constexpr const char* kName = "mixup";
+constexpr const char* kMixup = "mixup";
 
 void check_cpu_generator(const torch::Generator& gen, const char* fn) {
   TORCH_CHECK(gen.defined() && gen.device().is_cpu(), fn,
@@ -28,18 +28,18 @@ double sample_beta(double a, torch::Generator& gen) {
 
 MixUpOutput mixup(const torch::Tensor& x, const torch::Tensor& y, const MixUpOptions& options,
                   torch::Generator& gen) {
-  losses::detail::check_non_negative(options.alpha(), kName, "alpha");
-  check_cpu_generator(gen, kName);
-  TORCH_CHECK(x.defined() && x.dim() >= 1 && x.size(0) >= 1, kName,
+  losses::detail::check_non_negative(options.alpha(), kMixup, "alpha");
+  check_cpu_generator(gen, kMixup);
+  TORCH_CHECK(x.defined() && x.dim() >= 1 && x.size(0) >= 1, kMixup,
               ": x must be a batch [N, ...] with N >= 1, got shape ",
               x.defined() ? x.sizes() : torch::IntArrayRef{});
-  TORCH_CHECK(y.defined() && y.dim() >= 1 && y.size(0) == x.size(0), kName,
+  TORCH_CHECK(y.defined() && y.dim() >= 1 && y.size(0) == x.size(0), kMixup,
               ": y must have one row per sample of x (", x.size(0), "), got shape ",
               y.defined() ? y.sizes() : torch::IntArrayRef{});
-  TORCH_CHECK(x.is_floating_point() && y.is_floating_point(), kName,
+  TORCH_CHECK(x.is_floating_point() && y.is_floating_point(), kMixup,
               ": x and y must be floating-point (y as soft targets), got dtypes ",
               x.scalar_type(), " and ", y.scalar_type());
-  TORCH_CHECK(x.device() == y.device(), kName, ": x and y must be on the same device, got ",
+  TORCH_CHECK(x.device() == y.device(), kMixup, ": x and y must be on the same device, got ",
               x.device(), " and ", y.device());
   MixUpOutput out;
   const double lam = options.alpha() > 0 ? sample_beta(options.alpha(), gen) : 1.0;

@@ -4,9 +4,9 @@
 
 namespace selfsup {
 namespace {
-constexpr const char* kName = "nt_xent";
-void check_options(const losses::NTXentOptions& options) {
-  losses::detail::check_positive(options.temperature(), kName, "temperature");
+constexpr const char* kNtXent = "nt_xent";
+void check_nt_xent_options(const losses::NTXentOptions& options) {
+  losses::detail::check_positive(options.temperature(), kNtXent, "temperature");
 }
 }  // namespace
 
@@ -14,8 +14,8 @@ namespace functional {
 
 torch::Tensor nt_xent(const torch::Tensor& z1, const torch::Tensor& z2,
                       const NTXentOptions& options) {
-  losses::detail::check_views(z1, z2, kName, "z1", "z2", /*min_rows=*/1);
-  check_options(options);
+  losses::detail::check_views(z1, z2, kNtXent, "z1", "z2", /*min_rows=*/1);
+  check_nt_xent_options(options);
   const int64_t n = z1.size(0);
   const torch::Tensor logits =
       losses::detail::self_excluded_logits(torch::cat({z1, z2}, 0), options.temperature());
@@ -31,7 +31,7 @@ namespace losses {
 
 NTXentLossImpl::NTXentLossImpl(NTXentOptions options_) : options(options_) { reset(); }
 
-void NTXentLossImpl::reset() { check_options(options); }
+void NTXentLossImpl::reset() { check_nt_xent_options(options); }
 
 void NTXentLossImpl::pretty_print(std::ostream& stream) const {
   stream << "selfsup::losses::NTXentLoss(temperature=" << options.temperature() << ")";

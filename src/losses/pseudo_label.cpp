@@ -14,7 +14,7 @@ void check_threshold(double tau, const char* fn) {
               ": threshold must be in [0, 1], got ", tau);
 }
 
-void check_options(const losses::PseudoLabelOptions& options) {
+void check_pseudo_label_options(const losses::PseudoLabelOptions& options) {
   check_threshold(options.threshold(), "pseudo_label_loss");
 }
 
@@ -67,7 +67,7 @@ PseudoLabelLossOutput pseudo_label_loss(const torch::Tensor& logits,
                                         const torch::Tensor& target_logits,
                                         const PseudoLabelOptions& options) {
   constexpr const char* kName = "pseudo_label_loss";
-  check_options(options);
+  check_pseudo_label_options(options);
   D::check_matrix(logits, kName, "logits", /*min_rows=*/1);
   D::check_matrix(target_logits, kName, "target_logits", /*min_rows=*/1);
   TORCH_CHECK(logits.sizes() == target_logits.sizes(), kName,
@@ -88,7 +88,7 @@ PseudoLabelLossImpl::PseudoLabelLossImpl(PseudoLabelOptions options_) : options(
   reset();
 }
 
-void PseudoLabelLossImpl::reset() { check_options(options); }
+void PseudoLabelLossImpl::reset() { check_pseudo_label_options(options); }
 
 void PseudoLabelLossImpl::pretty_print(std::ostream& stream) const {
   stream << "selfsup::losses::PseudoLabelLoss(threshold=" << options.threshold()

@@ -5,20 +5,20 @@
 namespace selfsup {
 namespace {
 
-constexpr const char* kName = "supcon_loss";
+constexpr const char* kSupCon = "supcon_loss";
 namespace D = losses::detail;
 
-void check_options(const losses::SupConOptions& options) {
-  D::check_positive(options.temperature(), kName, "temperature");
+void check_supcon_options(const losses::SupConOptions& options) {
+  D::check_positive(options.temperature(), kSupCon, "temperature");
 }
 
 void check_labels(const torch::Tensor& labels, int64_t rows, const torch::Tensor& z) {
-  TORCH_CHECK(labels.defined(), kName, ": labels must be a defined int64 tensor");
-  TORCH_CHECK(labels.dim() == 1 && labels.size(0) == rows, kName, ": labels must have shape [",
+  TORCH_CHECK(labels.defined(), kSupCon, ": labels must be a defined int64 tensor");
+  TORCH_CHECK(labels.dim() == 1 && labels.size(0) == rows, kSupCon, ": labels must have shape [",
               rows, "] to match z of shape ", z.sizes(), ", got shape ", labels.sizes());
-  TORCH_CHECK(labels.scalar_type() == torch::kLong, kName, ": labels must be int64, got dtype ",
+  TORCH_CHECK(labels.scalar_type() == torch::kLong, kSupCon, ": labels must be int64, got dtype ",
               labels.scalar_type());
-  TORCH_CHECK(labels.device() == z.device(), kName, ": labels must be on z's device ", z.device(),
+  TORCH_CHECK(labels.device() == z.device(), kSupCon, ": labels must be on z's device ", z.device(),
               ", got ", labels.device());
 }
 
@@ -28,7 +28,7 @@ namespace functional {
 
 torch::Tensor supcon_loss(const torch::Tensor& z, const torch::Tensor& labels,
                           const SupConOptions& options) {
-  check_options(options);
+  check_supcon_options(options);
   torch::Tensor views = z;
   torch::Tensor view_labels = labels;
   if (z.defined() && z.dim() == 3) {
@@ -37,7 +37,7 @@ torch::Tensor supcon_loss(const torch::Tensor& z, const torch::Tensor& labels,
     views = z.reshape({z.size(0) * z.size(1), z.size(2)});
     view_labels = labels.repeat_interleave(z.size(1));
   }
-  D::check_matrix(views, kName, "z", /*min_rows=*/2);
+  D::check_matrix(views, kSupCon, "z", /*min_rows=*/2);
   check_labels(view_labels, views.size(0), views);
 
   const torch::Tensor log_prob =
@@ -61,7 +61,7 @@ namespace losses {
 
 SupConLossImpl::SupConLossImpl(SupConOptions options_) : options(options_) { reset(); }
 
-void SupConLossImpl::reset() { check_options(options); }
+void SupConLossImpl::reset() { check_supcon_options(options); }
 
 void SupConLossImpl::pretty_print(std::ostream& stream) const {
   stream << "selfsup::losses::SupConLoss(temperature=" << options.temperature() << ")";

@@ -8,14 +8,14 @@
 namespace selfsup {
 namespace {
 
-constexpr const char* kName = "uda_loss";
+constexpr const char* kUda = "uda_loss";
 namespace D = losses::detail;
 
-void check_options(const losses::UDAOptions& options) {
-  D::check_positive(options.temperature(), kName, "temperature");
+void check_uda_options(const losses::UDAOptions& options) {
+  D::check_positive(options.temperature(), kUda, "temperature");
   TORCH_CHECK(std::isfinite(options.threshold()) && options.threshold() >= 0 &&
                   options.threshold() <= 1,
-              kName, ": threshold must be in [0, 1], got ", options.threshold());
+              kUda, ": threshold must be in [0, 1], got ", options.threshold());
 }
 
 }  // namespace
@@ -43,10 +43,10 @@ torch::Tensor masked_soft_cross_entropy(const torch::Tensor& logits, const torch
 
 UDALossOutput uda_loss(const torch::Tensor& logits, const torch::Tensor& target_logits,
                        const UDAOptions& options) {
-  check_options(options);
-  D::check_matrix(logits, kName, "logits", /*min_rows=*/1);
-  D::check_matrix(target_logits, kName, "target_logits", /*min_rows=*/1);
-  TORCH_CHECK(logits.sizes() == target_logits.sizes(), kName,
+  check_uda_options(options);
+  D::check_matrix(logits, kUda, "logits", /*min_rows=*/1);
+  D::check_matrix(target_logits, kUda, "target_logits", /*min_rows=*/1);
+  TORCH_CHECK(logits.sizes() == target_logits.sizes(), kUda,
               ": logits and target_logits must have the same shape, got ", logits.sizes(),
               " and ", target_logits.sizes());
   torch::Tensor targets, mask;
@@ -67,7 +67,7 @@ namespace losses {
 
 UDALossImpl::UDALossImpl(UDAOptions options_) : options(options_) { reset(); }
 
-void UDALossImpl::reset() { check_options(options); }
+void UDALossImpl::reset() { check_uda_options(options); }
 
 void UDALossImpl::pretty_print(std::ostream& stream) const {
   stream << "selfsup::losses::UDALoss(temperature=" << options.temperature()

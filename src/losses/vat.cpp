@@ -5,13 +5,13 @@
 namespace selfsup::functional {
 namespace {
 
-constexpr const char* kName = "vat";
+constexpr const char* kVat = "vat";
 namespace D = losses::detail;
 
-void check_options(const VATOptions& o) {
-  D::check_positive(o.xi(), kName, "xi");
-  D::check_positive(o.eps(), kName, "eps");
-  TORCH_CHECK(o.iterations() >= 1, kName, ": iterations must be >= 1, got ", o.iterations());
+void check_vat_options(const VATOptions& o) {
+  D::check_positive(o.xi(), kVat, "xi");
+  D::check_positive(o.eps(), kVat, "eps");
+  TORCH_CHECK(o.iterations() >= 1, kVat, ": iterations must be >= 1, got ", o.iterations());
 }
 
 void check_input(const torch::Tensor& x, const char* fn) {
@@ -59,7 +59,7 @@ torch::Tensor vat_perturbation(const LogitsFn& model, const torch::Tensor& x,
                                const torch::Tensor& clean_logits, const VATOptions& options,
                                torch::Generator& gen) {
   constexpr const char* kFn = "vat_perturbation";
-  check_options(options);
+  check_vat_options(options);
   check_input(x, kFn);
   D::check_matrix(clean_logits, kFn, "clean_logits", /*min_rows=*/1);
   TORCH_CHECK(clean_logits.size(0) == x.size(0), kFn,

@@ -5,14 +5,14 @@
 namespace selfsup {
 namespace {
 
-constexpr const char* kName = "vicreg_loss";
+constexpr const char* kVicReg = "vicreg_loss";
 namespace D = losses::detail;
 
-void check_options(const losses::VICRegOptions& options) {
-  D::check_non_negative(options.sim_weight(), kName, "sim_weight");
-  D::check_non_negative(options.var_weight(), kName, "var_weight");
-  D::check_non_negative(options.cov_weight(), kName, "cov_weight");
-  D::check_positive(options.eps(), kName, "eps");
+void check_vicreg_options(const losses::VICRegOptions& options) {
+  D::check_non_negative(options.sim_weight(), kVicReg, "sim_weight");
+  D::check_non_negative(options.var_weight(), kVicReg, "var_weight");
+  D::check_non_negative(options.cov_weight(), kVicReg, "cov_weight");
+  D::check_positive(options.eps(), kVicReg, "eps");
 }
 
 // The variance hinge V(z) and the covariance penalty C(z) of one view, sharing its centering.
@@ -31,8 +31,8 @@ namespace functional {
 
 VICRegLossOutput vicreg_loss(const torch::Tensor& z1, const torch::Tensor& z2,
                              const VICRegOptions& options) {
-  D::check_views(z1, z2, kName, "z1", "z2", /*min_rows=*/2);
-  check_options(options);
+  D::check_views(z1, z2, kVicReg, "z1", "z2", /*min_rows=*/2);
+  check_vicreg_options(options);
   const torch::Tensor a = D::to_compute_dtype(z1);
   const torch::Tensor b = D::to_compute_dtype(z2);
   const auto [var_a, cov_a] = regularizers(a, options.eps());
@@ -52,7 +52,7 @@ namespace losses {
 
 VICRegLossImpl::VICRegLossImpl(VICRegOptions options_) : options(options_) { reset(); }
 
-void VICRegLossImpl::reset() { check_options(options); }
+void VICRegLossImpl::reset() { check_vicreg_options(options); }
 
 void VICRegLossImpl::pretty_print(std::ostream& stream) const {
   stream << "selfsup::losses::VICRegLoss(sim_weight=" << options.sim_weight()

@@ -41,6 +41,11 @@ RunDir::RunDir(std::string path, RunMode mode) : path_(std::move(path)), mode_(m
 std::string RunDir::file(const char* name) const { return (fs::path(path_) / name).string(); }
 std::string RunDir::checkpoint_path() const { return file(kCheckpoint); }
 
+std::string RunDir::checkpoint_of(const std::string& path) {
+  std::error_code ec;
+  return fs::is_directory(path, ec) ? (fs::path(path) / kCheckpoint).string() : path;
+}
+
 bool RunDir::has_checkpoint() const {
   std::error_code ec;
   return !empty() && fs::exists(checkpoint_path(), ec);

@@ -10,8 +10,8 @@
 namespace selfsup::train {
 namespace {
 
-/// bf16 only where the CPU computes it natively: emulated, a SimCLR step took 15 s instead of
-/// 0.35 s in fp32 on an AVX2-only EPYC.
+/// bf16 only where the CPU computes it natively: emulated by oneDNN it is tens of times slower
+/// than fp32.
 bool use_bf16(const std::string& precision, const std::vector<torch::Tensor>& params) {
   if (precision != "bf16") return false;
   if (params.empty() || !params.front().device().is_cpu() || cpu_has_native_bf16()) return true;

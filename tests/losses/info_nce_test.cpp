@@ -38,13 +38,12 @@ double in_batch_loops(const torch::Tensor& q, const torch::Tensor& k, double tau
   return total / static_cast<double>(qs.size());
 }
 
-torch::Tensor unit_rows(const torch::Tensor& x) { return x / x.norm(2, 1, true); }
 
 }  // namespace
 
 TEST(InfoNCE, QueueFormMatchesLoopReference) {
   const auto q = T::randn64({5, 4}, 1), k = T::randn64({5, 4}, 2);
-  const auto queue = unit_rows(T::randn64({7, 4}, 3));
+  const auto queue = T::unit_rows(T::randn64({7, 4}, 3));
   for (double tau : {0.07, 0.2, 1.0}) {
     EXPECT_NEAR(T::value(F::info_nce(q, k, queue, F::InfoNCEOptions().temperature(tau))),
                 queue_loops(q, k, queue, tau), 1e-10)
@@ -55,10 +54,10 @@ TEST(InfoNCE, QueueFormMatchesLoopReference) {
 TEST(InfoNCE, QueueIsUsedAsGiven) {
   // The queue holds keys normalized at enqueue time; it is not renormalized every step.
   const auto q = T::randn64({3, 4}, 4), k = T::randn64({3, 4}, 5);
-  const auto queue = unit_rows(T::randn64({6, 4}, 6)) * 0.5;
+  const auto queue = T::unit_rows(T::randn64({6, 4}, 6)) * 0.5;
   const double got = T::value(F::info_nce(q, k, queue));
   EXPECT_NEAR(got, queue_loops(q, k, queue, 0.2), 1e-10);
-  EXPECT_GT(std::abs(got - queue_loops(q, k, unit_rows(queue), 0.2)), 1e-3);
+  EXPECT_GT(std::abs(got - queue_loops(q, k, T::unit_rows(queue), 0.2)), 1e-3);
 }
 
 TEST(InfoNCE, InBatchFormMatchesLoopReference) {
@@ -101,7 +100,7 @@ TEST(InfoNCE, ClosedForms) {
 
 TEST(InfoNCE, InvariantToQueryAndKeyScale) {
   const auto q = T::randn64({4, 3}, 11), k = T::randn64({4, 3}, 12);
-  const auto queue = unit_rows(T::randn64({5, 3}, 13));
+  const auto queue = T::unit_rows(T::randn64({5, 3}, 13));
   const auto s1 = T::uniform64({4, 1}, 0.1, 10, 14), s2 = T::uniform64({4, 1}, 0.1, 10, 15);
   EXPECT_NEAR(T::value(F::info_nce(q * s1, k * s2, queue)), T::value(F::info_nce(q, k, queue)),
               1e-12);
@@ -112,7 +111,7 @@ TEST(InfoNCE, InvariantToQueryAndKeyScale) {
 TEST(InfoNCE, GradientMatchesFiniteDifferences) {
   auto q = T::randn64({4, 5}, 16).requires_grad_();
   auto k = T::randn64({4, 5}, 17).requires_grad_();
-  auto queue = unit_rows(T::randn64({6, 5}, 18)).requires_grad_();
+  auto queue = T::unit_rows(T::randn64({6, 5}, 18)).requires_grad_();
   const auto with_queue =
       T::gradcheck([](const auto& in) { return F::info_nce(in[0], in[1], in[2]); }, {q, k, queue});
   EXPECT_TRUE(with_queue.ok) << "max abs error " << with_queue.max_abs_error;
@@ -123,7 +122,7 @@ TEST(InfoNCE, GradientMatchesFiniteDifferences) {
 
 TEST(InfoNCE, ModulesMatchFunctional) {
   const auto q = T::randn64({4, 3}, 19), k = T::randn64({4, 3}, 20);
-  const auto queue = unit_rows(T::randn64({5, 3}, 21));
+  const auto queue = T::unit_rows(T::randn64({5, 3}, 21));
   selfsup::losses::InfoNCELoss v2(selfsup::losses::InfoNCEOptions().temperature(0.1));
   EXPECT_DOUBLE_EQ(T::value(v2(q, k, queue)),
                    T::value(F::info_nce(q, k, queue, F::InfoNCEOptions().temperature(0.1))));

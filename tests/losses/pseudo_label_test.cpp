@@ -12,15 +12,6 @@ namespace T = selfsup::testing;
 
 namespace {
 
-T::Row softmax(const T::Row& l) {
-  double mx = l[0], z = 0;
-  for (double v : l) mx = std::max(mx, v);
-  T::Row p(l.size());
-  for (size_t c = 0; c < l.size(); ++c) z += (p[c] = std::exp(l[c] - mx));
-  for (double& v : p) v /= z;
-  return p;
-}
-
 struct Naive {
   std::vector<int64_t> labels;
   std::vector<double> confidence, mask;
@@ -30,7 +21,7 @@ struct Naive {
 Naive pseudo_labels_loops(const torch::Tensor& logits, const std::vector<double>& thresholds) {
   Naive n;
   for (const auto& row : T::to_rows(logits)) {
-    const T::Row p = softmax(row);
+    const T::Row p = T::softmax(row);
     size_t best = 0;
     for (size_t c = 1; c < p.size(); ++c) best = p[c] > p[best] ? c : best;
     n.labels.push_back(static_cast<int64_t>(best));
@@ -45,14 +36,14 @@ double masked_ce_loops(const torch::Tensor& logits, const std::vector<int64_t>& 
   const T::Rows rows = T::to_rows(logits);
   double total = 0, accepted = 0;
   for (size_t i = 0; i < rows.size(); ++i) {
-    total += mask[i] * -std::log(softmax(rows[i])[y[i]]);
+    total += mask[i] * -std::log(T::softmax(rows[i])[y[i]]);
     accepted += mask[i];
   }
   if (mean == F::MaskedMean::kBatch) return total / static_cast<double>(rows.size());
   return accepted > 0 ? total / accepted : 0.0;
 }
 
-const auto kMeans = {F::MaskedMean::kBatch, F::MaskedMean::kAccepted};
+const auto kPseudoLabelMeans = {F::MaskedMean::kBatch, F::MaskedMean::kAccepted};
 
 }  // namespace
 
@@ -89,7 +80,7 @@ TEST(PseudoLabel, MaskedCrossEntropyMatchesLoopReferenceBothWays) {
   const auto logits = T::randn64({7, 5}, 2);
   const std::vector<int64_t> y = {0, 4, 2, 2, 1, 3, 0};
   const std::vector<double> m = {1, 0, 1, 1, 0, 0, 1};
-  for (auto mean : kMeans) {
+  for (auto mean : kPseudoLabelMeans) {
     EXPECT_NEAR(T::value(F::masked_cross_entropy(logits, torch::tensor(y), torch::tensor(m), mean)),
                 masked_ce_loops(logits, y, m, mean), 1e-12);
   }
@@ -98,7 +89,7 @@ TEST(PseudoLabel, MaskedCrossEntropyMatchesLoopReferenceBothWays) {
 TEST(PseudoLabel, MaskedCrossEntropyGradientMatchesFiniteDifferences) {
   const auto y = torch::tensor({1, 0, 3, 2}, torch::kLong);
   const auto m = torch::tensor({1.0, 0.0, 1.0, 1.0}, torch::kFloat64);
-  for (auto mean : kMeans) {
+  for (auto mean : kPseudoLabelMeans) {
     auto logits = T::randn64({4, 4}, 3).requires_grad_();
     const auto r = T::gradcheck(
         [&](const auto& in) { return F::masked_cross_entropy(in[0], y, m, mean); }, {logits});
@@ -109,7 +100,7 @@ TEST(PseudoLabel, MaskedCrossEntropyGradientMatchesFiniteDifferences) {
 TEST(PseudoLabel, LossIsMaskedCrossEntropyTowardDetachedTargets) {
   const auto strong = T::randn64({30, 3}, 4);
   auto weak = (T::randn64({30, 3}, 5) * 3).requires_grad_();
-  for (auto mean : kMeans) {
+  for (auto mean : kPseudoLabelMeans) {
     const auto out = F::pseudo_label_loss(strong, weak, F::PseudoLabelOptions().masked_mean(mean));
     const Naive want = pseudo_labels_loops(weak, std::vector<double>(3, 0.95));
     EXPECT_NEAR(T::value(out.loss), masked_ce_loops(strong, want.labels, want.mask, mean), 1e-12);

@@ -58,7 +58,6 @@ double instance_loss_loops(const torch::Tensor& strong, const torch::Tensor& ban
   return total / static_cast<double>(s.size());
 }
 
-torch::Tensor unit_rows(const torch::Tensor& x) { return x / x.norm(2, 1, true); }
 
 struct Inputs {
   torch::Tensor probs, weak, strong, bank, labels;
@@ -66,7 +65,7 @@ struct Inputs {
 
 Inputs inputs(int64_t n, int64_t c, int64_t k, int64_t d, uint64_t seed) {
   return {torch::softmax(2 * T::randn64({n, c}, seed), 1), T::randn64({n, d}, seed + 1),
-          T::randn64({n, d}, seed + 2), unit_rows(T::randn64({k, d}, seed + 3)),
+          T::randn64({n, d}, seed + 2), T::unit_rows(T::randn64({k, d}, seed + 3)),
           torch::arange(k, torch::kLong).remainder(c)};
 }
 

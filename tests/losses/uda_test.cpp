@@ -14,20 +14,12 @@ namespace T = selfsup::testing;
 
 namespace {
 
-T::Row softmax(const T::Row& l, double t = 1.0) {
-  double z = 0;
-  T::Row p(l.size());
-  for (size_t c = 0; c < l.size(); ++c) z += (p[c] = std::exp(l[c] / t));
-  for (double& v : p) v /= z;
-  return p;
-}
-
 double soft_ce_loops(const torch::Tensor& logits, const T::Rows& targets,
                      const std::vector<double>& mask, F::MaskedMean mean) {
   const T::Rows l = T::to_rows(logits);
   double total = 0, accepted = 0;
   for (size_t i = 0; i < l.size(); ++i) {
-    const T::Row p = softmax(l[i]);
+    const T::Row p = T::softmax(l[i]);
     double h = 0;
     for (size_t c = 0; c < p.size(); ++c) h -= targets[i][c] * std::log(p[c]);
     total += mask[i] * h;
@@ -37,7 +29,7 @@ double soft_ce_loops(const torch::Tensor& logits, const T::Rows& targets,
   return accepted > 0 ? total / accepted : 0.0;
 }
 
-const auto kMeans = {F::MaskedMean::kBatch, F::MaskedMean::kAccepted};
+const auto kUdaMeans = {F::MaskedMean::kBatch, F::MaskedMean::kAccepted};
 
 }  // namespace
 
@@ -45,7 +37,7 @@ TEST(UDA, MaskedSoftCrossEntropyMatchesLoopReference) {
   const auto logits = T::randn64({6, 4}, 1);
   const auto targets = torch::softmax(T::randn64({6, 4}, 2), 1);
   const std::vector<double> m = {1, 1, 0, 1, 0, 1};
-  for (auto mean : kMeans) {
+  for (auto mean : kUdaMeans) {
     EXPECT_NEAR(T::value(F::masked_soft_cross_entropy(logits, targets, torch::tensor(m), mean)),
                 soft_ce_loops(logits, T::to_rows(targets), m, mean), 1e-12);
     // One-hot targets give the hard masked cross-entropy.
@@ -59,7 +51,7 @@ TEST(UDA, MaskedSoftCrossEntropyMatchesLoopReference) {
 TEST(UDA, MaskedSoftCrossEntropyGradientMatchesFiniteDifferences) {
   const auto targets = torch::softmax(T::randn64({4, 3}, 3), 1);
   const auto m = torch::tensor({1.0, 0.0, 1.0, 1.0}, torch::kFloat64);
-  for (auto mean : kMeans) {
+  for (auto mean : kUdaMeans) {
     auto logits = T::randn64({4, 3}, 4).requires_grad_();
     const auto r = T::gradcheck(
         [&](const auto& in) { return F::masked_soft_cross_entropy(in[0], targets, m, mean); },
@@ -71,16 +63,16 @@ TEST(UDA, MaskedSoftCrossEntropyGradientMatchesFiniteDifferences) {
 TEST(UDA, LossMatchesLoopReferenceWithSharpenedMaskedTargets) {
   const auto strong = T::randn64({40, 3}, 5);
   auto weak = (T::randn64({40, 3}, 6) * 2).requires_grad_();
-  for (auto mean : kMeans) {
+  for (auto mean : kUdaMeans) {
     const auto opts = F::UDAOptions().masked_mean(mean);
     const auto out = F::uda_loss(strong, weak, opts);
-    // Mask from the unsharpened confidence >= 0.8; target softmax(weak / 0.4).
+    // Mask from the unsharpened confidence >= 0.8; target T::softmax(weak / 0.4).
     T::Rows targets;
     std::vector<double> mask;
     for (const auto& row : T::to_rows(weak)) {
-      const T::Row p = softmax(row);
+      const T::Row p = T::softmax(row);
       mask.push_back(*std::max_element(p.begin(), p.end()) >= 0.8 ? 1.0 : 0.0);
-      targets.push_back(softmax(row, 0.4));
+      targets.push_back(T::softmax(row, 0.4));
     }
     const double accepted = std::accumulate(mask.begin(), mask.end(), 0.0);
     ASSERT_GT(accepted, 0);

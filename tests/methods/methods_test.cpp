@@ -10,6 +10,7 @@
 #include "selfsup/train/trainer.h"
 #include "support/error_of.h"
 #include "support/method_keys.h"
+#include "support/series.h"
 
 using namespace selfsup;
 
@@ -55,11 +56,6 @@ RunTrace short_run(const std::string& name, int64_t steps) {
   return trace;
 }
 
-double mean(const std::vector<double>& v, size_t from, size_t to) {
-  double s = 0;
-  for (size_t i = from; i < to; ++i) s += v[i];
-  return s / static_cast<double>(to - from);
-}
 
 class MethodRun : public ::testing::TestWithParam<std::string> {};
 
@@ -69,7 +65,7 @@ TEST_P(MethodRun, LossFallsWithoutCollapse) {
   ASSERT_EQ(trace.losses.size(), static_cast<size_t>(steps));
   // The first window starts once MoCo's queue (256 keys, 64 a step) holds real keys: against the
   // random unit vectors it starts with, the loss is artificially low.
-  const double first = mean(trace.losses, 5, 13), last = mean(trace.losses, steps - 8, steps);
+  const double first = selfsup::testing::window_mean(trace.losses, 5, 13), last = selfsup::testing::window_mean(trace.losses, steps - 8, steps);
   EXPECT_LT(last, first) << GetParam() << ": loss did not fall (first " << first << ", last " << last << ")";
   ASSERT_FALSE(trace.z_std.empty());
   // Collapse drives the per-feature std of normalised outputs to 0; healthy is ~1/sqrt(D) = 0.18.

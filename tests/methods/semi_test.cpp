@@ -18,6 +18,7 @@
 #include "selfsup/train/trainer.h"
 #include "support/error_of.h"
 #include "support/method_keys.h"
+#include "support/series.h"
 
 using namespace selfsup;
 
@@ -60,11 +61,6 @@ train::SemiLoader loader_for(const SemiSetup& s, const methods::SemiMethodImpl& 
                            train::SemiLoaderOptions().batch_size(32).mu(none ? 0 : 2).seed(4), torch::kCPU);
 }
 
-double mean(const std::vector<double>& v, size_t from, size_t to) {
-  double s = 0;
-  for (size_t i = from; i < to; ++i) s += v[i];
-  return s / static_cast<double>(to - from);
-}
 
 class SemiRun : public ::testing::TestWithParam<std::string> {};
 
@@ -105,7 +101,7 @@ TEST_P(SemiRun, LossFallsAndEverythingIsLogged) {
   // SimMatch's instance loss switches on when its labeled bank is full (a few steps in): its total
   // jumps there, and the labeled term is the one that must fall.
   const auto& falling = GetParam() == "mixmatch" || GetParam() == "simmatch" ? sup : total;
-  EXPECT_LT(mean(falling, steps - 6, steps), mean(falling, 0, 6)) << GetParam() << ": the loss did not fall";
+  EXPECT_LT(selfsup::testing::window_mean(falling, steps - 6, steps), selfsup::testing::window_mean(falling, 0, 6)) << GetParam() << ": the loss did not fall";
   const std::string name = GetParam();
   if (name == "pseudo_label" || name == "fixmatch" || name == "flexmatch" || name == "simmatch" || name == "uda") {
     EXPECT_TRUE(saw_mask) << name << " logs no mask rate";

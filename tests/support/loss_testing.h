@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <initializer_list>
@@ -51,6 +52,19 @@ inline double cosine(const Row& a, const Row& b) {
 }
 
 inline double value(const torch::Tensor& t) { return t.item<double>(); }
+
+/// softmax(l / t) of one row, computed stably in float64.
+inline Row softmax(const Row& l, double t = 1.0) {
+  double mx = l[0] / t, z = 0;
+  for (double v : l) mx = std::max(mx, v / t);
+  Row p(l.size());
+  for (size_t c = 0; c < l.size(); ++c) z += (p[c] = std::exp(l[c] / t - mx));
+  for (double& v : p) v /= z;
+  return p;
+}
+
+/// Rows of x scaled to unit L2 norm.
+inline torch::Tensor unit_rows(const torch::Tensor& x) { return x / x.norm(2, 1, true); }
 
 /// Runs fn and expects a c10::Error whose message contains every fragment.
 template <class Fn>

@@ -29,8 +29,8 @@ TEST(WarmupCosine, EndpointsAndMonotonicity) {
 }
 
 /// A linear layer (weight rank 2, bias rank 1) and a batch norm (rank-1 scale and shift).
-struct Net : torch::nn::Module {
-  Net() {
+struct TwoLayerNet : torch::nn::Module {
+  TwoLayerNet() {
     fc = register_module("fc", torch::nn::Linear(4, 3));
     bn = register_module("bn", torch::nn::BatchNorm1d(3));
     torch::NoGradGuard g;
@@ -50,7 +50,7 @@ class DecayGroups : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(DecayGroups, OnlyRankTwoAndAboveDecay) {
   torch::manual_seed(0);
-  Net net;
+  TwoLayerNet net;
   auto w0 = net.fc->weight.detach().clone();
   auto b0 = net.fc->bias.detach().clone(), g0 = net.bn->weight.detach().clone(),
        s0 = net.bn->bias.detach().clone();
@@ -71,7 +71,7 @@ INSTANTIATE_TEST_SUITE_P(Optimizers, DecayGroups, ::testing::Values("sgd", "adam
 
 TEST(Optimizer, DecayOfBiasesWhenNotExcluded) {
   torch::manual_seed(1);
-  Net net;
+  TwoLayerNet net;
   auto b0 = net.fc->bias.detach().clone();
   Optimizer opt(net.parameters(),
                 OptimizerOptions().lr(0.5).weight_decay(0.1).momentum(0.0).exclude_bias_and_norm(false));
@@ -81,7 +81,7 @@ TEST(Optimizer, DecayOfBiasesWhenNotExcluded) {
 }
 
 TEST(Optimizer, RejectsUnknownNameAndBadHyperParameters) {
-  Net net;
+  TwoLayerNet net;
   try {
     Optimizer(net.parameters(), OptimizerOptions().name("adamm"));
     FAIL() << "an unknown optimizer was accepted";
@@ -137,7 +137,7 @@ INSTANTIATE_TEST_SUITE_P(Clip, LarsTrust, ::testing::Bool(),
 
 TEST(Optimizer, LrFactorScalesEveryGroupAndTheStep) {
   torch::manual_seed(3);
-  Net net;
+  TwoLayerNet net;
   Optimizer opt(net.parameters(), OptimizerOptions().lr(0.2).weight_decay(0.0).momentum(0.0));
   EXPECT_DOUBLE_EQ(opt.lr(), 0.2);
   opt.set_lr_factor(0.25);
@@ -155,7 +155,7 @@ TEST(Optimizer, LrFactorScalesEveryGroupAndTheStep) {
 
 TEST(Optimizer, SlowerParametersStepAtTheirScaleOfTheScheduledLr) {
   torch::manual_seed(4);
-  Net net;
+  TwoLayerNet net;
   // The linear layer is "the encoder" here: 0.1 of the lr for its weight and bias alike.
   Optimizer opt(net.parameters(), OptimizerOptions().lr(0.2).weight_decay(0.0).momentum(0.0), net.fc->parameters(),
                 0.1);

@@ -28,7 +28,7 @@ CheckpointState load_checkpoint(const std::string& path, torch::nn::Module& mode
 /// Reads only the counters and config (to rebuild the model before loading it).
 CheckpointState peek_checkpoint(const std::string& path);
 
-/// Writes text atomically (temp file + rename), e.g. summary.json and config.yaml.
+/// Writes text atomically (temp file + rename), e.g. a run's summary and config.
 void write_file_atomic(const std::string& path, const std::string& text);
 
 }  // namespace selfsup::train

@@ -50,6 +50,8 @@ class RunDir {
   CheckpointState load_checkpoint(torch::nn::Module& model, torch::optim::Optimizer* optimizer) const;
   bool has_checkpoint() const;
   std::string checkpoint_path() const;
+  /// The checkpoint a path names: the run folder's when it is a folder, else the path itself.
+  static std::string checkpoint_of(const std::string& path);
   /// Writes the summary atomically (rank 0).
   void write_summary(const nlohmann::json& summary) const;
 

@@ -3,10 +3,10 @@
 // labeled and unlabeled images with their (guessed) labels, then cross-entropy on the mixed
 // labeled part and squared error on the mixed unlabeled part; weight 75 (the paper's CIFAR-10
 // value; USB uses 100), ramped linearly over the paper's first 16384 steps (1024k images at batch
-// 64), not over a share of the run: at 40% of a short run (USB's ramp) the weight reached 75
-// within ~130 steps and the squared error to the still-uniform guesses pinned every prediction to
-// uniform (10% accuracy at 120 s). The guessing passes keep BatchNorm's running statistics
-// unchanged (USB freezes them too).
+// 64), not over a share of the run: over a share, a short run brings the weight to full strength
+// while the guesses are still near uniform, and the squared error to them then pins every
+// prediction to uniform. The guessing passes keep BatchNorm's running statistics unchanged (USB
+// freezes them too).
 #include "selfsup/core/runtime.h"
 #include "selfsup/losses/consistency.h"
 #include "selfsup/losses/mixup.h"
