@@ -5,7 +5,7 @@
 #include "selfsup/nets/stem_conv.h"
 
 #include "common.h"
-#include "kernel_util.h"
+#include "cpu/kernel_util.h"
 
 #include <algorithm>
 
