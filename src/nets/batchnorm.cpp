@@ -1,7 +1,6 @@
 #include "selfsup/nets/batchnorm.h"
 
 #include "selfsup/dist/dist.h"
-#include "selfsup/nets/max_pool.h"
 
 namespace selfsup::nets {
 
@@ -29,19 +28,28 @@ void BatchNormImpl::pretty_print(std::ostream& stream) const {
          << (options.relu() ? ", relu=1" : "") << ")";
 }
 
-torch::Tensor BatchNormImpl::forward(const torch::Tensor& x) {
-  TORCH_CHECK(x.dim() >= 2 && x.size(1) == options.num_features(), "BatchNorm(", options.num_features(),
-              "): expected input [N, ", options.num_features(), ", ...], got ", x.sizes());
-  if (is_training()) num_batches_tracked.add_(1);
-  if (!(options.sync() && is_training() && dist::is_distributed())) {
-    if (is_training()) {
-      return functional::batch_norm_train(x, weight, bias, running_mean, running_var, options.momentum(),
-                                          options.eps(), options.relu());
-    }
-    auto y = torch::batch_norm(x, weight, bias, running_mean, running_var, /*training=*/false, options.momentum(),
-                               options.eps(), /*cudnn_enabled=*/true);
-    return options.relu() ? torch::relu(y) : y;
+torch::Tensor BatchNormImpl::forward(const torch::Tensor& x) { return forward_activation({x}, /*pool=*/false).tensor; }
+
+kernels::Activation BatchNormImpl::forward_activation(const kernels::Activation& x, bool pool) {
+  const int64_t c = options.num_features();
+  if (x.layout == kernels::Layout::kBlocked16) {
+    TORCH_CHECK(x.tensor.dim() == 5 && x.tensor.size(4) == 16 && x.tensor.size(1) * 16 == c, "BatchNorm(", c,
+                "): expected a blocked input [N, ", c / 16, ", H, W, 16], got ", x.tensor.sizes());
+  } else {
+    TORCH_CHECK(x.tensor.dim() >= 2 && x.tensor.size(1) == c, "BatchNorm(", c, "): expected input [N, ", c,
+                ", ...], got ", x.tensor.sizes());
   }
+  if (is_training()) num_batches_tracked.add_(1);
+  if (options.sync() && is_training() && dist::is_distributed()) {
+    auto y = forward_global(kernels::to_nchw(x));
+    return kernels::in_layout(pool ? functional::max_pool2x2(y) : y, x.layout);
+  }
+  return kernels::batch_norm(
+      x, {weight, bias, running_mean, running_var, options.momentum(), options.eps(), options.relu()}, is_training(),
+      pool);
+}
+
+torch::Tensor BatchNormImpl::forward_global(const torch::Tensor& x) {
   // Global statistics from the ranks' local count, mean and sum of squared deviations, gathered
   // and merged as in Chan et al.'s parallel variance: E[x^2] - E[x]^2 from all-reduced sums
   // would cancel catastrophically when |mean| >> std (a linear layer's outputs) and make two
@@ -73,34 +81,6 @@ torch::Tensor BatchNormImpl::forward(const torch::Tensor& x) {
   if (options.affine()) y = y * weight.view(shape) + bias.view(shape);
   if (options.relu()) y = torch::relu(y);
   return y.to(x.scalar_type());
-}
-
-torch::Tensor BatchNormImpl::forward_pooled(const torch::Tensor& x) {
-  if (!(is_training() && options.relu() && x.dim() == 4 && x.size(1) == options.num_features()) ||
-      (options.sync() && dist::is_distributed())) {
-    return functional::max_pool2x2(forward(x));
-  }
-  num_batches_tracked.add_(1);
-  return functional::batch_norm_relu_max_pool2x2(x, weight, bias, running_mean, running_var, options.momentum(),
-                                                 options.eps());
-}
-
-torch::Tensor BatchNormImpl::forward_blocked16(const torch::Tensor& x, bool pool) {
-  TORCH_CHECK(x.dim() == 5 && x.size(4) == 16 && x.size(1) * 16 == options.num_features(), "BatchNorm(",
-              options.num_features(), "): expected a blocked input [N, ", options.num_features() / 16,
-              ", H, W, 16], got ", x.sizes());
-  if (!is_training() || !options.relu() || (options.sync() && dist::is_distributed())) {
-    const auto plain = functional::from_blocked16(x);
-    return functional::to_blocked16(pool ? forward_pooled(plain) : forward(plain));
-  }
-  num_batches_tracked.add_(1);
-  const auto blocked = functional::Layout::kBlocked16;
-  if (pool) {
-    return functional::batch_norm_relu_max_pool2x2(x, weight, bias, running_mean, running_var, options.momentum(),
-                                                   options.eps(), blocked);
-  }
-  return functional::batch_norm_train(x, weight, bias, running_mean, running_var, options.momentum(), options.eps(),
-                                      /*relu=*/true, blocked);
 }
 
 int64_t set_sync_batchnorm(torch::nn::Module& module, bool sync) {

@@ -1,13 +1,9 @@
 #include "selfsup/nets/convnet.h"
 #include "selfsup/nets/batchnorm.h"
+#include "selfsup/nets/kernels.h"
 #include "selfsup/nets/max_pool.h"
-#include "selfsup/nets/conv3x3.h"
-#include "selfsup/nets/stem_conv.h"
 
 #include "common.h"
-#include "kernel_util.h"
-
-#include <algorithm>
 
 namespace selfsup::nets {
 
@@ -43,53 +39,31 @@ ConvNetImpl::ConvNetImpl(ConvNetOptions options_) : BackboneBase(std::move(optio
   init_kaiming(*this);
 }
 
-torch::Tensor ConvNetImpl::forward(torch::Tensor x) {
-  detail::check_images(x, options.in_channels(), "ConvNet");
+torch::Tensor ConvNetImpl::forward(torch::Tensor images) {
+  detail::check_images(images, options.in_channels(), "ConvNet");
   const int64_t min_side = int64_t{1} << (options.channels().size() - 1);
-  TORCH_CHECK(x.size(2) >= min_side && x.size(3) >= min_side, "ConvNet: images must be at least ",
-              min_side, " pixels a side for ", options.channels().size(), " stages, got ", x.sizes());
-  // The layers of `features` one by one, so that each BN - ReLU followed by the stage's max-pool
-  // runs as one fused op (BatchNorm::forward_pooled). In training on a CPU in float32, past the
-  // first layer the activations stay in oneDNN's blocked layout (layout.h), which its Winograd
-  // convolutions and the fused BN kernels all read and write: no reorders between layers.
-  const bool blocked = is_training() && x.device().is_cpu() && x.scalar_type() == torch::kFloat32 &&
-                       !nets::detail::autocast_on() && functional::conv3x3_uses_onednn() &&
-                       std::all_of(options.channels().begin(), options.channels().end(),
-                                   [](int64_t c) { return c % 16 == 0; });
-  auto layout = functional::Layout::kNCHW;
+  TORCH_CHECK(images.size(2) >= min_side && images.size(3) >= min_side, "ConvNet: images must be at least ",
+              min_side, " pixels a side for ", options.channels().size(), " stages, got ", images.sizes());
+  // The layers of `features` one by one, so that each BN - ReLU and the stage's max-pool after it
+  // run as one op. Which kernels run them, and how the activations are stored in between, is
+  // nets/kernels.h's choice for these images.
+  const auto layout = kernels::activation_layout(images, is_training(), options.channels());
+  kernels::Activation x{images};
   const auto layers = features->children();
   for (size_t i = 0; i < layers.size(); ++i) {
-    if (auto* bn = layers[i]->as<BatchNormImpl>()) {
+    if (auto* conv = layers[i]->as<nn::Conv2dImpl>()) {
+      x = kernels::conv3x3(x, conv->weight, layout);
+    } else if (auto* bn = layers[i]->as<BatchNormImpl>()) {
       const bool pooled = i + 2 < layers.size() && layers[i + 2]->as<MaxPool2x2Impl>();
-      if (layout == functional::Layout::kBlocked16) {
-        x = bn->forward_blocked16(x, pooled);
-      } else {
-        x = pooled ? bn->forward_pooled(x) : bn->forward(x);
-      }
+      x = bn->forward_activation(x, pooled);
       if (pooled) i += 2;  // past the Identity and the pool
-    } else if (auto* conv = layers[i]->as<nn::Conv2dImpl>()) {
-      if (conv->options.in_channels() == 1) {
-        // A grayscale first layer: our kernel (oneDNN's is slow with one input channel).
-        layout = blocked ? functional::Layout::kBlocked16 : functional::Layout::kNCHW;
-        x = functional::stem_conv3x3(x, conv->weight, layout);
-      } else {
-        // oneDNN's Winograd kernels, reordering each operand at most once (conv3x3.h).
-        const auto out = blocked ? functional::Layout::kBlocked16 : functional::Layout::kNCHW;
-        x = functional::conv3x3(x, conv->weight, functional::Conv3x3FuncOptions().src_layout(layout).dst_layout(out));
-        layout = out;
-      }
-    } else if (auto* pool = layers[i]->as<MaxPool2x2Impl>()) {
-      if (layout == functional::Layout::kBlocked16) {  // not built so, but a pool takes NCHW
-        x = functional::from_blocked16(x);
-        layout = functional::Layout::kNCHW;
-      }
-      x = pool->forward(x);
+    } else if (layers[i]->as<MaxPool2x2Impl>()) {
+      x = kernels::max_pool2x2(x);
     } else {
       TORCH_CHECK(layers[i]->as<nn::IdentityImpl>(), "ConvNet: unexpected layer ", layers[i]->name());
     }
   }
-  if (layout == functional::Layout::kBlocked16) return x.mean({2, 3}).reshape({x.size(0), -1});  // [N, C / 16, 16]
-  return x.mean({2, 3});
+  return kernels::global_mean(x);
 }
 
 double ConvNetImpl::forward_flops(int64_t height, int64_t width) const {

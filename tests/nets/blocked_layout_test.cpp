@@ -1,12 +1,10 @@
-// The ConvNet's kernels in oneDNN's blocked layout nChw16c (layout.h) against the same kernels in
+// The ConvNet's kernels in oneDNN's blocked layout nChw16c (functional::Layout) against the same kernels in
 // NCHW, which fused_kernels_test.cpp and stem_conv_test.cpp check against torch's own ops: the
 // output, every gradient and the running statistics, for float64, float32 and bfloat16.
 #include <gtest/gtest.h>
 
 #include "selfsup/nets/batchnorm.h"
-#include "selfsup/nets/conv3x3.h"
-#include "selfsup/nets/layout.h"
-#include "selfsup/nets/stem_conv.h"
+#include "selfsup/nets/kernels.h"
 
 using namespace selfsup;
 using functional::from_blocked16;
@@ -163,14 +161,14 @@ TEST(BlockedLayout, BatchNormModuleOutsideTrainingConvertsAndAgrees) {
   nets::BatchNorm bn(nets::BatchNormOptions(32).relu(true));
   auto x = torch::randn({3, 32, 4, 4});
   bn->train();
-  auto trained = from_blocked16(bn->forward_blocked16(to_blocked16(x), /*pool=*/true));
+  auto trained = from_blocked16(bn->forward_activation({to_blocked16(x), Layout::kBlocked16}, /*pool=*/true).tensor);
   EXPECT_EQ(bn->num_batches_tracked.item<int64_t>(), 1);
   bn->eval();
-  auto evaluated = from_blocked16(bn->forward_blocked16(to_blocked16(x), /*pool=*/false));
+  auto evaluated = from_blocked16(bn->forward_activation({to_blocked16(x), Layout::kBlocked16}, /*pool=*/false).tensor);
   EXPECT_LT(max_diff(evaluated, bn->forward(x)), 1e-6);
   EXPECT_EQ(trained.sizes(), (std::vector<int64_t>{3, 32, 2, 2}));
   try {
-    bn->forward_blocked16(x, false);
+    bn->forward_activation({x, Layout::kBlocked16}, false);
     FAIL() << "an NCHW tensor passed for a blocked one";
   } catch (const c10::Error& e) {
     EXPECT_NE(std::string(e.what_without_backtrace()).find("expected a blocked input [N, 2, H, W, 16]"),

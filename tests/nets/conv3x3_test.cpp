@@ -2,8 +2,8 @@
 // per-call reorders) against a float64 torch::conv2d: output, input gradient, weight gradient.
 #include <gtest/gtest.h>
 
-#include "selfsup/nets/conv3x3.h"
 #include "selfsup/nets/convnet.h"
+#include "selfsup/nets/kernels.h"
 
 using namespace selfsup;
 using functional::Conv3x3Algorithm;

@@ -7,7 +7,7 @@
 
 #include "selfsup/nets/batchnorm.h"
 #include "selfsup/nets/convnet.h"
-#include "selfsup/nets/max_pool.h"
+#include "selfsup/nets/kernels.h"
 #include "support/gradcheck.h"
 
 using namespace selfsup;

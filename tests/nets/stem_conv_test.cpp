@@ -2,7 +2,7 @@
 // float64 finite-difference gradient of the weight.
 #include <gtest/gtest.h>
 
-#include "selfsup/nets/stem_conv.h"
+#include "selfsup/nets/kernels.h"
 #include "selfsup/train/precision.h"
 #include "support/gradcheck.h"
 

@@ -5,39 +5,13 @@
 // (SyncBatchNorm), so a data-parallel run normalises exactly as one process holding the whole
 // batch would. Its state-dict names match torch::nn::BatchNorm*d, so checkpoints do not change.
 //
-// Training on a CPU with an [N, C, H, W...] input runs our own kernel, with an optional fused
-// ReLU (functional::batch_norm_train). Why: LibTorch 1.13's CPU batch norm and the ReLU after it
-// took 27% of a SimCLR step on the ConvNet, ~3x more than their memory traffic needs; the fused
-// kernel reads x twice for the statistics, writes relu(scale * x + shift) once, and its backward
-// recomputes the ReLU mask from x instead of keeping the output.
+// Which kernel runs it is nets/kernels.h's choice: in training on a CPU, fused batch norm (+ ReLU)
+// (+ the ConvNet's max-pool) kernels where they apply; torch::batch_norm elsewhere.
 #include <torch/torch.h>
 
-#include "selfsup/nets/layout.h"
+#include "selfsup/nets/kernels.h"
 
 namespace selfsup {
-namespace functional {
-
-/// Training-mode batch norm over dims {0, 2, 3, ...} of x [N, C, ...], then ReLU when `relu`.
-/// Updates running_mean / running_var (unbiased variance) with `momentum`, as torch::batch_norm
-/// does; either may be undefined. weight and bias may be undefined (no affine transform). Any
-/// device and dtype; the fused CPU kernel runs for contiguous float32 / float64 / bfloat16
-/// input of 3 or more dims. With layout kBlocked16, x is [N, C / 16, H, W, 16] and so is the
-/// output (layout.h).
-torch::Tensor batch_norm_train(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
-                               const torch::Tensor& running_mean, const torch::Tensor& running_var,
-                               double momentum, double eps, bool relu, Layout layout = Layout::kNCHW);
-
-/// max_pool2x2(batch_norm_train(x, ..., relu = true)) for x [N, C, H, W], in one pass on a CPU:
-/// the full-size activation is neither written nor kept for the backward (the ConvNet's
-/// BN - ReLU - pool between stages; it halves that layer's memory traffic). Input and output in
-/// `layout`.
-torch::Tensor batch_norm_relu_max_pool2x2(const torch::Tensor& x, const torch::Tensor& weight,
-                                          const torch::Tensor& bias, const torch::Tensor& running_mean,
-                                          const torch::Tensor& running_var, double momentum, double eps,
-                                          Layout layout = Layout::kNCHW);
-
-}  // namespace functional
-
 namespace nets {
 
 struct BatchNormOptions {
@@ -57,16 +31,18 @@ class BatchNormImpl : public torch::nn::Cloneable<BatchNormImpl> {
   explicit BatchNormImpl(BatchNormOptions options);
   void reset() override;
   torch::Tensor forward(const torch::Tensor& x);
-  /// max_pool2x2(forward(x)) for images, fused into one op where the CPU kernel runs (training,
-  /// with the ReLU on, and not in sync mode across processes).
-  torch::Tensor forward_pooled(const torch::Tensor& x);
-  /// forward(x), or forward_pooled(x) when `pool`, for x and output in the blocked layout
-  /// [N, C / 16, H, W, 16] (layout.h); the fused kernels take it directly in training.
-  torch::Tensor forward_blocked16(const torch::Tensor& x, bool pool);
+  /// forward(x), then the 2x2 max-pool of images when `pool`, for x and the output in x's layout
+  /// (a ConvNet layer): in training with the ReLU on, the fused kernels take either layout and
+  /// run BN - ReLU - pool as one op, unless sync mode gathers statistics across processes.
+  kernels::Activation forward_activation(const kernels::Activation& x, bool pool);
   void pretty_print(std::ostream& stream) const override;
 
   BatchNormOptions options;
   torch::Tensor weight, bias, running_mean, running_var, num_batches_tracked;
+
+ private:
+  /// Training with the statistics of the global batch across processes, for NCHW x.
+  torch::Tensor forward_global(const torch::Tensor& x);
 };
 TORCH_MODULE(BatchNorm);
 

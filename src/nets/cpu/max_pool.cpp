@@ -1,14 +1,10 @@
-#include "selfsup/nets/max_pool.h"
-
+// cpu::max_pool2x2 (cpu_kernels.h says why).
+#include "cpu_kernels.h"
 #include "kernel_util.h"
 
-namespace selfsup::functional {
+namespace selfsup::nets::cpu {
 
 namespace {
-
-using nets::detail::window_max;
-template <typename S>
-using Acc = nets::detail::Acc<S>;
 
 // The forward keeps only the maxima (window_max): a per-window index, what torch keeps, stopped
 // the loop from vectorising and cost 6x more than the max itself. The backward finds each
@@ -107,19 +103,8 @@ struct MaxPool2x2Fn : torch::autograd::Function<MaxPool2x2Fn> {
   }
 };
 
-bool fast_path(const torch::Tensor& x) {
-  const auto t = x.scalar_type();
-  return x.device().is_cpu() && x.is_contiguous() && x.size(2) >= 2 && x.size(3) >= 2 &&
-         (t == torch::kFloat32 || t == torch::kFloat64 || t == torch::kBFloat16);
-}
-
 }  // namespace
 
-torch::Tensor max_pool2x2(const torch::Tensor& x) {
-  TORCH_CHECK(x.defined() && x.dim() == 4, "max_pool2x2: expected input [N, C, H, W], got ",
-              x.defined() ? x.sizes() : c10::IntArrayRef{});
-  if (!fast_path(x)) return torch::max_pool2d(x, 2, 2);
-  return MaxPool2x2Fn::apply(x);
-}
+torch::Tensor max_pool2x2(const torch::Tensor& x) { return MaxPool2x2Fn::apply(x); }
 
-}  // namespace selfsup::functional
+}  // namespace selfsup::nets::cpu

@@ -1,4 +1,5 @@
-// functional::batch_norm_train: training-mode batch norm (+ ReLU) with a fused CPU kernel.
+// cpu::batch_norm_train and cpu::batch_norm_relu_max_pool2x2: training-mode batch norm (+ ReLU)
+// (+ 2x2 max-pool) in fused CPU kernels (cpu_kernels.h says why).
 //
 // With M = N * H * W values per channel, mean mu and biased variance var, xhat = (x - mu) * r,
 // r = 1 / sqrt(var + eps), the layer computes y = relu(w * xhat + b) = relu(scale * x + shift)
@@ -9,7 +10,7 @@
 // the per-channel statistics only: the mask is recomputed from x with the forward's own
 // expression, so it matches the forward bit for bit.
 //
-// Both layouts of layout.h run the same routines. A block is one sample's pixels of L channels,
+// Both layouts (functional::Layout) run the same routines. A block is one sample's pixels of L channels,
 // [pixels, L], with L = 1 in NCHW (a plane) and L = 16 in nChw16c; either way block (i, g) starts
 // at (i * C / L + g) * pixels * L, and the routines loop over pixels, then lanes. With L = 1 the
 // pixel loop vectorises; with L = 16 the lane loop is one AVX-512 register of floats. Per-channel
@@ -17,9 +18,7 @@
 // in the same order; the L = 16 loops are also compiled for AVX-512 and AVX2 (for_each_block),
 // whose fused multiply-adds round once where the baseline rounds twice, so the two layouts agree
 // to rounding (tests/nets/blocked_layout_test.cpp).
-#include "selfsup/nets/batchnorm.h"
-#include "selfsup/nets/max_pool.h"
-
+#include "cpu_kernels.h"
 #include "kernel_util.h"
 
 #include <algorithm>
@@ -28,14 +27,9 @@
 #include <utility>
 #include <vector>
 
-namespace selfsup::functional {
+namespace selfsup::nets::cpu {
 
 namespace {
-
-using nets::detail::for_each_block;
-using nets::detail::window_max;
-template <typename S>
-using Acc = nets::detail::Acc<S>;
 
 torch::ScalarType acc_type(torch::ScalarType t) { return t == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32; }
 
@@ -621,72 +615,20 @@ struct BatchNormReluPoolFn : torch::autograd::Function<BatchNormReluPoolFn> {
   }
 };
 
-bool fast_path(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
-  const auto t = x.scalar_type();
-  if (!(x.device().is_cpu() && x.dim() >= 3 && x.is_contiguous() &&
-        (t == torch::kFloat32 || t == torch::kFloat64 || t == torch::kBFloat16))) {
-    return false;
-  }
-  // The kernel reads the affine parameters in the accumulation type (float, or double).
-  for (const auto& p : {weight, bias}) {
-    if (p.defined() && (p.scalar_type() != acc_type(t) || !p.device().is_cpu() || !p.is_contiguous())) return false;
-  }
-  return true;
-}
-
-void check_train_input(const torch::Tensor& x, double eps, Layout layout, const char* who) {
-  if (layout == Layout::kBlocked16) {
-    TORCH_CHECK(x.defined() && x.dim() == 5 && x.size(4) == 16, who,
-                ": expected a blocked input [N, C / 16, H, W, 16], got ", x.defined() ? x.sizes() : c10::IntArrayRef{});
-  }
-  TORCH_CHECK(x.defined() && x.dim() >= 2, who, ": expected input [N, C, ...], got ",
-              x.defined() ? x.sizes() : c10::IntArrayRef{});
-  TORCH_CHECK(eps > 0, who, ": eps must be positive, got ", eps);
-  TORCH_CHECK(x.size(1) > 0 && x.numel() / x.size(1) > (layout == Layout::kBlocked16 ? 16 : 1), who,
-              ": training needs more than 1 value per channel, got input ", x.sizes());
-}
-
-torch::Tensor defined_or(const torch::Tensor& t, const torch::Tensor& x, int64_t channels, double value) {
-  if (t.defined()) return t;
-  return torch::full({channels}, value, x.options().dtype(acc_type(x.scalar_type())));
-}
-
 }  // namespace
 
 torch::Tensor batch_norm_train(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
                                const torch::Tensor& running_mean, const torch::Tensor& running_var,
                                double momentum, double eps, bool relu, Layout layout) {
-  check_train_input(x, eps, layout, "batch_norm_train");
-  const bool blocked = layout == Layout::kBlocked16;
-  if (!fast_path(x, weight, bias)) {
-    if (blocked) {
-      return to_blocked16(batch_norm_train(from_blocked16(x), weight, bias, running_mean, running_var, momentum, eps, relu));
-    }
-    auto y = torch::batch_norm(x, weight, bias, running_mean, running_var, /*training=*/true, momentum, eps,
-                               /*cudnn_enabled=*/true);
-    return relu ? torch::relu(y) : y;
-  }
-  const int64_t c = blocked ? x.size(1) * 16 : x.size(1);
-  return BatchNormTrainFn::apply(x, defined_or(weight, x, c, 1), defined_or(bias, x, c, 0),
-                                 RunningStats{running_mean, running_var}, momentum, eps, relu, blocked);
+  return BatchNormTrainFn::apply(x, weight, bias, RunningStats{running_mean, running_var}, momentum, eps, relu,
+                                 layout == Layout::kBlocked16);
 }
 
 torch::Tensor batch_norm_relu_max_pool2x2(const torch::Tensor& x, const torch::Tensor& weight,
                                           const torch::Tensor& bias, const torch::Tensor& running_mean,
                                           const torch::Tensor& running_var, double momentum, double eps, Layout layout) {
-  check_train_input(x, eps, layout, "batch_norm_relu_max_pool2x2");
-  const bool blocked = layout == Layout::kBlocked16;
-  TORCH_CHECK(blocked || x.dim() == 4, "batch_norm_relu_max_pool2x2: expected input [N, C, H, W], got ", x.sizes());
-  if (!fast_path(x, weight, bias) || x.size(2) < 2 || x.size(3) < 2) {
-    if (blocked) {
-      return to_blocked16(
-          batch_norm_relu_max_pool2x2(from_blocked16(x), weight, bias, running_mean, running_var, momentum, eps));
-    }
-    return max_pool2x2(batch_norm_train(x, weight, bias, running_mean, running_var, momentum, eps, /*relu=*/true));
-  }
-  const int64_t c = blocked ? x.size(1) * 16 : x.size(1);
-  return BatchNormReluPoolFn::apply(x, defined_or(weight, x, c, 1), defined_or(bias, x, c, 0),
-                                    RunningStats{running_mean, running_var}, momentum, eps, blocked);
+  return BatchNormReluPoolFn::apply(x, weight, bias, RunningStats{running_mean, running_var}, momentum, eps,
+                                    layout == Layout::kBlocked16);
 }
 
-}  // namespace selfsup::functional
+}  // namespace selfsup::nets::cpu

@@ -1,13 +1,10 @@
 #pragma once
-// What the ConvNet's CPU kernels share (private to src/nets).
-
-#include <ATen/autocast_mode.h>
-#include <torch/version.h>
+// What the ConvNet's CPU kernels share (private to src/nets/cpu).
 
 #include <cstdint>
 #include <type_traits>
 
-namespace selfsup::nets::detail {
+namespace selfsup::nets::cpu {
 
 /// The type a kernel computes in for storage type S: double for double, float otherwise (bf16
 /// is converted once per element).
@@ -61,13 +58,4 @@ inline void for_each_block(int64_t begin, int64_t end, const Body& body) {
   }
 }
 
-/// Whether CPU autocast is on: the kernels then fall back to torch's ops, which autocast casts.
-inline bool autocast_on() {
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-  return at::autocast::is_autocast_enabled(at::kCPU);
-#else
-  return at::autocast::is_cpu_enabled();
-#endif
-}
-
-}  // namespace selfsup::nets::detail
+}  // namespace selfsup::nets::cpu

@@ -1,11 +1,11 @@
-#include "selfsup/nets/stem_conv.h"
-
+// cpu::stem_conv3x3, the grayscale first layer (cpu_kernels.h says why).
+#include "cpu_kernels.h"
 #include "kernel_util.h"
 
 #include <cstring>
 #include <vector>
 
-namespace selfsup::functional {
+namespace selfsup::nets::cpu {
 
 namespace {
 
@@ -84,10 +84,10 @@ void weight_grad_plane_any(const double* pad, const double* g, int64_t h, int64_
   weight_grad_plane(pad, g, h, w, acc, dk);
 }
 
-// nChw16c output (layout.h): 16 output channels at a time, as outer products. Each tap's input
-// pixel is broadcast and multiplied by the 16 channels' weights for that tap (k16 [9][16]).
-// The 16 lanes are a GCC vector type: left to itself, the compiler vectorised the pixel loop
-// instead, with strided loads, and ran 3x slower than the plane kernel.
+// nChw16c output (functional::Layout): 16 output channels at a time, as outer products. Each
+// tap's input pixel is broadcast and multiplied by the 16 channels' weights for that tap
+// (k16 [9][16]). The 16 lanes are a GCC vector type: left to itself, the compiler vectorised the
+// pixel loop instead, with strided loads, and ran 3x slower than the plane kernel.
 // (An alias template would drop the attribute: a typedef in a class template keeps it.)
 template <typename T>
 struct Lanes16Of {
@@ -210,7 +210,7 @@ struct StemConvFn : torch::autograd::Function<StemConvFn> {
       scalar_t* po = out.data_ptr<scalar_t>();
       at::parallel_for(0, n, 1, [&](int64_t begin, int64_t end) {
         std::vector<scalar_t> pad(static_cast<size_t>((h + 3) * (w + 2)), scalar_t(0));
-        nets::detail::for_each_cloned(begin, end, [&](int64_t i) SELFSUP_ALWAYS_INLINE {
+        for_each_cloned(begin, end, [&](int64_t i) SELFSUP_ALWAYS_INLINE {
           pad_plane(px + i * h * w, h, w, pad.data());
           for (int64_t g = 0; g < groups; ++g) {
             forward_block16(pad.data(), pk + g * 144, po + (i * groups + g) * h * w * 16, h, w);
@@ -255,7 +255,7 @@ struct StemConvFn : torch::autograd::Function<StemConvFn> {
       dk = sum_over_images(n, c * 9, [&](int64_t begin, int64_t end, double* dk) {
         std::vector<scalar_t> pad(static_cast<size_t>((h + 3) * (w + 2)), scalar_t(0));
         std::vector<scalar_t> acc(144);
-        nets::detail::for_each_cloned(begin, end, [&](int64_t i) SELFSUP_ALWAYS_INLINE {
+        for_each_cloned(begin, end, [&](int64_t i) SELFSUP_ALWAYS_INLINE {
           pad_plane(px + i * h * w, h, w, pad.data());
           for (int64_t grp = 0; grp < groups; ++grp) {
             std::fill(acc.begin(), acc.end(), scalar_t(0));
@@ -273,22 +273,7 @@ struct StemConvFn : torch::autograd::Function<StemConvFn> {
 }  // namespace
 
 torch::Tensor stem_conv3x3(const torch::Tensor& x, const torch::Tensor& weight, Layout layout) {
-  TORCH_CHECK(x.defined() && x.dim() == 4 && x.size(1) == 1, "stem_conv3x3: expected images [N, 1, H, W], got ",
-              x.defined() ? x.sizes() : c10::IntArrayRef{});
-  TORCH_CHECK(weight.dim() == 4 && weight.size(1) == 1 && weight.size(2) == 3 && weight.size(3) == 3,
-              "stem_conv3x3: expected a weight [C, 1, 3, 3], got ", weight.sizes());
-  const bool blocked = layout == Layout::kBlocked16;
-  TORCH_CHECK(!blocked || weight.size(0) % 16 == 0,
-              "stem_conv3x3: a blocked output needs a multiple of 16 channels, got ", weight.size(0));
-  const auto t = x.scalar_type();
-  const bool fast = x.device().is_cpu() && weight.device().is_cpu() && x.is_contiguous() &&
-                    (t == torch::kFloat32 || t == torch::kFloat64) && weight.scalar_type() == t && !x.requires_grad() &&
-                    !nets::detail::autocast_on();
-  if (!fast) {
-    auto y = torch::conv2d(x, weight, {}, 1, 1);
-    return blocked ? to_blocked16(y) : y;
-  }
-  return StemConvFn::apply(x, weight, blocked);
+  return StemConvFn::apply(x, weight, layout == Layout::kBlocked16);
 }
 
-}  // namespace selfsup::functional
+}  // namespace selfsup::nets::cpu

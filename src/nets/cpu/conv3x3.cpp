@@ -1,6 +1,5 @@
-#include "selfsup/nets/conv3x3.h"
-
-#include "kernel_util.h"
+// cpu::conv3x3 on oneDNN's kernels (cpu_kernels.h says why), in a build with oneDNN's headers.
+#include "cpu_kernels.h"
 
 #if SELFSUP_HAVE_ONEDNN
 #include <oneapi/dnnl/dnnl.hpp>
@@ -11,17 +10,7 @@
 #include <tuple>
 #endif
 
-namespace selfsup::functional {
-
-namespace {
-
-// torch::conv2d, converting a blocked input and output (a fallback, and the reference in tests).
-torch::Tensor torch_conv3x3(const torch::Tensor& x, const torch::Tensor& weight, const Conv3x3FuncOptions& o) {
-  auto y = torch::conv2d(o.src_layout() == Layout::kBlocked16 ? from_blocked16(x) : x, weight, {}, 1, 1);
-  return o.dst_layout() == Layout::kBlocked16 ? to_blocked16(y) : y;
-}
-
-}  // namespace
+namespace selfsup::nets::cpu {
 
 #if SELFSUP_HAVE_ONEDNN
 
@@ -234,50 +223,24 @@ struct Conv3x3Fn : torch::autograd::Function<Conv3x3Fn> {
 
 }  // namespace
 
-bool conv3x3_uses_onednn() { return true; }
+bool have_onednn() { return true; }
+
+torch::Tensor conv3x3(const torch::Tensor& x, const torch::Tensor& weight, Conv3x3Algorithm algorithm,
+                      Layout src_layout, Layout dst_layout) {
+  return Conv3x3Fn::apply(x, weight, static_cast<int64_t>(algorithm), static_cast<int64_t>(src_layout),
+                          static_cast<int64_t>(dst_layout));
+}
 
 #else
 
-bool conv3x3_uses_onednn() { return false; }
+bool have_onednn() { return false; }
+
+torch::Tensor conv3x3(const torch::Tensor& x, const torch::Tensor& weight, Conv3x3Algorithm algorithm,
+                      Layout src_layout, Layout dst_layout) {
+  TORCH_CHECK(false, "conv3x3: this build has no oneDNN headers");
+  return {};
+}
 
 #endif
 
-torch::Tensor to_blocked16(const torch::Tensor& x) {
-  TORCH_CHECK(x.dim() == 4 && x.size(1) % 16 == 0, "to_blocked16: expected [N, C, H, W] with C a multiple of 16, got ",
-              x.sizes());
-  return x.view({x.size(0), x.size(1) / 16, 16, x.size(2), x.size(3)}).permute({0, 1, 3, 4, 2}).contiguous();
-}
-
-torch::Tensor from_blocked16(const torch::Tensor& x) {
-  TORCH_CHECK(x.dim() == 5 && x.size(4) == 16, "from_blocked16: expected [N, C / 16, H, W, 16], got ", x.sizes());
-  return x.permute({0, 1, 4, 2, 3}).reshape({x.size(0), x.size(1) * 16, x.size(2), x.size(3)}).contiguous();
-}
-
-torch::Tensor conv3x3(const torch::Tensor& x, const torch::Tensor& weight, const Conv3x3FuncOptions& options) {
-  const bool blocked_in = options.src_layout() == Layout::kBlocked16;
-  TORCH_CHECK(x.defined() && (blocked_in ? x.dim() == 5 && x.size(4) == 16 : x.dim() == 4), "conv3x3: expected images ",
-              blocked_in ? "[N, C / 16, H, W, 16] (blocked)" : "[N, C, H, W]", ", got ",
-              x.defined() ? x.sizes() : c10::IntArrayRef{});
-  const int64_t channels = blocked_in ? x.size(1) * 16 : x.size(1);
-  TORCH_CHECK(weight.dim() == 4 && weight.size(1) == channels && weight.size(2) == 3 && weight.size(3) == 3,
-              "conv3x3: expected a weight [O, ", channels, ", 3, 3] for input ", x.sizes(), ", got ", weight.sizes());
-  TORCH_CHECK(options.dst_layout() == Layout::kNCHW || weight.size(0) % 16 == 0,
-              "conv3x3: a blocked output needs a multiple of 16 channels, got ", weight.size(0));
-  const auto algorithm = options.algorithm();
-  if (algorithm == Conv3x3Algorithm::kTorch) return torch_conv3x3(x, weight, options);
-#if SELFSUP_HAVE_ONEDNN
-  const bool fast = x.device().is_cpu() && weight.device().is_cpu() && x.scalar_type() == torch::kFloat32 &&
-                    weight.scalar_type() == torch::kFloat32 && x.is_contiguous() && x.numel() > 0 &&
-                    weight.numel() > 0 && !nets::detail::autocast_on();
-  if (fast) {
-    return Conv3x3Fn::apply(x, weight, static_cast<int64_t>(algorithm), static_cast<int64_t>(options.src_layout()),
-                            static_cast<int64_t>(options.dst_layout()));
-  }
-#endif
-  TORCH_CHECK(algorithm == Conv3x3Algorithm::kAuto, "conv3x3: a oneDNN algorithm was asked for, but ",
-              conv3x3_uses_onednn() ? "this input takes torch::conv2d (needs a contiguous float32 CPU input, no autocast)"
-                                    : "this build has no oneDNN headers");
-  return torch_conv3x3(x, weight, options);
-}
-
-}  // namespace selfsup::functional
+}  // namespace selfsup::nets::cpu
