@@ -5,6 +5,7 @@
 
 #include "selfsup/nets/batchnorm.h"
 #include "selfsup/nets/kernels.h"
+#include "support/compare.h"
 
 using namespace selfsup;
 using functional::from_blocked16;
@@ -12,10 +13,6 @@ using functional::Layout;
 using functional::to_blocked16;
 
 namespace {
-
-double max_diff(const torch::Tensor& a, const torch::Tensor& b) {
-  return (a.to(torch::kFloat64) - b.to(torch::kFloat64)).abs().max().item<double>();
-}
 
 // Agreement to rounding: the blocked loops use fused multiply-adds, the NCHW ones may not.
 double tolerance(torch::ScalarType t) {
@@ -70,12 +67,12 @@ void expect_layouts_agree(std::vector<int64_t> shape, torch::ScalarType dtype, b
   const std::string what = c10::str(shape, " ", dtype, " pool=", pool, " relu=", relu);
   const double tol = tolerance(dtype);
   ASSERT_EQ(blocked.y.sizes(), plain.y.sizes()) << what;
-  EXPECT_LT(max_diff(blocked.y, plain.y), tol * (1 + plain.y.abs().max().item<double>())) << "forward " << what;
-  EXPECT_LT(max_diff(blocked.dx, plain.dx), tol * (1 + plain.dx.abs().max().item<double>())) << "dx " << what;
-  EXPECT_LT(max_diff(blocked.dw, plain.dw), tol * (1 + plain.dw.abs().max().item<double>())) << "dw " << what;
-  EXPECT_LT(max_diff(blocked.db, plain.db), tol * (1 + plain.db.abs().max().item<double>())) << "db " << what;
-  EXPECT_LT(max_diff(blocked.running_mean, plain.running_mean), 1e-5) << what;
-  EXPECT_LT(max_diff(blocked.running_var, plain.running_var), 1e-5) << what;
+  EXPECT_LT(selfsup::testing::max_diff(blocked.y, plain.y), tol * (1 + plain.y.abs().max().item<double>())) << "forward " << what;
+  EXPECT_LT(selfsup::testing::max_diff(blocked.dx, plain.dx), tol * (1 + plain.dx.abs().max().item<double>())) << "dx " << what;
+  EXPECT_LT(selfsup::testing::max_diff(blocked.dw, plain.dw), tol * (1 + plain.dw.abs().max().item<double>())) << "dw " << what;
+  EXPECT_LT(selfsup::testing::max_diff(blocked.db, plain.db), tol * (1 + plain.db.abs().max().item<double>())) << "db " << what;
+  EXPECT_LT(selfsup::testing::max_diff(blocked.running_mean, plain.running_mean), 1e-5) << what;
+  EXPECT_LT(selfsup::testing::max_diff(blocked.running_var, plain.running_var), 1e-5) << what;
   // Not trivially equal: the gradients are far from zero.
   EXPECT_GT(plain.dx.abs().max().item<double>(), 1e-3) << what;
 }
@@ -107,9 +104,9 @@ TEST(BlockedLayout, PoolTiesAndNaNFollowTheNCHWKernel) {
   EXPECT_TRUE(torch::equal(torch::isnan(plain.y), torch::isnan(blocked.y)));
   auto keep = torch::ones({16}, torch::kBool);
   keep[5] = false;
-  EXPECT_LT(max_diff(blocked.y.index({torch::indexing::Slice(), keep}), plain.y.index({torch::indexing::Slice(), keep})),
+  EXPECT_LT(selfsup::testing::max_diff(blocked.y.index({torch::indexing::Slice(), keep}), plain.y.index({torch::indexing::Slice(), keep})),
             1e-5);
-  EXPECT_LT(max_diff(blocked.dx.index({torch::indexing::Slice(), keep}), plain.dx.index({torch::indexing::Slice(), keep})),
+  EXPECT_LT(selfsup::testing::max_diff(blocked.dx.index({torch::indexing::Slice(), keep}), plain.dx.index({torch::indexing::Slice(), keep})),
             1e-5);
 }
 
@@ -125,8 +122,8 @@ TEST(BlockedLayout, StemConvAgreesWithNCHW) {
     ya.backward(g);
     yb.backward(to_blocked16(g));
     const double tol = tolerance(dtype);
-    EXPECT_LT(max_diff(from_blocked16(yb), ya), tol * (1 + ya.abs().max().item<double>())) << dtype;
-    EXPECT_LT(max_diff(wb.grad(), wa.grad()), tol * (1 + wa.grad().abs().max().item<double>())) << dtype;
+    EXPECT_LT(selfsup::testing::max_diff(from_blocked16(yb), ya), tol * (1 + ya.abs().max().item<double>())) << dtype;
+    EXPECT_LT(selfsup::testing::max_diff(wb.grad(), wa.grad()), tol * (1 + wa.grad().abs().max().item<double>())) << dtype;
   }
   // A width that does not fill blocks of 16 cannot be blocked.
   EXPECT_THROW(functional::stem_conv3x3(torch::randn({1, 1, 4, 4}), torch::randn({8, 1, 3, 3}), Layout::kBlocked16),
@@ -149,9 +146,9 @@ TEST(BlockedLayout, Conv3x3TakesAndGivesEitherLayout) {
       const auto y = dst == Layout::kBlocked16 ? from_blocked16(yb) : yb;
       const auto dx = src == Layout::kBlocked16 ? from_blocked16(xb.grad()) : xb.grad();
       // The same oneDNN kernels on the same values: reorders are exact.
-      EXPECT_LT(max_diff(y, ya), 1e-6 * (1 + ya.abs().max().item<double>()));
-      EXPECT_LT(max_diff(dx, xa.grad()), 1e-6 * (1 + xa.grad().abs().max().item<double>()));
-      EXPECT_LT(max_diff(wb.grad(), wa.grad()), 1e-6 * (1 + wa.grad().abs().max().item<double>()));
+      EXPECT_LT(selfsup::testing::max_diff(y, ya), 1e-6 * (1 + ya.abs().max().item<double>()));
+      EXPECT_LT(selfsup::testing::max_diff(dx, xa.grad()), 1e-6 * (1 + xa.grad().abs().max().item<double>()));
+      EXPECT_LT(selfsup::testing::max_diff(wb.grad(), wa.grad()), 1e-6 * (1 + wa.grad().abs().max().item<double>()));
     }
   }
 }
@@ -165,7 +162,7 @@ TEST(BlockedLayout, BatchNormModuleOutsideTrainingConvertsAndAgrees) {
   EXPECT_EQ(bn->num_batches_tracked.item<int64_t>(), 1);
   bn->eval();
   auto evaluated = from_blocked16(bn->forward_activation({to_blocked16(x), Layout::kBlocked16}, /*pool=*/false).tensor);
-  EXPECT_LT(max_diff(evaluated, bn->forward(x)), 1e-6);
+  EXPECT_LT(selfsup::testing::max_diff(evaluated, bn->forward(x)), 1e-6);
   EXPECT_EQ(trained.sizes(), (std::vector<int64_t>{3, 32, 2, 2}));
   try {
     bn->forward_activation({x, Layout::kBlocked16}, false);

@@ -9,14 +9,11 @@
 #include "selfsup/nets/convnet.h"
 #include "selfsup/nets/kernels.h"
 #include "support/gradcheck.h"
+#include "support/compare.h"
 
 using namespace selfsup;
 
 namespace {
-
-double max_diff(const torch::Tensor& a, const torch::Tensor& b) {
-  return (a.to(torch::kFloat64) - b.to(torch::kFloat64)).abs().max().item<double>();
-}
 
 // ---- max_pool2x2 -------------------------------------------------------------------------------
 
@@ -111,18 +108,18 @@ void expect_bn_matches_torch(const BnCase& tc) {
   if (tc.relu) yb = torch::relu(yb);
   ASSERT_EQ(ya.scalar_type(), tc.dtype);
   const std::string what = c10::str(tc.shape, " ", tc.dtype, " affine=", tc.affine, " relu=", tc.relu);
-  EXPECT_LT(max_diff(ya, yb), tc.tol) << "forward " << what;
+  EXPECT_LT(selfsup::testing::max_diff(ya, yb), tc.tol) << "forward " << what;
   auto g = torch::randn(tc.shape, torch::kFloat64).to(tc.dtype);
   ya.backward(g);
   yb.backward(g);
-  EXPECT_LT(max_diff(xa.grad(), xb.grad()), tc.tol) << "dx " << what;
+  EXPECT_LT(selfsup::testing::max_diff(xa.grad(), xb.grad()), tc.tol) << "dx " << what;
   if (tc.affine) {
     // Sums over N * H * W values: compare relative to their size.
-    EXPECT_LT(max_diff(wa.grad(), wb.grad()), tc.tol * (1 + wb.grad().abs().max().item<double>())) << "dw " << what;
-    EXPECT_LT(max_diff(ba.grad(), bb.grad()), tc.tol * (1 + bb.grad().abs().max().item<double>())) << "db " << what;
+    EXPECT_LT(selfsup::testing::max_diff(wa.grad(), wb.grad()), tc.tol * (1 + wb.grad().abs().max().item<double>())) << "dw " << what;
+    EXPECT_LT(selfsup::testing::max_diff(ba.grad(), bb.grad()), tc.tol * (1 + bb.grad().abs().max().item<double>())) << "db " << what;
   }
-  EXPECT_LT(max_diff(rm_a, rm_b), 1e-5) << "running_mean " << what;
-  EXPECT_LT(max_diff(rv_a, rv_b), 1e-4) << "running_var " << what;
+  EXPECT_LT(selfsup::testing::max_diff(rm_a, rm_b), 1e-5) << "running_mean " << what;
+  EXPECT_LT(selfsup::testing::max_diff(rv_a, rv_b), 1e-4) << "running_var " << what;
 }
 
 TEST(BatchNormTrain, MatchesTorchBatchNormAndRelu) {
@@ -215,15 +212,15 @@ void expect_fused_pool_matches_torch(std::vector<int64_t> shape, torch::ScalarTy
   const std::string what = c10::str(shape, " ", dtype);
   ASSERT_EQ(ya.sizes(), yb.sizes()) << what;
   ASSERT_EQ(ya.scalar_type(), dtype);
-  EXPECT_LT(max_diff(ya, yb), tol) << "forward " << what;
+  EXPECT_LT(selfsup::testing::max_diff(ya, yb), tol) << "forward " << what;
   auto g = torch::randn(ya.sizes(), torch::kFloat64).to(dtype);
   ya.backward(g);
   yb.backward(g);
-  EXPECT_LT(max_diff(xa.grad(), xb.grad()), tol) << "dx " << what;
-  EXPECT_LT(max_diff(wa.grad(), wb.grad()), tol * (1 + wb.grad().abs().max().item<double>())) << "dw " << what;
-  EXPECT_LT(max_diff(ba.grad(), bb.grad()), tol * (1 + bb.grad().abs().max().item<double>())) << "db " << what;
-  EXPECT_LT(max_diff(rm_a, rm_b), 1e-5) << "running_mean " << what;
-  EXPECT_LT(max_diff(rv_a, rv_b), 1e-4) << "running_var " << what;
+  EXPECT_LT(selfsup::testing::max_diff(xa.grad(), xb.grad()), tol) << "dx " << what;
+  EXPECT_LT(selfsup::testing::max_diff(wa.grad(), wb.grad()), tol * (1 + wb.grad().abs().max().item<double>())) << "dw " << what;
+  EXPECT_LT(selfsup::testing::max_diff(ba.grad(), bb.grad()), tol * (1 + bb.grad().abs().max().item<double>())) << "db " << what;
+  EXPECT_LT(selfsup::testing::max_diff(rm_a, rm_b), 1e-5) << "running_mean " << what;
+  EXPECT_LT(selfsup::testing::max_diff(rv_a, rv_b), 1e-4) << "running_var " << what;
 }
 
 TEST(BatchNormReluMaxPool, MatchesTorchBatchNormReluMaxPool) {
@@ -266,16 +263,16 @@ TEST(BatchNormReluMaxPool, ConvNetTrainsExactlyAsTorchLayersWould) {
   }
   auto x = torch::randn({6, 1, 12, 12});
   auto ya = net->forward(x), yb = ref->forward(x).mean({2, 3});
-  EXPECT_LT(max_diff(ya, yb), 1e-5);
+  EXPECT_LT(selfsup::testing::max_diff(ya, yb), 1e-5);
   auto g = torch::randn(ya.sizes());
   ya.backward(g);
   yb.backward(g);
   auto pa = net->parameters(), pb = ref->parameters();
   for (size_t i = 0; i < pa.size(); ++i) {
-    EXPECT_LT(max_diff(pa[i].grad(), pb[i].grad()), 1e-4 * (1 + pb[i].grad().abs().max().item<double>())) << "parameter " << i;
+    EXPECT_LT(selfsup::testing::max_diff(pa[i].grad(), pb[i].grad()), 1e-4 * (1 + pb[i].grad().abs().max().item<double>())) << "parameter " << i;
   }
   auto ba = net->buffers(), bb = ref->buffers();
-  for (size_t i = 0; i < ba.size(); ++i) EXPECT_LT(max_diff(ba[i], bb[i]), 1e-5) << "buffer " << i;
+  for (size_t i = 0; i < ba.size(); ++i) EXPECT_LT(selfsup::testing::max_diff(ba[i], bb[i]), 1e-5) << "buffer " << i;
 }
 
 }  // namespace

@@ -7,15 +7,12 @@
 #include "selfsup/nets/convnet.h"
 #include "selfsup/nets/kernels.h"
 #include "selfsup/train/precision.h"
+#include "support/compare.h"
 
 using namespace selfsup;
 using functional::Layout;
 
 namespace {
-
-double max_diff(const torch::Tensor& a, const torch::Tensor& b) {
-  return (a.to(torch::kFloat64) - b.to(torch::kFloat64)).abs().max().item<double>();
-}
 
 TEST(Kernels, BlockedLayoutOnlyForFloat32CpuTrainingWithWidthsThatFillBlocks) {
   auto images = torch::randn({2, 1, 8, 8});
@@ -62,10 +59,10 @@ TEST(Kernels, ConvNetLayersAgreeInEitherLayout) {
     const auto plain = layers_in(Layout::kNCHW, images, w1, w2, training);
     const auto blocked = layers_in(Layout::kBlocked16, images, w1, w2, training);
     ASSERT_EQ(blocked.features.sizes(), (std::vector<int64_t>{4, 32}));
-    EXPECT_LT(max_diff(blocked.features, plain.features), 1e-5) << training;
-    EXPECT_LT(max_diff(blocked.dw1, plain.dw1), 1e-4 * (1 + plain.dw1.abs().max().item<double>())) << training;
-    EXPECT_LT(max_diff(blocked.dw2, plain.dw2), 1e-4 * (1 + plain.dw2.abs().max().item<double>())) << training;
-    EXPECT_LT(max_diff(blocked.running_mean, plain.running_mean), 1e-5) << training;
+    EXPECT_LT(selfsup::testing::max_diff(blocked.features, plain.features), 1e-5) << training;
+    EXPECT_LT(selfsup::testing::max_diff(blocked.dw1, plain.dw1), 1e-4 * (1 + plain.dw1.abs().max().item<double>())) << training;
+    EXPECT_LT(selfsup::testing::max_diff(blocked.dw2, plain.dw2), 1e-4 * (1 + plain.dw2.abs().max().item<double>())) << training;
+    EXPECT_LT(selfsup::testing::max_diff(blocked.running_mean, plain.running_mean), 1e-5) << training;
   }
 }
 
@@ -79,15 +76,15 @@ TEST(Kernels, ConvNetTrainingPassMatchesFloat64) {
     auto y32 = f32->forward(images), y64 = f64->forward(images.to(torch::kFloat64));
     y32.pow(2).sum().backward();
     y64.pow(2).sum().backward();
-    EXPECT_LT(max_diff(y32, y64), 1e-4 * (1 + y64.abs().max().item<double>())) << in;
+    EXPECT_LT(selfsup::testing::max_diff(y32, y64), 1e-4 * (1 + y64.abs().max().item<double>())) << in;
     const auto p32 = f32->named_parameters(), p64 = f64->named_parameters();
     for (const auto& p : p64) {
       const auto& g32 = p32[p.key()].grad();
-      EXPECT_LT(max_diff(g32, p.value().grad()), 1e-3 * (1 + p.value().grad().abs().max().item<double>()))
+      EXPECT_LT(selfsup::testing::max_diff(g32, p.value().grad()), 1e-3 * (1 + p.value().grad().abs().max().item<double>()))
           << in << " " << p.key();
     }
     const auto b32 = f32->named_buffers(), b64 = f64->named_buffers();
-    for (const auto& b : b64) EXPECT_LT(max_diff(b32[b.key()], b.value()), 1e-4) << in << " " << b.key();
+    for (const auto& b : b64) EXPECT_LT(selfsup::testing::max_diff(b32[b.key()], b.value()), 1e-4) << in << " " << b.key();
   }
 }
 

@@ -5,14 +5,11 @@
 #include "selfsup/nets/kernels.h"
 #include "selfsup/train/precision.h"
 #include "support/gradcheck.h"
+#include "support/compare.h"
 
 using namespace selfsup;
 
 namespace {
-
-double max_diff(const torch::Tensor& a, const torch::Tensor& b) {
-  return (a.to(torch::kFloat64) - b.to(torch::kFloat64)).abs().max().item<double>();
-}
 
 void expect_matches_conv2d(std::vector<int64_t> shape, int64_t channels, torch::ScalarType dtype, double tol) {
   torch::manual_seed(7);
@@ -22,11 +19,11 @@ void expect_matches_conv2d(std::vector<int64_t> shape, int64_t channels, torch::
   auto ya = functional::stem_conv3x3(x, wa), yb = torch::conv2d(x, wb, {}, 1, 1);
   const std::string what = c10::str(shape, " ", dtype);
   ASSERT_EQ(ya.sizes(), yb.sizes()) << what;
-  EXPECT_LT(max_diff(ya, yb), tol) << "forward " << what;
+  EXPECT_LT(selfsup::testing::max_diff(ya, yb), tol) << "forward " << what;
   auto g = torch::randn(ya.sizes(), dtype);
   ya.backward(g);
   yb.backward(g);
-  EXPECT_LT(max_diff(wa.grad(), wb.grad()), tol * (1 + wb.grad().abs().max().item<double>())) << "dw " << what;
+  EXPECT_LT(selfsup::testing::max_diff(wa.grad(), wb.grad()), tol * (1 + wb.grad().abs().max().item<double>())) << "dw " << what;
 }
 
 TEST(StemConv, MatchesConv2d) {
@@ -63,7 +60,7 @@ TEST(StemConv, AnInputThatNeedsAGradientTakesConv2d) {
   ASSERT_TRUE(x.grad().defined());
   auto xb = x.detach().clone().requires_grad_();
   torch::conv2d(xb, w, {}, 1, 1).sum().backward();
-  EXPECT_LT(max_diff(x.grad(), xb.grad()), 1e-5);
+  EXPECT_LT(selfsup::testing::max_diff(x.grad(), xb.grad()), 1e-5);
 }
 
 TEST(StemConv, UnderAutocastItIsConv2dInBf16) {
