@@ -5,4 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/build.sh
-./build/selfsup pretrain --config configs/fashion_mnist/simclr.yaml --out runs/simclr --time-limit 900 "$@"
+# Running the job again replaces runs/simclr, unless it is asked to --resume it.
+mode=--overwrite
+for a in "$@"; do if [ "$a" = --resume ]; then mode=; fi; done
+./build/selfsup pretrain --config configs/fashion_mnist/simclr.yaml --out runs/simclr --time-limit 900 $mode "$@"
