@@ -6,6 +6,7 @@
 #include "selfsup/dist/dist.h"
 #include "selfsup/methods/method.h"
 #include "selfsup/eval/protocols.h"
+#include "selfsup/run/eval.h"
 #include "selfsup/run/pretrain.h"
 #include "selfsup/run/semi.h"
 #include "selfsup/train/checkpoint.h"

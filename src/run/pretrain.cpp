@@ -5,6 +5,7 @@
 #include "common.h"
 #include "selfsup/core/runtime.h"
 #include "selfsup/dist/dist.h"
+#include "selfsup/eval/protocols.h"
 #include "selfsup/methods/method.h"
 #include "selfsup/nets/batchnorm.h"
 #include "selfsup/train/run_dir.h"

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "selfsup/run/eval.h"
 #include "selfsup/run/pretrain.h"
 #include "selfsup/train/checkpoint.h"
 #include "support/error_of.h"

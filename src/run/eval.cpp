@@ -1,7 +1,7 @@
+#include "selfsup/run/eval.h"
+
 #include "common.h"
-#include "selfsup/core/runtime.h"
 #include "selfsup/methods/method.h"
-#include "selfsup/run/pretrain.h"
 #include "selfsup/train/checkpoint.h"
 
 namespace selfsup::run {
