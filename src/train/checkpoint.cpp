@@ -4,52 +4,190 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <sstream>
 
 namespace selfsup::train {
 namespace {
 
-void fsync_path(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY);
+std::string parent_of(const std::string& path) {
+  const auto parent = std::filesystem::path(path).parent_path().string();
+  return parent.empty() ? "." : parent;
+}
+
+void fsync_dir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY);
   if (fd >= 0) {
     ::fsync(fd);
     ::close(fd);
   }
 }
 
-void commit(const std::string& tmp, const std::string& path) {
-  fsync_path(tmp);
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    TORCH_CHECK(false, "cannot rename ", tmp, " to ", path, ": ", std::strerror(errno));
-  }
-  fsync_path(std::filesystem::path(path).parent_path().string().empty()
-                 ? "."
-                 : std::filesystem::path(path).parent_path().string());
-}
-
 std::string tmp_name(const std::string& path) { return path + ".tmp." + std::to_string(::getpid()); }
+
+/// Writes `size` bytes to a temporary file beside `path`, fsyncs it and renames it over `path`.
+/// Every failure (a full disk, a lost permission) removes the temporary file, leaves `path` as it
+/// was and throws one message naming the file and the system's reason.
+void write_bytes_atomic(const std::string& path, const char* data, size_t size, const char* what) {
+  const auto tmp = tmp_name(path);
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  TORCH_CHECK(fd >= 0, "cannot write ", what, " ", tmp, ": ", std::strerror(errno));
+  auto fail = [&](const char* step) {
+    const int err = errno;
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    TORCH_CHECK(false, "cannot write ", what, " ", path, " (", step, "): ", std::strerror(err), "; ",
+                std::filesystem::exists(path) ? "the previous one is kept" : "nothing was written");
+  };
+  for (size_t done = 0; done < size;) {
+    const ssize_t n = ::write(fd, data + done, size - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) fail("write");
+    done += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0) fail("fsync");
+  if (::close(fd) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    TORCH_CHECK(false, "cannot write ", what, " ", path, " (close): ", std::strerror(err));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    TORCH_CHECK(false, "cannot rename ", tmp, " to ", path, ": ", std::strerror(err));
+  }
+  fsync_dir(parent_of(path));
+}
 
 torch::Tensor scalar(int64_t v) { return torch::tensor({v}, torch::kLong); }
 
+uint32_t le16(const std::string& b, size_t at) {
+  return static_cast<uint8_t>(b[at]) | static_cast<uint32_t>(static_cast<uint8_t>(b[at + 1])) << 8;
+}
+uint64_t le32(const std::string& b, size_t at) { return le16(b, at) | static_cast<uint64_t>(le16(b, at + 2)) << 16; }
+uint64_t le64(const std::string& b, size_t at) { return le32(b, at) | le32(b, at + 4) << 32; }
+
+/// A checkpoint is a zip archive (LibTorch's format) whose central directory records each entry's
+/// CRC-32; LibTorch's reader does not check them, so a flipped bit would load as a wrong weight.
+/// Returns "" when every entry's data matches its CRC, else what is wrong.
+std::string zip_damage(const std::string& b) {
+  constexpr uint32_t kEnd = 0x06054b50, kEnd64 = 0x06064b50, kLocator64 = 0x07064b50, kCentral = 0x02014b50,
+                     kLocal = 0x04034b50;
+  if (b.size() < 22) return "too short for a zip archive";
+  size_t end = std::string::npos;
+  for (size_t i = b.size() - 22 + 1; i-- > 0 && b.size() - i <= 22 + 65535;) {
+    if (le32(b, i) == kEnd) {
+      end = i;
+      break;
+    }
+  }
+  if (end == std::string::npos) return "no zip directory (truncated?)";
+  uint64_t entries = le16(b, end + 10), dir = le32(b, end + 16);
+  if ((entries == 0xFFFF || dir == 0xFFFFFFFF) && end >= 20 && le32(b, end - 20) == kLocator64) {
+    const uint64_t at = le64(b, end - 20 + 8);
+    if (at + 56 > b.size() || le32(b, at) != kEnd64) return "a damaged zip64 directory";
+    entries = le64(b, at + 32);
+    dir = le64(b, at + 48);
+  }
+  size_t p = dir;
+  for (uint64_t e = 0; e < entries; ++e) {
+    if (p + 46 > b.size() || le32(b, p) != kCentral) return "a damaged zip directory";
+    const uint32_t crc = static_cast<uint32_t>(le32(b, p + 16));
+    const unsigned method = le16(b, p + 10);
+    uint64_t size = le32(b, p + 20), plain = le32(b, p + 24), local = le32(b, p + 42);
+    const size_t name = le16(b, p + 28), extra = le16(b, p + 30), comment = le16(b, p + 32);
+    if (p + 46 + name + extra > b.size()) return "a damaged zip directory";
+    // Zip64: the 64-bit values stand in an extra field, in this order, for those at 0xFFFFFFFF.
+    for (size_t x = p + 46 + name; x + 4 <= p + 46 + name + extra;) {
+      const size_t id = le16(b, x), len = le16(b, x + 2);
+      if (id == 1) {
+        size_t v = x + 4;
+        const size_t stop = x + 4 + len;
+        if (plain == 0xFFFFFFFF && v + 8 <= stop) plain = le64(b, v), v += 8;
+        if (size == 0xFFFFFFFF && v + 8 <= stop) size = le64(b, v), v += 8;
+        if (local == 0xFFFFFFFF && v + 8 <= stop) local = le64(b, v);
+      }
+      x += 4 + len;
+    }
+    const std::string entry = b.substr(p + 46, name);
+    if (local + 30 > b.size() || le32(b, local) != kLocal) return "a damaged record header (" + entry + ")";
+    const uint64_t data = local + 30 + le16(b, local + 26) + le16(b, local + 28);
+    if (data + size > b.size()) return "a record cut short (" + entry + ")";
+    std::string inflated;
+    const char* bytes = b.data() + data;
+    uint64_t length = size;
+    if (method == 8) {  // deflate: LibTorch compresses its small code records
+      if (plain > (uint64_t{1} << 31)) return "an implausible record size (" + entry + ")";
+      inflated.resize(plain);
+      z_stream z{};
+      if (inflateInit2(&z, -MAX_WBITS) != Z_OK) return "cannot inflate " + entry;
+      z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(bytes));
+      z.avail_in = static_cast<uInt>(size);
+      z.next_out = reinterpret_cast<Bytef*>(inflated.data());
+      z.avail_out = static_cast<uInt>(plain);
+      const int rc = inflate(&z, Z_FINISH);
+      inflateEnd(&z);
+      if (rc != Z_STREAM_END || z.total_out != plain) return "a damaged compressed record (" + entry + ")";
+      bytes = inflated.data();
+      length = plain;
+    } else if (method != 0) {
+      return "a record in an unknown compression (" + entry + ")";
+    }
+    uLong got = ::crc32(0L, Z_NULL, 0);
+    for (uint64_t off = 0; off < length;) {
+      const uInt chunk = static_cast<uInt>(std::min<uint64_t>(length - off, uint64_t{1} << 30));
+      got = ::crc32(got, reinterpret_cast<const Bytef*>(bytes + off), chunk);
+      off += chunk;
+    }
+    if (static_cast<uint32_t>(got) != crc) return "a checksum mismatch in " + entry;
+    p += 46 + name + extra + comment;
+  }
+  return "";
+}
+
 }  // namespace
 
-void write_file_atomic(const std::string& path, const std::string& text) {
-  const auto tmp = tmp_name(path);
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    TORCH_CHECK(out.good(), "cannot write ", tmp);
-    out << text;
-    out.flush();
-    TORCH_CHECK(out.good(), "error while writing ", tmp);
+bool all_finite(torch::nn::Module& model, torch::optim::Optimizer* optimizer, std::string* where) {
+  torch::NoGradGuard no_grad;
+  auto bad = [](const torch::Tensor& t) {
+    return t.defined() && t.is_floating_point() && !torch::isfinite(t).all().item<bool>();
+  };
+  for (const auto& kv : model.named_parameters()) {
+    if (bad(kv.value())) return *where = kv.key(), false;
   }
-  commit(tmp, path);
+  for (const auto& kv : model.named_buffers()) {
+    if (bad(kv.value())) return *where = kv.key(), false;
+  }
+  if (optimizer) {
+    for (const auto& kv : optimizer->state()) {
+      const auto* state = kv.second.get();
+      if (const auto* sgd = dynamic_cast<const torch::optim::SGDParamState*>(state)) {
+        if (bad(sgd->momentum_buffer())) return *where = "the optimizer's momentum", false;
+      } else if (const auto* adamw = dynamic_cast<const torch::optim::AdamWParamState*>(state)) {
+        if (bad(adamw->exp_avg()) || bad(adamw->exp_avg_sq())) return *where = "the optimizer's moments", false;
+      }
+    }
+  }
+  return true;
+}
+
+void write_file_atomic(const std::string& path, const std::string& text) {
+  write_bytes_atomic(path, text.data(), text.size(), "file");
 }
 
 void save_checkpoint(const std::string& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
                      const CheckpointState& s, const std::vector<torch::Tensor>& extra) {
+  std::string where;
+  TORCH_CHECK(all_finite(model, optimizer, &where), "not writing checkpoint ", path, " at step ", s.step, ": ", where,
+              " is not finite (NaN or infinite)");
   torch::serialize::OutputArchive archive;
   torch::serialize::OutputArchive model_archive, optim_archive, extra_archive;
   model.save(model_archive);
@@ -70,14 +208,12 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model, torch::o
     std::lock_guard<std::mutex> lock(gen.mutex());
     archive.write("rng", gen.get_state());
   }
-  const auto tmp = tmp_name(path);
-  try {
-    archive.save_to(tmp);
-  } catch (const c10::Error& e) {
-    std::remove(tmp.c_str());
-    TORCH_CHECK(false, "cannot write checkpoint ", tmp, ": ", e.msg());
-  }
-  commit(tmp, path);
+  // Serialised in memory, then written by write_bytes_atomic: LibTorch's file writer throws
+  // again from its destructor when the disk fills, which aborts the process.
+  std::ostringstream bytes;
+  archive.save_to(bytes);
+  const auto text = bytes.str();
+  write_bytes_atomic(path, text.data(), text.size(), "checkpoint");
 }
 
 namespace {
@@ -86,9 +222,15 @@ namespace {
 // parameter to the device the tensor was saved from).
 void read_archive(const std::string& path, torch::serialize::InputArchive& archive, torch::Device device) {
   TORCH_CHECK(std::filesystem::exists(path), "checkpoint ", path, " does not exist");
+  TORCH_CHECK(!std::filesystem::is_directory(path), "checkpoint ", path, " is a folder, not a file");
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  TORCH_CHECK(in.good() || in.eof(), "cannot read checkpoint ", path);
+  const auto damage = zip_damage(bytes);
+  TORCH_CHECK(damage.empty(), "checkpoint ", path, " is damaged (", damage, "): not loading it");
   try {
-    archive.load_from(path, device);
-  } catch (const c10::Error& e) {
+    archive.load_from(bytes.data(), bytes.size(), device);
+  } catch (const std::exception& e) {  // c10::Error, or TorchScript's ErrorReport for a damaged name
     TORCH_CHECK(false, "checkpoint ", path, " is unreadable (truncated or not a selfsup checkpoint)");
   }
 }
@@ -109,7 +251,7 @@ CheckpointState read_state(const std::string& path, torch::serialize::InputArchi
     c10::IValue cfg;
     archive.read("config", cfg);
     s.config_yaml = cfg.toStringRef();
-  } catch (const c10::Error& e) {
+  } catch (const std::exception& e) {
     TORCH_CHECK(false, "checkpoint ", path, " lacks its counters or config (not a selfsup checkpoint?)");
   }
   return s;
@@ -163,6 +305,8 @@ CheckpointState load_checkpoint(const std::string& path, torch::nn::Module& mode
     gen.set_state(rng);
   } catch (const c10::Error& e) {
     TORCH_CHECK(false, "checkpoint ", path, " does not match this model: ", e.msg());
+  } catch (const std::exception& e) {
+    TORCH_CHECK(false, "checkpoint ", path, " is unreadable (a damaged record)");
   }
   return s;
 }

@@ -17,16 +17,24 @@ struct CheckpointState {
 
 /// Saves the model (parameters + buffers, e.g. MoCo's queue), the optimizer state, the counters,
 /// the global RNG state and optional extra tensors (e.g. EMA weights) atomically to `path`.
+/// Refuses a state with a NaN or an infinity; on any failure (a full disk) the file at `path` is
+/// left as it was and no temporary file remains.
 void save_checkpoint(const std::string& path, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
                      const CheckpointState& state, const std::vector<torch::Tensor>& extra = {});
 
 /// Loads into an already-built model/optimizer of the same structure. Throws naming the file when
-/// it is missing, truncated or from another model.
+/// it is missing, truncated, damaged (every record is checked against its CRC-32) or from another
+/// model.
 CheckpointState load_checkpoint(const std::string& path, torch::nn::Module& model,
                                 torch::optim::Optimizer* optimizer, std::vector<torch::Tensor>* extra = nullptr);
 
 /// Reads only the counters and config (to rebuild the model before loading it).
 CheckpointState peek_checkpoint(const std::string& path);
+
+/// Whether every floating-point value of the model (parameters, buffers) and of the optimizer's
+/// state is finite; `where` names the first tensor that is not. save_checkpoint refuses to write
+/// a state that is not: a checkpoint is always one a run can continue from.
+bool all_finite(torch::nn::Module& model, torch::optim::Optimizer* optimizer, std::string* where);
 
 /// Writes text atomically (temp file + rename), e.g. a run's summary and config.
 void write_file_atomic(const std::string& path, const std::string& text);
