@@ -14,8 +14,8 @@
 namespace selfsup::train {
 namespace {
 
-std::atomic<bool> g_stop{false};
-void on_signal(int) { g_stop.store(true); }
+std::atomic<int> g_stop{0};
+void on_signal(int sig) { g_stop.store(sig); }
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
@@ -31,11 +31,18 @@ std::string format_duration(double s) {
 }  // namespace
 
 void install_stop_handlers() {
-  g_stop.store(false);
+  g_stop.store(0);
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
 }
-bool stop_requested() { return g_stop.load(); }
+bool stop_requested() { return g_stop.load() != 0; }
+int stop_signal() { return g_stop.load(); }
+
+void throw_if_stop_requested(const char* during) {
+  const int sig = stop_signal();
+  TORCH_CHECK(sig == 0, "stopped by ", sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal", " during ",
+              during);
+}
 
 void TimeBudget::after_step(LoopState& s) {
   if (probe_step_ < 0) {
@@ -49,8 +56,9 @@ void TimeBudget::after_step(LoopState& s) {
   const double per_step = seconds_since(probe_time_) / static_cast<double>(s.step - probe_step_);
   const double left = limit_ - s.seconds();
   if (left > 0.05 * limit_) {
-    const int64_t fit =
-        std::max(s.step + 1, std::min(s.planned, s.step + static_cast<int64_t>(0.98 * left / per_step)));
+    // In floating point first: a time limit of years over a fast step would overflow int64.
+    const double steps_left = std::min(0.98 * left / per_step, static_cast<double>(s.planned - s.step));
+    const int64_t fit = std::max(s.step + 1, s.step + static_cast<int64_t>(steps_left));
     if (announce_ && dist::is_main() && (!fitted_ || std::llabs(fit - s.total) * 100 > s.total)) {
       std::cerr << (::isatty(STDERR_FILENO) ? "\n" : "") << "time limit: schedule fitted to " << fit << " steps (" << std::fixed << std::setprecision(3)
                 << per_step << " s/step)\n";
@@ -126,10 +134,28 @@ bool StopRule::stop_now(LoopState& s) const {
 
 void NanGuard::check(double loss, const LoopState& s) const {
   if (std::isfinite(loss)) return;
+  std::ostringstream what;
+  what << "loss is " << (std::isnan(loss) ? "NaN" : "infinite") << " at step " << s.step + 1 << " (epoch "
+       << s.step / s.steps_per_epoch + 1 << ")";
+  stop(what.str(), s);
+}
+
+void NanGuard::check_weights(torch::nn::Module& model, torch::optim::Optimizer* optimizer, const LoopState& s) const {
+  std::string where;
+  if (all_finite(model, optimizer, &where)) return;
+  std::ostringstream what;
+  what << "weights are not finite (" << where << " holds a NaN or an infinity) at step " << s.step << " (epoch "
+       << (s.step - 1) / s.steps_per_epoch + 1 << ")";
+  stop(what.str(), s);
+}
+
+void NanGuard::stop(const std::string& what, const LoopState& s) const {
   std::ostringstream msg;
-  msg << "loss is " << (std::isnan(loss) ? "NaN" : "infinite") << " at step " << s.step + 1 << " (epoch "
-      << s.step / s.steps_per_epoch + 1 << ")";
-  if (dir_.has_checkpoint()) msg << "; the last good checkpoint is " << dir_.checkpoint_path();
+  msg << what;
+  if (dir_.has_checkpoint()) {
+    msg << "; the last good checkpoint is " << dir_.checkpoint_path() << " (step "
+        << peek_checkpoint(dir_.checkpoint_path()).step << ")";
+  }
   msg << "; lower train.lr or check the data";
   TORCH_CHECK(false, msg.str());
 }

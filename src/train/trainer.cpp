@@ -1,6 +1,7 @@
 #include "selfsup/train/trainer.h"
 
 #include <cmath>
+#include <limits>
 #include <iostream>
 
 #include "selfsup/core/runtime.h"
@@ -66,6 +67,8 @@ Trainer::Trainer(const Config& cfg, methods::Method method, BatchSource& loader,
   }
   add_hook(std::make_unique<ProgressLog>(dir_, options_.log_every_steps(), options_.progress()));
   add_hook(std::make_unique<CheckpointPolicy>(options_.checkpoint_every_steps(), [this](const LoopState& s) {
+    if (dir_.empty()) return;
+    nan_guard_.check_weights(*method_, &optimizer_->impl(), s);
     dir_.save_checkpoint(*method_, &optimizer_->impl(), CheckpointState{s.step, s.total, s.seconds(), cfg_.dump()});
   }));
 }
@@ -74,6 +77,9 @@ LoopState Trainer::begin() {
   LoopState s;
   s.steps_per_epoch = loader_.steps_per_epoch();
   TORCH_CHECK(s.steps_per_epoch > 0, "an epoch has no batches (training set ", loader_.dataset_size(), " images)");
+  TORCH_CHECK(options_.max_steps() > 0 || options_.epochs() <= std::numeric_limits<int64_t>::max() / s.steps_per_epoch,
+              "train.epochs (", options_.epochs(), ") of ", s.steps_per_epoch,
+              " steps each is more steps than can be counted; use train.max_steps or fewer epochs");
   s.planned = options_.max_steps() > 0 ? options_.max_steps() : options_.epochs() * s.steps_per_epoch;
   s.total = s.planned;
   if (dir_.resuming()) {

@@ -117,25 +117,40 @@ INSTANTIATE_TEST_SUITE_P(Methods, Resume,
                                            ResumeCase{"byol", 1}),
                          [](const auto& info) { return info.param.method + "_threads" + std::to_string(info.param.threads); });
 
-TEST(Trainer, DivergenceStopsWithAClearError) {
-  auto cfg = trainutil::tiny_config("simclr");
-  cfg.set("train.lr=1e30");
-  const auto dir = trainutil::fresh_dir("nan");
-  auto run = trainutil::build_run(cfg, train::TrainerOptions().max_steps(20).checkpoint_every_steps(1).progress(false),
-                                  dir);
-  int64_t finite_steps = 0;
-  run->trainer->on_step([&](int64_t step, double, const methods::StepOutput&) { finite_steps = step; });
-  try {
-    run->trainer->fit();
-    FAIL() << "a run with lr 1e30 finished without an error";
-  } catch (const c10::Error& e) {
-    const auto msg = e.msg();
+// A diverging run stops with one line naming the step and the last good checkpoint, and that
+// checkpoint holds only finite values: weights that went to infinity while the loss was still
+// finite are never written over it.
+TEST(Trainer, DivergenceStopsWithAClearErrorAndKeepsAFiniteCheckpoint) {
+  for (const char* lr : {"train.lr=1e30", "train.lr=1e6"}) {
+    auto cfg = trainutil::tiny_config("simclr");
+    cfg.set(lr);
+    const auto dir = trainutil::fresh_dir("nan");
+    auto run = trainutil::build_run(cfg, train::TrainerOptions().max_steps(20).checkpoint_every_steps(1).progress(false),
+                                    dir);
+    int64_t steps = 0;
+    run->trainer->on_step([&](int64_t step, double, const methods::StepOutput&) { steps = step; });
+    std::string msg;
+    try {
+      run->trainer->fit();
+    } catch (const c10::Error& e) {
+      msg = e.msg();
+    }
+    ASSERT_FALSE(msg.empty()) << lr << ": the run finished without an error";
+    EXPECT_LT(steps, 20) << lr;
     EXPECT_TRUE(msg.find("NaN") != std::string::npos || msg.find("infinite") != std::string::npos) << msg;
-    EXPECT_NE(msg.find("at step " + std::to_string(finite_steps + 1)), std::string::npos) << msg;
-    EXPECT_NE(msg.find(dir + "/last.ckpt"), std::string::npos) << "the last good checkpoint is not named: " << msg;
+    EXPECT_TRUE(msg.find("at step " + std::to_string(steps)) != std::string::npos ||
+                msg.find("at step " + std::to_string(steps + 1)) != std::string::npos)
+        << msg;
+    const auto saved = train::peek_checkpoint(dir + "/last.ckpt").step;
+    EXPECT_NE(msg.find("the last good checkpoint is " + dir + "/last.ckpt (step " + std::to_string(saved) + ")"),
+              std::string::npos)
+        << msg;
+    auto fresh = trainutil::build_run(cfg, train::TrainerOptions().max_steps(20).progress(false));
+    train::load_checkpoint(dir + "/last.ckpt", *fresh->method, &fresh->trainer->optimizer().impl());
+    std::string where;
+    EXPECT_TRUE(train::all_finite(*fresh->method, &fresh->trainer->optimizer().impl(), &where))
+        << lr << ": the checkpoint of step " << saved << " holds a non-finite " << where;
   }
-  EXPECT_LT(finite_steps, 20);
-  EXPECT_EQ(train::peek_checkpoint(dir + "/last.ckpt").step, finite_steps);
 }
 
 TEST(Trainer, WritesMetricsLinesAndHonoursMaxSteps) {

@@ -124,20 +124,27 @@ class StopRule {
   double limit_;
 };
 
-/// Stops the run on a NaN or infinite loss with one line naming the step, the epoch and the last
-/// good checkpoint.
+/// Stops the run on a NaN or infinite loss, or on weights that became non-finite, with one line
+/// naming the step, the epoch and the last good checkpoint (never overwritten by a bad state).
 class NanGuard {
  public:
   explicit NanGuard(const RunDir& dir) : dir_(dir) {}
   void check(double loss, const LoopState& s) const;
+  void check_weights(torch::nn::Module& model, torch::optim::Optimizer* optimizer, const LoopState& s) const;
 
  private:
+  [[noreturn]] void stop(const std::string& what, const LoopState& s) const;
   const RunDir& dir_;
 };
 
 /// Installs SIGINT/SIGTERM handlers that ask running trainers to stop cleanly (checkpoint, then
-/// return) instead of dying mid-step.
+/// return) instead of dying mid-step, and the evaluation to stop within a second.
 void install_stop_handlers();  // also clears an earlier stop request
 bool stop_requested();
+/// The signal that asked to stop (SIGINT, SIGTERM), 0 when none did.
+int stop_signal();
+/// Throws "stopped by SIGINT during <during>" when a signal asked to stop: long loops outside
+/// the trainer (the evaluation) call it between their steps.
+void throw_if_stop_requested(const char* during);
 
 }  // namespace selfsup::train
