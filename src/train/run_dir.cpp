@@ -1,6 +1,13 @@
 #include "selfsup/train/run_dir.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 
 #include "selfsup/dist/dist.h"
 
@@ -14,6 +21,22 @@ constexpr const char* kMetrics = "metrics.jsonl";
 constexpr const char* kCheckpoint = "last.ckpt";
 constexpr const char* kSummary = "summary.json";
 constexpr const char* kRunFiles[] = {kConfig, kMetrics, kCheckpoint, kSummary};
+// Held with flock() by the live run: the kernel releases it when the process dies, however.
+constexpr const char* kLock = "run.lock";
+
+/// The pid written in a folder's lock file when a live process holds it, else 0.
+long lock_holder(const std::string& lock_path) {
+  const int fd = ::open(lock_path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  long pid = 0;
+  if (::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
+    std::ifstream in(lock_path);
+    in >> pid;
+    if (pid <= 0) pid = -1;
+  }
+  ::close(fd);
+  return pid;
+}
 
 }  // namespace
 
@@ -26,6 +49,10 @@ RunDir::RunDir(std::string path, RunMode mode) : path_(std::move(path)), mode_(m
   TORCH_CHECK(!path_.empty(), "a run needs an output folder (--out)");
   std::error_code ec;
   TORCH_CHECK(!fs::exists(path_, ec) || fs::is_directory(path_, ec), "--out ", path_, " is a file, not a folder");
+  if (const long pid = lock_holder(file(kLock))) {
+    TORCH_CHECK(false, "--out ", path_, " is in use by a run that is still going",
+                pid > 0 ? " (process " + std::to_string(pid) + ")" : std::string(), ": wait for it or stop it first");
+  }
   if (mode_ == RunMode::kResume) {
     TORCH_CHECK(has_checkpoint(), "--resume: no checkpoint at ", checkpoint_path());
   } else if (mode_ == RunMode::kFresh) {
@@ -59,6 +86,28 @@ Config RunDir::saved_config() const {
 void RunDir::start(const Config& cfg) {
   if (empty() || !dist::is_main()) return;
   fs::create_directories(path_);
+  const int fd = ::open(file(kLock).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  TORCH_CHECK(fd >= 0, "cannot create ", file(kLock), ": ", std::strerror(errno));
+  lock_ = std::shared_ptr<int>(new int(fd), [](int* f) {
+    ::close(*f);
+    delete f;
+  });
+  TORCH_CHECK(::flock(fd, LOCK_EX | LOCK_NB) == 0, "--out ", path_,
+              " is in use by a run that is still going: wait for it or stop it first");
+  const std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
+    TORCH_CHECK(false, "cannot write ", file(kLock), ": ", std::strerror(errno));
+  }
+  // Under the lock no other run writes here: temporary files are what a killed run left.
+  for (const auto& e : fs::directory_iterator(path_)) {
+    const auto name = e.path().filename().string();
+    for (const char* f : kRunFiles) {
+      if (name.rfind(std::string(f) + ".tmp.", 0) == 0) {
+        std::error_code ec;
+        fs::remove(e.path(), ec);
+      }
+    }
+  }
   if (mode_ == RunMode::kOverwrite) {
     for (const char* f : kRunFiles) {
       std::error_code ec;

@@ -3,7 +3,9 @@
 // per logged step, the checkpoint a run resumes from and the final summary. Every command that
 // trains writes through it, so a folder is never shared by two runs by accident: a fresh run
 // refuses a folder that holds another run's files unless told to overwrite them or to resume
-// that run. Only rank 0 of a distributed run writes; every write is atomic or append-only.
+// that run, and a run holds a lock on its folder while it lives, so a second command (even one
+// told to --resume or --overwrite) cannot write into a folder a run is still writing. Only rank 0
+// of a distributed run writes; every write is atomic or append-only.
 #include <torch/torch.h>
 
 #include <fstream>
@@ -30,7 +32,8 @@ class RunDir {
   /// No folder: nothing is read or written (library calls and tests that need no files).
   RunDir() = default;
   /// Checks `path` for a run in `mode`, reading only (so every rank may check before they meet):
-  /// kFresh refuses a folder with another run's files, naming them, kResume needs its checkpoint.
+  /// a folder a live run holds is refused in every mode, kFresh refuses a folder with another
+  /// run's files, naming them, kResume needs its checkpoint.
   RunDir(std::string path, RunMode mode);
 
   bool empty() const { return path_.empty(); }
@@ -39,7 +42,8 @@ class RunDir {
   /// The config the run started with, kept in its checkpoint: a resumed run continues with it.
   Config saved_config() const;
 
-  /// Rank 0 starts the folder: removes the files of the run it overwrites, writes the config and,
+  /// Rank 0 starts the folder: takes its lock for the life of this object, removes temporary
+  /// files a killed run left and the files of the run it overwrites, writes the config and,
   /// unless resuming, starts the metrics afresh.
   void start(const Config& cfg);
   /// Appends one JSON line to the metrics (rank 0).
@@ -60,6 +64,7 @@ class RunDir {
   std::string path_;
   RunMode mode_ = RunMode::kFresh;
   std::shared_ptr<std::ofstream> metrics_;
+  std::shared_ptr<int> lock_;  // the lock file's descriptor, closed (and the lock released) last
 };
 
 }  // namespace selfsup::train
