@@ -2,7 +2,9 @@
 
 #include <c10/util/Exception.h>
 
+#include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 namespace selfsup {
@@ -47,9 +49,32 @@ Config::Config() : root_(YAML::NodeType::Map), source_("<empty>") {}
 Config::Config(YAML::Node root, std::string source) : root_(std::move(root)), source_(std::move(source)) {
   if (!root_.IsDefined() || root_.IsNull()) root_ = YAML::Node(YAML::NodeType::Map);
   TORCH_CHECK(root_.IsMap(), "config ", source_, " must be a YAML mapping at the top level");
+  check_duplicates(root_, "");
+}
+
+// yaml-cpp keeps both pairs of a key given twice and its lookups return the first: a second
+// `train:` block or a repeated key would silently lose.
+void Config::check_duplicates(const YAML::Node& n, const std::string& prefix) const {
+  if (n.IsSequence()) {
+    for (const auto& item : n) check_duplicates(item, prefix);
+    return;
+  }
+  if (!n.IsMap()) return;
+  std::map<std::string, int> seen;
+  for (const auto& kv : n) {
+    const std::string k = kv.first.Scalar();
+    const std::string key = prefix.empty() ? k : prefix + "." + k;
+    const int line = kv.first.Mark().line + 1;
+    auto [it, fresh] = seen.emplace(k, line);
+    TORCH_CHECK(fresh, "config ", source_, ": key '", key, "' is given twice (line ", it->second, " and line ", line,
+                ")");
+    check_duplicates(kv.second, key);
+  }
 }
 
 Config Config::load(const std::string& path) {
+  std::error_code ec;
+  TORCH_CHECK(!std::filesystem::is_directory(path, ec), "config ", path, " is a folder, not a YAML file");
   std::ifstream in(path);
   TORCH_CHECK(in.good(), "cannot open config file '", path, "'");
   std::stringstream ss;
@@ -97,6 +122,7 @@ void Config::set(const std::string& assignment) {
   TORCH_CHECK(eq != std::string::npos && eq > 0, "--set expects key=value, got '", assignment, "'");
   const std::string key = assignment.substr(0, eq);
   const std::string text = assignment.substr(eq + 1);
+  TORCH_CHECK(!text.empty(), "--set ", key, "= has no value (to keep the default, leave the key out)");
   YAML::Node value;
   try {
     value = YAML::Load(text);

@@ -57,6 +57,23 @@ TEST(Config, MissingFileNamesThePath) {
   }
 }
 
+// A repeated key would otherwise keep one of its values silently.
+TEST(Config, DuplicateKeysNameTheKeyAndBothLines) {
+  for (const auto& [text, expected] : std::vector<std::pair<std::string, std::string>>{
+           {"train:\n  lr: 1\n  lr: 2\n", "'train.lr' is given twice (line 2 and line 3)"},
+           {"a: 1\nb: {c: 1, c: 2}\n", "'b.c' is given twice"},
+           {"a: 1\na: {x: 2}\n", "'a' is given twice (line 1 and line 2)"},
+           {"l: [{k: 1, k: 2}]\n", "'l.k' is given twice"}}) {
+    try {
+      Config::parse(text);
+      FAIL() << "accepted " << text;
+    } catch (const c10::Error& e) {
+      EXPECT_NE(e.msg().find(expected), std::string::npos) << e.msg();
+    }
+  }
+  EXPECT_NO_THROW(Config::parse("a: {k: 1}\nb: {k: 2}\nl: [{k: 1}, {k: 2}]\n"));
+}
+
 TEST(Runtime, DerivedSeedsDifferPerStream) {
   EXPECT_NE(selfsup::derive_seed(1, "data"), selfsup::derive_seed(1, "augment"));
   EXPECT_EQ(selfsup::derive_seed(1, "data"), selfsup::derive_seed(1, "data"));

@@ -43,6 +43,7 @@ class Config {
 
  private:
   YAML::Node find(const std::string& key) const;
+  void check_duplicates(const YAML::Node& n, const std::string& prefix) const;
   [[noreturn]] void type_error(const std::string& key, const char* expected) const;
   YAML::Node root_;
   std::string source_;
