@@ -42,7 +42,11 @@ void init_runtime(int threads) {
   }();
   (void)allocator_fixed;
 #endif
-  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // Far more threads than cores only slows a run (and tens of thousands never start it).
+  TORCH_CHECK(threads <= 4 * cores, "train.threads (", threads, ") is more than 4x this machine's ", cores,
+              " cores; use 0 for all cores");
+  if (threads <= 0) threads = cores;
   at::set_num_threads(threads);
 }
 

@@ -112,6 +112,8 @@ DataSplits load_dataset(const selfsup::Config& cfg) {
   TORCH_CHECK(limit >= 0, "data.limit must be >= 0 (0 = all), got ", limit);
   auto s = load_dataset(name, root);
   if (limit > 0) s.train = s.train.head(limit);
+  TORCH_CHECK(s.train.size() > 0, "data set ", name, ": the training set is empty",
+              root.empty() ? std::string() : " (data.root " + root + ")");
   return s;
 }
 

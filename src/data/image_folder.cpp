@@ -3,6 +3,8 @@
 #include <ATen/Parallel.h>
 #include <c10/util/Exception.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cstring>
@@ -132,6 +134,12 @@ void decode_into(const std::string& path, int64_t channels, int width, int heigh
 Dataset decode(const Folder& f, int64_t channels, int64_t height, int64_t width,
                const std::vector<std::string>& classes, const std::string& name) {
   const int64_t n = static_cast<int64_t>(f.entries.size());
+  // Decoded whole into memory: refuse a folder that would take more than half of it, up front.
+  const double bytes = static_cast<double>(n) * channels * height * width;
+  const double ram = static_cast<double>(::sysconf(_SC_PHYS_PAGES)) * static_cast<double>(::sysconf(_SC_PAGE_SIZE));
+  TORCH_CHECK(ram <= 0 || bytes <= 0.5 * ram, f.dir, ": ", n, " images of ", channels, "x", height, "x", width,
+              " take ", bytes / (1 << 30), " GiB decoded, more than half of this machine's ", ram / (1 << 30),
+              " GiB of memory");
   Dataset d;
   d.images = torch::empty({n, channels, height, width}, torch::kUInt8);
   d.labels = torch::empty({n}, torch::kLong);

@@ -37,6 +37,9 @@ int parse_nproc(const std::string& v) {
     used = 0;
   }
   TORCH_CHECK(used == v.size() && !v.empty() && n > 0, "--nproc must be a positive integer, got '", v, "'");
+  // Local processes share this machine's cores: one each at the most.
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  TORCH_CHECK(n <= cores, "--nproc ", n, " is more than this machine's ", cores, " cores");
   return n;
 }
 

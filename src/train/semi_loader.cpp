@@ -5,8 +5,12 @@
 namespace selfsup::train {
 namespace {
 
-data::Dataset repeated_to_fill(const data::Dataset& d, int64_t batch) {
+data::Dataset repeated_to_fill(const data::Dataset& d, int64_t batch, int64_t unlabeled) {
   TORCH_CHECK(d.size() > 0, "the labeled set is empty (data.labels_per_class must be positive)");
+  // Checked before the labeled set is repeated to fill a batch: a batch larger than the whole
+  // training set is a mistake, and repeating to fill it could take any amount of memory.
+  TORCH_CHECK(batch > 0 && batch <= d.size() + unlabeled, "train.batch_size (", batch,
+              ") must be between 1 and the training set's ", d.size() + unlabeled, " images");
   if (d.size() >= batch) return d;
   const int64_t times = (batch + d.size() - 1) / d.size();
   return d.subset(torch::arange(d.size(), torch::kLong).repeat({times}));
@@ -39,7 +43,7 @@ SemiViews semi_views_from_config(const Config& cfg, const std::vector<std::strin
 SemiLoader::SemiLoader(const data::Dataset& labeled, const data::Dataset& unlabeled, augment::ViewSet labeled_views,
                        augment::ViewSet unlabeled_views, const Normalization& norm, SemiLoaderOptions o,
                        torch::Device device)
-    : labeled_(repeated_to_fill(labeled, o.batch_size()), std::move(labeled_views), norm,
+    : labeled_(repeated_to_fill(labeled, o.batch_size(), unlabeled.size()), std::move(labeled_views), norm,
                LoaderOptions()
                    .batch_size(o.batch_size())
                    .seed(derive_seed(o.seed(), "labeled"))

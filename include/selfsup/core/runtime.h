@@ -9,7 +9,8 @@ namespace selfsup {
 
 /// Stops glibc malloc from returning LibTorch's large per-step buffers to the OS (which made every
 /// training step page-fault them back in: 4.7x slower here), and sets the intra-op thread count
-/// (Debian's LibTorch starts with one). threads <= 0 means "all cores". Idempotent.
+/// (Debian's LibTorch starts with one). threads <= 0 means "all cores"; more than 4x the cores is
+/// refused. Idempotent.
 void init_runtime(int threads);
 
 /// Whether this CPU computes bf16 matrix products natively (AVX512-BF16 or AMX-BF16). Without
