@@ -1,6 +1,7 @@
 #include "selfsup/eval/evaluate.h"
 
 #include "selfsup/data/splits.h"
+#include "selfsup/train/hooks.h"
 
 namespace selfsup::eval {
 
@@ -13,6 +14,7 @@ torch::Tensor extract_features(const std::function<torch::Tensor(const torch::Te
   c10::InferenceMode guard;
   std::vector<torch::Tensor> out;
   for (int64_t i = 0; i < images_u8.size(0); i += batch_size) {
+    train::throw_if_stop_requested("the evaluation");
     auto x = images_u8.slice(0, i, std::min(i + batch_size, images_u8.size(0))).to(device);
     out.push_back(encode(norm.apply(x.to(torch::kFloat32).div_(255.0))).to(torch::kFloat32).cpu());
   }
@@ -35,6 +37,7 @@ torch::Tensor knn_predict(const torch::Tensor& train_features, const torch::Tens
   auto labels = train_labels.to(bank.device());
   std::vector<torch::Tensor> preds;
   for (int64_t i = 0; i < q.size(0); i += o.chunk()) {
+    train::throw_if_stop_requested("the evaluation");
     auto sim = torch::mm(q.slice(0, i, std::min(i + o.chunk(), q.size(0))), bank.t());
     auto top = sim.topk(k, 1);
     auto weights = (std::get<0>(top) / o.temperature()).exp();
@@ -88,6 +91,7 @@ Fitted fit_logistic(const torch::Tensor& x, const torch::Tensor& y, int64_t num_
                                       .tolerance_change(1e-9)
                                       .line_search_fn("strong_wolfe"));
   auto closure = [&] {
+    train::throw_if_stop_requested("the evaluation");
     opt.zero_grad();
     auto loss = F::cross_entropy(torch::addmm(b, x, w), y) + 0.5 * l2 * w.pow(2).sum();
     loss.backward();

@@ -5,6 +5,7 @@
 #include "selfsup/data/splits.h"
 #include "selfsup/eval/evaluate.h"
 #include "selfsup/train/optim.h"
+#include "selfsup/train/hooks.h"
 
 namespace selfsup::eval {
 
@@ -39,6 +40,7 @@ FinetuneResult finetune(const nets::Backbone& encoder, const data::Dataset& trai
   torch::Tensor order;
   int64_t pos = n;
   for (int64_t step = 0; step < o.steps(); ++step) {
+    train::throw_if_stop_requested("the evaluation");
     if (pos + bs > n) {
       order = torch::randperm(n, gen, torch::kLong);
       pos = 0;

@@ -1,5 +1,7 @@
 #include "selfsup/eval/propagate.h"
 
+#include "selfsup/train/hooks.h"
+
 namespace selfsup::eval {
 
 namespace F = torch::nn::functional;
@@ -14,6 +16,7 @@ KnnGraph knn_graph(const torch::Tensor& features, const KnnGraphOptions& o) {
   auto z = F::normalize(features.to(torch::kFloat32), F::NormalizeFuncOptions().dim(1));
   std::vector<torch::Tensor> index, weight;
   for (int64_t start = 0; start < n; start += o.chunk()) {
+    train::throw_if_stop_requested("the evaluation");
     const int64_t rows = std::min(o.chunk(), n - start);
     auto sim = torch::mm(z.slice(0, start, start + rows), z.t());
     // A node is not its own neighbour (nor is its duplicate's slot taken by it).
@@ -69,6 +72,7 @@ torch::Tensor label_propagation(const KnnGraph& graph, const torch::Tensor& seed
   y.index_put_({idx, lab}, 1.0);
   auto z = y.clone();
   for (int64_t it = 0; it < o.iterations(); ++it) {
+    train::throw_if_stop_requested("the evaluation");
     z = o.alpha() * inv_sqrt_deg * symmetric_product(graph, inv_sqrt_deg * z) + (1 - o.alpha()) * y;
   }
   auto mass = z.sum(0, true);

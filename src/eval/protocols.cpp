@@ -43,6 +43,12 @@ void EvalOptions::check() const {
               propagate_labels_per_class());
   TORCH_CHECK(finetune_labels_per_class() > 0, "eval.finetune_labels_per_class must be positive, got ",
               finetune_labels_per_class());
+  TORCH_CHECK(knn_k() > 0, "eval.knn_k must be positive, got ", knn_k());
+  TORCH_CHECK(std::isfinite(knn_temperature()) && knn_temperature() > 0, "eval.knn_temperature must be positive, got ",
+              knn_temperature());
+  TORCH_CHECK(linear_max_iter() > 0, "eval.linear_max_iter must be positive, got ", linear_max_iter());
+  TORCH_CHECK(finetune_steps() > 0, "eval.finetune_steps must be positive, got ", finetune_steps());
+  TORCH_CHECK(propagate_k() > 0, "eval.propagate_k must be positive, got ", propagate_k());
   for (const auto& p : protocols()) {
     TORCH_CHECK(p == "knn" || p == "linear" || p == "finetune" || p == "propagate", "unknown evaluation protocol '", p,
                 "' (expected knn, linear, finetune or propagate)");

@@ -1,11 +1,24 @@
 #include "common.h"
 
+#include <algorithm>
 #include <thread>
 
 #include "selfsup/core/runtime.h"
 #include "selfsup/dist/dist.h"
 
 namespace selfsup::run::detail {
+
+Config config_of_run(const train::RunDir& dir, Config cfg, const std::vector<methods::Kind>& kinds,
+                     const char* command) {
+  if (!dir.resuming()) return cfg;
+  cfg = dir.saved_config();  // a run continues with the config it started with
+  const auto name = cfg.get<std::string>("method.name", "");
+  const auto kind = methods::Registry::instance().get(name).kind;
+  TORCH_CHECK(std::find(kinds.begin(), kinds.end(), kind) != kinds.end(), "--resume: the run in ", dir.path(),
+              " trains ", name, " (", methods::kind_name(kind), "), which `selfsup ", command, "` does not; resume it ",
+              "with the command that started it");
+  return cfg;
+}
 
 bool join_ranks(const Config& cfg) {
   dist::init(dist::DistOptions::from_env().timeout_seconds(cfg.get<double>("dist.timeout_seconds", 120.0)));
@@ -30,6 +43,16 @@ Context setup(const Config& cfg) {
 
 train::TrainerOptions trainer_options(const Config& cfg, const RunOptions& ro) {
   return train::TrainerOptions::from_config(cfg).time_limit(ro.time_limit).progress(!ro.quiet);
+}
+
+nlohmann::json evaluated(const train::RunDir& dir, const std::function<nlohmann::json()>& evaluate) {
+  try {
+    return evaluate();
+  } catch (const c10::Error& e) {
+    if (!train::stop_requested()) throw;
+    TORCH_CHECK(false, e.msg(), "; the trained model is saved in ", dir.checkpoint_path(),
+                " (`selfsup eval --checkpoint ", dir.path(), "` scores it)");
+  }
 }
 
 nlohmann::json train_summary(const Config& cfg, const Context& c, const train::TrainResult& r) {

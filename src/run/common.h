@@ -2,15 +2,23 @@
 // The steps every training command takes in the same way: joining the other ranks, the process
 // setup (threads, seed, device), the data and its normalisation, and the part of the summary that
 // describes the training.
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "selfsup/core/config.h"
 #include "selfsup/data/dataset.h"
+#include "selfsup/methods/method.h"
 #include "selfsup/run/options.h"
 #include "selfsup/train/loader.h"
+#include "selfsup/train/run_dir.h"
 #include "selfsup/train/trainer.h"
 
 namespace selfsup::run::detail {
+
+/// The config a run starts with: `cfg`, or when it resumes the one saved in its folder, whose
+/// method must be one `command` trains (`kinds`).
+Config config_of_run(const train::RunDir& dir, Config cfg, const std::vector<methods::Kind>& kinds,
+                     const char* command);
 
 /// Joins the run's other processes, if launched as one of several ranks (torchrun's variables or
 /// --nproc), with dist.timeout_seconds; returns dist.sync_batchnorm.
@@ -28,6 +36,9 @@ Context setup(const Config& cfg);
 
 /// The trainer's options from the config and the command's.
 train::TrainerOptions trainer_options(const Config& cfg, const RunOptions& ro);
+
+/// The evaluation's figures; when a signal stops it, the error says where the trained model is.
+nlohmann::json evaluated(const train::RunDir& dir, const std::function<nlohmann::json()>& evaluate);
 
 /// method, dataset, steps, total_steps, train_seconds, stopped_early, final_loss, threads,
 /// processes.

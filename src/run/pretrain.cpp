@@ -12,16 +12,18 @@
 #include "selfsup/train/trainer.h"
 
 namespace selfsup::run {
+namespace {
+const std::vector<methods::Kind> kKinds{methods::Kind::kSelfSupervised, methods::Kind::kSupervised};
+}  // namespace
 
 nlohmann::json pretrain(Config cfg, const RunOptions& ro) {
   train::RunDir dir(ro.out_dir, train::run_mode(ro.resume, ro.overwrite));
-  if (dir.resuming()) cfg = dir.saved_config();  // a run continues with the config it started with
+  cfg = detail::config_of_run(dir, std::move(cfg), kKinds, "pretrain");
   const bool sync_bn = detail::join_ranks(cfg);
   auto c = detail::setup(cfg);
   const auto& train_set = c.data.train;
   seed_everything(derive_seed(c.seed, "init"));
-  auto method = methods::make_method(cfg, {train_set.channels(), train_set.height(), train_set.num_classes()},
-                                     {methods::Kind::kSelfSupervised, methods::Kind::kSupervised});
+  auto method = methods::make_method(cfg, {train_set.channels(), train_set.height(), train_set.num_classes()}, kKinds);
   method->to(c.device);
   if (sync_bn) nets::set_sync_batchnorm(*method, true);
 
@@ -53,9 +55,11 @@ nlohmann::json pretrain(Config cfg, const RunOptions& ro) {
   if (ro.evaluate && !train::stop_requested()) {
     method->eval();
     const auto encoder = method->encoder();
-    summary.update(eval::run_protocols([&](const torch::Tensor& x) { return encoder->forward(x); },
-                                       eval::scored_split(c.data, eval_options, c.seed), c.norm, c.device,
-                                       eval_options, c.seed, encoder));
+    summary.update(detail::evaluated(dir, [&] {
+      return eval::run_protocols([&](const torch::Tensor& x) { return encoder->forward(x); },
+                                 eval::scored_split(c.data, eval_options, c.seed), c.norm, c.device, eval_options,
+                                 c.seed, encoder);
+    }));
   }
   dir.write_summary(summary);
   return summary;

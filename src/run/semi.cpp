@@ -15,7 +15,8 @@ namespace selfsup::run {
 
 nlohmann::json semi(Config cfg, const RunOptions& ro, const std::string& init) {
   train::RunDir dir(ro.out_dir, train::run_mode(ro.resume, ro.overwrite));
-  if (dir.resuming()) cfg = dir.saved_config();  // a run continues with the config it started with
+  cfg = detail::config_of_run(dir, std::move(cfg), {methods::Kind::kSemiSupervised, methods::Kind::kSupervised},
+                              "semi");
   const bool sync_bn = detail::join_ranks(cfg);
   auto c = detail::setup(cfg);
   const int64_t per_class = cfg.get<int64_t>("data.labels_per_class", 10);
@@ -62,7 +63,8 @@ nlohmann::json semi(Config cfg, const RunOptions& ro, const std::string& init) {
   s["steps_per_second"] = result.train_seconds > 0 ? result.steps / result.train_seconds : 0.0;
   if (!dist::is_main()) return s;  // rank 0 alone evaluates and writes the summary
   if (ro.evaluate && !train::stop_requested()) {
-    s.update(eval::classifier_report(*method, {val, c.data.test, unlabeled}, c.norm, c.device));
+    s.update(detail::evaluated(
+        dir, [&] { return eval::classifier_report(*method, {val, c.data.test, unlabeled}, c.norm, c.device); }));
     std::cerr << "test accuracy " << s["test_acc"] << " (EMA " << s["test_acc_ema"] << "), validation " << s["val_acc"]
               << " (EMA " << s["val_acc_ema"] << ")\n";
   }
