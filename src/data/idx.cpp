@@ -62,7 +62,11 @@ torch::Tensor read_idx_images(const std::string& path) {
   const auto dims = read_header(in, kIdxImages, "image");
   const int64_t n = dims[0], h = dims[1], w = dims[2];
   // Bounds keep a garbage header from overflowing the size computation.
-  TORCH_CHECK(n < (int64_t{1} << 31) && h > 0 && w > 0 && h * w <= (int64_t{1} << 24), path,
+  // Each dimension is below 2^32, so h and w are bounded alone before their product is formed.
+  constexpr int64_t kMaxPixels = int64_t{1} << 24;
+  TORCH_CHECK(n < (int64_t{1} << 31) && h > 0 && w > 0 && h <= kMaxPixels && w <= kMaxPixels &&
+                  h * w <= kMaxPixels,
+              path,
               ": implausible image dimensions ", n, "x", h, "x", w, " in the header");
   auto bytes = read_payload(in, n * h * w,
                             std::to_string(n) + " images of " + std::to_string(h) + "x" +

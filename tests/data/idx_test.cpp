@@ -222,6 +222,11 @@ TEST_F(DamagedIdx, ImplausibleHeaderDoesNotAllocate) {
   bad = images_;
   bad[8] = 0x7f;  // rows ~2 billion
   expect_message(load(bad, labels_, false), {dir_ / "img", "implausible image dimensions"});
+  // Rows and columns near 2^32: their product overflows int64 unless each is bounded first
+  // (found by fuzz_idx; the sanitizer build reports the overflow).
+  bad = images_;
+  for (int i : {8, 9, 10, 12, 13, 14}) bad[i] = 0xe7;
+  expect_message(load(bad, labels_, false), {dir_ / "img", "implausible image dimensions"});
 }
 
 }  // namespace
