@@ -8,6 +8,18 @@
 
 #include "commands.h"
 #include "selfsup/dist/launch.h"
+#include "selfsup/train/hooks.h"
+
+namespace {
+
+/// A run a signal stopped (its checkpoint saved) exits 128 + the signal, as a shell reports a
+/// process killed by it, so a job chain can tell it from a finished run.
+int stopped_exit_code(int otherwise) {
+  const int sig = selfsup::train::stop_signal();
+  return sig != 0 ? 128 + sig : otherwise;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"selfsup: self-supervised and semi-supervised learning on LibTorch"};
@@ -28,13 +40,16 @@ int main(int argc, char** argv) {
     for (auto& a : args) rest.push_back(a.data());
     app.parse(static_cast<int>(rest.size()), rest.data());
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    // One line, as every other refusal: CLI11's own report adds a second.
+    std::cerr << "error: " << e.what() << std::endl;
+    return e.get_exit_code();
   } catch (const c10::Error& e) {
     std::cerr << "error: " << e.msg() << std::endl;
-    return 1;
+    return stopped_exit_code(1);
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << std::endl;
-    return 1;
+    return stopped_exit_code(1);
   }
-  return 0;
+  return stopped_exit_code(0);
 }

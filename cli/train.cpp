@@ -1,4 +1,5 @@
 // selfsup pretrain | semi | eval | methods
+#include <cmath>
 #include <iostream>
 
 #include "commands.h"
@@ -32,11 +33,21 @@ Config resolve_config(const RunFlags& f) {
 }
 
 void add_run_flags(CLI::App* cmd, RunFlags& f) {
+  // CLI11's NonNegativeNumber prints the whole range of a double in its message.
+  const CLI::Validator not_negative(
+      [](std::string& v) -> std::string {
+        double x = 0;
+        if (!CLI::detail::lexical_cast(v, x) || !(x >= 0)) return "must be a number >= 0, got " + v;
+        return {};
+      },
+      "NUMBER >= 0");
   cmd->add_option("--config", f.config, "YAML config (e.g. configs/fashion_mnist/simclr.yaml)");
   cmd->add_option("--out", f.out, "the run's folder: its config, metrics, checkpoint and summary");
   cmd->add_option("--set", f.sets, "override a config key: --set train.lr=0.5 (repeatable)");
-  cmd->add_option("--seed", f.seed, "seed for data order, augmentation and initialisation");
-  cmd->add_option("--time-limit", f.time_limit, "stop training cleanly after this many seconds, then evaluate");
+  cmd->add_option("--seed", f.seed, "seed for data order, augmentation and initialisation")
+      ->check(not_negative);
+  cmd->add_option("--time-limit", f.time_limit, "stop training cleanly after this many seconds, then evaluate")
+      ->check(not_negative);
   cmd->add_flag("--resume", f.resume, "continue the run in --out from its last checkpoint");
   cmd->add_flag("--overwrite", f.overwrite, "replace the run in --out (a folder holding a run is refused otherwise)");
   cmd->add_flag("--no-eval", f.no_eval, "skip the evaluation at the end");
@@ -48,6 +59,14 @@ void add_run_flags(CLI::App* cmd, RunFlags& f) {
 run::RunOptions start_run(const RunFlags& f, const char* command) {
   TORCH_CHECK(!f.config.empty() || f.resume, command, " needs --config FILE (or --resume with --out)");
   TORCH_CHECK(!f.out.empty(), command, " needs --out DIR");
+  if (f.resume) {
+    // A resumed run continues with the config saved in its checkpoint; an override would be lost.
+    std::string given = f.config.empty() ? "" : "--config " + f.config;
+    for (const auto& s : f.sets) given += (given.empty() ? "" : ", ") + ("--set " + s);
+    if (f.seed >= 0) given += (given.empty() ? "" : ", ") + std::string("--seed");
+    TORCH_CHECK(given.empty(), "--resume continues with the config saved in the run; drop ", given);
+  }
+  TORCH_CHECK(std::isfinite(f.time_limit), "--time-limit must be a number of seconds, got ", f.time_limit);
   train::install_stop_handlers();
   run::RunOptions ro;
   ro.out_dir = f.out;

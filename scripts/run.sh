@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/build.sh
-# Running the job again replaces runs/simclr, unless it is asked to --resume it.
-mode=--overwrite
-for a in "$@"; do if [ "$a" = --resume ]; then mode=; fi; done
-./build/selfsup pretrain --config configs/fashion_mnist/simclr.yaml --out runs/simclr --time-limit 900 $mode "$@"
+# Running the job again replaces runs/simclr, unless it is asked to --resume it (with the config
+# saved in the run).
+start=(--config configs/fashion_mnist/simclr.yaml --overwrite)
+for a in "$@"; do if [ "$a" = --resume ]; then start=(); fi; done
+./build/selfsup pretrain "${start[@]}" --out runs/simclr --time-limit 900 "$@"
