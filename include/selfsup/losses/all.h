@@ -1,5 +1,5 @@
 #pragma once
-// Every self-supervised and semi-supervised loss: functional forms in selfsup::functional,
+// Every self-supervised and semi-supervised loss and the weight regularizers: functional forms in selfsup::functional,
 // modules in selfsup::losses.
 #include "selfsup/losses/barlow_twins.h"
 #include "selfsup/losses/byol.h"
@@ -12,6 +12,7 @@
 #include "selfsup/losses/mixup.h"
 #include "selfsup/losses/nt_xent.h"
 #include "selfsup/losses/pseudo_label.h"
+#include "selfsup/losses/regularizers.h"
 #include "selfsup/losses/simmatch.h"
 #include "selfsup/losses/simsiam.h"
 #include "selfsup/losses/supcon.h"
