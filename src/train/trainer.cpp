@@ -119,6 +119,7 @@ void Trainer::step(LoopState& s) {
   nan_guard_.check(s.loss, s);
   out.loss.backward();
   dist::average_gradients(params_);
+  for (auto& h : hooks_) h->before_optimizer_step(s, out);
   if (options_.grad_clip() > 0) torch::nn::utils::clip_grad_norm_(params_, options_.grad_clip());
   optimizer_->step();
   s.lr = optimizer_->lr();

@@ -41,6 +41,9 @@ class TrainHook {
  public:
   virtual ~TrainHook() = default;
   virtual void before_run(LoopState&) {}
+  /// After backward and the gradient averaging, before clipping and the optimizer step: a hook
+  /// may add to the gradients (a regularizer's penalty) and to the step's metrics.
+  virtual void before_optimizer_step(LoopState&, methods::StepOutput&) {}
   /// After each optimizer step and the method's own after_optimizer_step.
   virtual void after_step(LoopState&) {}
   /// After the last step, when the loop ends without an error.
