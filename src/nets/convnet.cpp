@@ -83,6 +83,23 @@ double ConvNetImpl::forward_flops(int64_t height, int64_t width) const {
   return macs;
 }
 
+std::vector<std::pair<std::string, int64_t>> ConvNetImpl::conv_positions(int64_t height, int64_t width) const {
+  // The layout of `features`: per stage a max-pool (after the first), then conv, BN, Identity.
+  std::vector<std::pair<std::string, int64_t>> out;
+  int64_t index = 0;
+  for (size_t s = 0; s < options.channels().size(); ++s) {
+    if (s > 0) {
+      height /= 2;
+      width /= 2;
+      ++index;
+    }
+    for (int64_t b = 0; b < options.blocks_per_stage(); ++b, index += 3) {
+      out.emplace_back("features." + std::to_string(index), height * width);
+    }
+  }
+  return out;
+}
+
 void ConvNetImpl::pretty_print(std::ostream& stream) const {
   stream << "selfsup::nets::ConvNet(in_channels=" << options.in_channels()
          << ", channels=" << detail::format_list(options.channels())

@@ -122,6 +122,32 @@ double ResNetImpl::forward_flops(int64_t height, int64_t width) const {
   return macs;
 }
 
+std::vector<std::pair<std::string, int64_t>> ResNetImpl::conv_positions(int64_t height, int64_t width) const {
+  std::vector<std::pair<std::string, int64_t>> out;
+  if (options.cifar_stem()) {
+    out.emplace_back("conv1", height * width);
+  } else {
+    height = detail::conv_out(height, 7, 2, 3);
+    width = detail::conv_out(width, 7, 2, 3);
+    out.emplace_back("conv1", height * width);
+    height = detail::conv_out(height, 3, 2, 1);
+    width = detail::conv_out(width, 3, 2, 1);
+  }
+  for (size_t l = 0; l < layers.size(); ++l) {
+    const auto blocks = layers[l]->children();
+    for (size_t b = 0; b < blocks.size(); ++b) {
+      const auto& o = blocks[b]->as<BasicBlockImpl>()->options;
+      height = detail::conv_out(height, 3, o.stride(), 1);
+      width = detail::conv_out(width, 3, o.stride(), 1);
+      const std::string prefix = "layer" + std::to_string(l + 1) + "." + std::to_string(b) + ".";
+      out.emplace_back(prefix + "conv1", height * width);
+      out.emplace_back(prefix + "conv2", height * width);
+      if (blocks[b]->as<BasicBlockImpl>()->downsample) out.emplace_back(prefix + "downsample.0", height * width);
+    }
+  }
+  return out;
+}
+
 void ResNetImpl::pretty_print(std::ostream& stream) const {
   stream << "selfsup::nets::ResNet" << options.depth() << "(in_channels=" << options.in_channels()
          << ", width=" << options.width() << ", cifar_stem=" << std::boolalpha << options.cifar_stem()

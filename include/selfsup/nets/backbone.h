@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "selfsup/core/config.h"
@@ -24,6 +25,12 @@ class BackboneImpl : public torch::nn::Module {
   /// Multiply-accumulates of the convolutions and linear layers for one image of the given size
   /// (one multiply-add counts once, as fvcore does; BN, activations and pooling are not counted).
   virtual double forward_flops(int64_t height, int64_t width) const = 0;
+  /// The output positions (height x width) of each convolution for an image of the given size,
+  /// by the module's name inside the backbone ("features.0", "layer1.0.conv1"); empty where the
+  /// backbone does not say.
+  virtual std::vector<std::pair<std::string, int64_t>> conv_positions(int64_t height, int64_t width) const {
+    return {};
+  }
   /// A freshly initialised backbone of the same type and options (the basis of cloning).
   virtual Backbone rebuild() const = 0;
 

@@ -27,6 +27,7 @@ class ConvNetImpl : public BackboneBase<ConvNetImpl, ConvNetOptions> {
   torch::Tensor forward(torch::Tensor x) override;
   int64_t feature_dim() const override { return options.channels().back(); }
   double forward_flops(int64_t height, int64_t width) const override;
+  std::vector<std::pair<std::string, int64_t>> conv_positions(int64_t height, int64_t width) const override;
   void pretty_print(std::ostream& stream) const override;
 
   torch::nn::Sequential features{nullptr};

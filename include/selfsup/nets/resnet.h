@@ -53,6 +53,7 @@ class ResNetImpl : public BackboneBase<ResNetImpl, ResNetOptions> {
   torch::Tensor forward(torch::Tensor x) override;
   int64_t feature_dim() const override { return feature_dim_; }
   double forward_flops(int64_t height, int64_t width) const override;
+  std::vector<std::pair<std::string, int64_t>> conv_positions(int64_t height, int64_t width) const override;
   void pretty_print(std::ostream& stream) const override;
 
   torch::nn::Conv2d conv1{nullptr};
