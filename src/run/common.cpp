@@ -1,10 +1,13 @@
 #include "common.h"
 
 #include <algorithm>
+#include <iostream>
 #include <thread>
 
 #include "selfsup/core/runtime.h"
 #include "selfsup/dist/dist.h"
+#include "selfsup/nets/sparsity.h"
+#include "selfsup/train/regularize.h"
 
 namespace selfsup::run::detail {
 
@@ -67,6 +70,23 @@ nlohmann::json train_summary(const Config& cfg, const Context& c, const train::T
   s["threads"] = at::get_num_threads();
   s["processes"] = dist::world_size();
   return s;
+}
+
+bool add_regularization(const Config& cfg, methods::MethodImpl& method, train::Trainer& trainer) {
+  auto reg = train::regularization_from_config(cfg, method);
+  if (!reg) return false;
+  trainer.add_hook(std::move(reg));
+  return true;
+}
+
+nlohmann::json report_sparsity(const train::RunDir& dir, const methods::MethodImpl& method, int64_t image_size) {
+  const auto report = nets::sparsity_report(method, method.encoder().get(), image_size, image_size);
+  const auto j = report.to_json();
+  if (dist::is_main()) {
+    std::cerr << "sparsity per layer (" << image_size << "x" << image_size << " image):\n" << report.table();
+    dir.write_sparsity(j);
+  }
+  return j["total"];
 }
 
 }  // namespace selfsup::run::detail

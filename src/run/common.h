@@ -44,4 +44,12 @@ nlohmann::json evaluated(const train::RunDir& dir, const std::function<nlohmann:
 /// processes.
 nlohmann::json train_summary(const Config& cfg, const Context& c, const train::TrainResult& r);
 
+/// Adds the hook of the config's `regularize:` list (train/regularize.h) to the trainer; false
+/// when the config has none.
+bool add_regularization(const Config& cfg, methods::MethodImpl& method, train::Trainer& trainer);
+
+/// The per-layer sparsity of the method's weights (nets/sparsity.h), printed and written into the
+/// run folder (rank 0); returns its totals for the summary.
+nlohmann::json report_sparsity(const train::RunDir& dir, const methods::MethodImpl& method, int64_t image_size);
+
 }  // namespace selfsup::run::detail

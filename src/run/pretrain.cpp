@@ -43,6 +43,7 @@ nlohmann::json pretrain(Config cfg, const RunOptions& ro) {
                                .world_size(dist::world_size()),
                            c.device);
   train::Trainer trainer(cfg, method, loader, detail::trainer_options(cfg, ro), dir);
+  const bool regularized = detail::add_regularization(cfg, *method, trainer);
   const auto eval_options = eval::EvalOptions::from_config(cfg);
   cfg.check_all_used();  // a misspelt key fails now, not after an hour of training
 
@@ -51,6 +52,7 @@ nlohmann::json pretrain(Config cfg, const RunOptions& ro) {
   auto summary = detail::train_summary(cfg, c, result);
   summary["epochs"] = static_cast<double>(result.steps) / loader.steps_per_epoch();
   summary["images_per_second"] = result.images_per_second;
+  if (regularized) summary["sparsity"] = detail::report_sparsity(dir, *method, train_set.height());
   if (!dist::is_main()) return summary;  // rank 0 alone evaluates and writes the summary
   if (ro.evaluate && !train::stop_requested()) {
     method->eval();

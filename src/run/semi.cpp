@@ -50,6 +50,7 @@ nlohmann::json semi(Config cfg, const RunOptions& ro, const std::string& init) {
                                .world_size(dist::world_size()),
                            c.device);
   train::Trainer trainer(cfg, method, loader, detail::trainer_options(cfg, ro), dir);
+  const bool regularized = detail::add_regularization(cfg, *method, trainer);
   cfg.check_all_used();
 
   dir.start(cfg);
@@ -61,6 +62,7 @@ nlohmann::json semi(Config cfg, const RunOptions& ro, const std::string& init) {
   // The loader counts epochs over the stream it has: the unlabeled one, or the labeled one (mu 0).
   s[method->mu() > 0 ? "unlabeled_epochs" : "labeled_epochs"] = static_cast<double>(result.steps) / loader.steps_per_epoch();
   s["steps_per_second"] = result.train_seconds > 0 ? result.steps / result.train_seconds : 0.0;
+  if (regularized) s["sparsity"] = detail::report_sparsity(dir, *method, size);
   if (!dist::is_main()) return s;  // rank 0 alone evaluates and writes the summary
   if (ro.evaluate && !train::stop_requested()) {
     s.update(detail::evaluated(

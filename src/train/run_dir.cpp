@@ -20,7 +20,8 @@ constexpr const char* kConfig = "config.yaml";
 constexpr const char* kMetrics = "metrics.jsonl";
 constexpr const char* kCheckpoint = "last.ckpt";
 constexpr const char* kSummary = "summary.json";
-constexpr const char* kRunFiles[] = {kConfig, kMetrics, kCheckpoint, kSummary};
+constexpr const char* kSparsity = "sparsity.json";
+constexpr const char* kRunFiles[] = {kConfig, kMetrics, kCheckpoint, kSummary, kSparsity};
 // Held with flock() by the live run: the kernel releases it when the process dies, however.
 constexpr const char* kLock = "run.lock";
 
@@ -140,5 +141,12 @@ void RunDir::write_summary(const nlohmann::json& summary) const {
   if (empty() || !dist::is_main()) return;
   write_file_atomic(file(kSummary), summary.dump(2) + "\n");
 }
+
+void RunDir::write_sparsity(const nlohmann::json& report) const {
+  if (empty() || !dist::is_main()) return;
+  write_file_atomic(file(kSparsity), report.dump(2) + "\n");
+}
+
+std::string RunDir::sparsity_path() const { return file(kSparsity); }
 
 }  // namespace selfsup::train

@@ -1,11 +1,12 @@
 #pragma once
 // A run's output folder and the one owner of what is in it: the resolved config, one metrics line
-// per logged step, the checkpoint a run resumes from and the final summary. Every command that
-// trains writes through it, so a folder is never shared by two runs by accident: a fresh run
-// refuses a folder that holds another run's files unless told to overwrite them or to resume
-// that run, and a run holds a lock on its folder while it lives, so a second command (even one
-// told to --resume or --overwrite) cannot write into a folder a run is still writing. Only rank 0
-// of a distributed run writes; every write is atomic or append-only.
+// per logged step, the checkpoint a run resumes from, the final summary and, for a regularized
+// run, its sparsity report. Every command that trains writes through it, so a folder is never
+// shared by two runs by accident: a fresh run refuses a folder that holds another run's files
+// unless told to overwrite them or to resume that run, and a run holds a lock on its folder while
+// it lives, so a second command (even one told to --resume or --overwrite) cannot write into a
+// folder a run is still writing. Only rank 0 of a distributed run writes; every write is atomic
+// or append-only.
 #include <torch/torch.h>
 
 #include <fstream>
@@ -58,6 +59,9 @@ class RunDir {
   static std::string checkpoint_of(const std::string& path);
   /// Writes the summary atomically (rank 0).
   void write_summary(const nlohmann::json& summary) const;
+  /// Writes the per-layer sparsity report (nets/sparsity.h) atomically (rank 0).
+  void write_sparsity(const nlohmann::json& report) const;
+  std::string sparsity_path() const;
 
  private:
   std::string file(const char* name) const;
