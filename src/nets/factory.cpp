@@ -25,6 +25,7 @@ std::vector<Applicability> applicability(const BackboneOptions& o) {
       {"width", o.width().has_value(), resnet},
       {"cifar_stem", o.cifar_stem().has_value(), resnet},
       {"zero_init_residual", o.zero_init_residual().has_value(), resnet},
+      {"mid_widths", o.mid_widths().has_value(), resnet},
       {"patch_size", o.patch_size().has_value(), vit},
       {"depth", o.depth().has_value(), vit},
       {"dim", o.dim().has_value(), vit},
@@ -83,6 +84,7 @@ Backbone make_backbone(const BackboneOptions& o) {
     apply_if_set(o.width(), [&](auto v) { r.width(v); });
     apply_if_set(o.cifar_stem(), [&](auto v) { r.cifar_stem(v); });
     apply_if_set(o.zero_init_residual(), [&](auto v) { r.zero_init_residual(v); });
+    apply_if_set(o.mid_widths(), [&](const auto& v) { r.mid_widths(v); });
     return std::make_shared<ResNetImpl>(r);
   }
   if (name == "vit" || name == "vit_mini") {
@@ -113,6 +115,7 @@ Backbone make_backbone(const Config& cfg, int64_t in_channels, int64_t image_siz
     read_key(cfg, "model.width", o.width());
     read_key(cfg, "model.cifar_stem", o.cifar_stem());
     read_key(cfg, "model.zero_init_residual", o.zero_init_residual());
+    read_key(cfg, "model.mid_widths", o.mid_widths());
   } else if (name == "vit" || name == "vit_mini") {
     read_key(cfg, "model.patch_size", o.patch_size());
     read_key(cfg, "model.depth", o.depth());

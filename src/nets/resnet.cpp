@@ -26,14 +26,16 @@ BasicBlockImpl::BasicBlockImpl(BasicBlockOptions options_) : options(std::move(o
               "BasicBlock: in_planes and planes must be positive, got ", options.in_planes(), " and ",
               options.planes());
   TORCH_CHECK(options.stride() >= 1, "BasicBlock: stride must be >= 1, got ", options.stride());
+  TORCH_CHECK(options.mid_planes() >= 0, "BasicBlock: mid_planes must be >= 0, got ", options.mid_planes());
   reset();
 }
 
 void BasicBlockImpl::reset() {
   const auto& o = options;
-  conv1 = register_module("conv1", conv(o.in_planes(), o.planes(), 3, o.stride()));
-  bn1 = register_module("bn1", BatchNorm(o.planes()));
-  conv2 = register_module("conv2", conv(o.planes(), o.planes(), 3, 1));
+  const int64_t mid = o.mid_planes() > 0 ? o.mid_planes() : o.planes();
+  conv1 = register_module("conv1", conv(o.in_planes(), mid, 3, o.stride()));
+  bn1 = register_module("bn1", BatchNorm(mid));
+  conv2 = register_module("conv2", conv(mid, o.planes(), 3, 1));
   bn2 = register_module("bn2", BatchNorm(o.planes()));
   if (o.stride() != 1 || o.in_planes() != o.planes()) {
     downsample = register_module(
@@ -55,7 +57,8 @@ double BasicBlockImpl::forward_flops(int64_t& height, int64_t& width) const {
   const auto& o = options;
   const int64_t h = detail::conv_out(height, 3, o.stride(), 1);
   const int64_t w = detail::conv_out(width, 3, o.stride(), 1);
-  double macs = static_cast<double>(h * w) * o.planes() * 9 * (o.in_planes() + o.planes());
+  const int64_t mid = o.mid_planes() > 0 ? o.mid_planes() : o.planes();
+  double macs = static_cast<double>(h * w) * mid * 9 * (o.in_planes() + o.planes());
   if (downsample) macs += static_cast<double>(h * w) * o.in_planes() * o.planes();
   height = h;
   width = w;
@@ -73,12 +76,22 @@ ResNetImpl::ResNetImpl(ResNetOptions options_) : BackboneBase(std::move(options_
                                                   : conv(o.in_channels(), base, 7, 2));
   bn1 = register_module("bn1", BatchNorm(base));
   int64_t in = base;
+  int64_t total_blocks = 0;
+  for (auto b : blocks) total_blocks += b;
+  TORCH_CHECK(o.mid_widths().empty() || static_cast<int64_t>(o.mid_widths().size()) == total_blocks,
+              "ResNet: mid_widths must give one width per block (", total_blocks, "), got ",
+              detail::format_list(o.mid_widths()));
+  for (auto m : o.mid_widths()) {
+    TORCH_CHECK(m > 0, "ResNet: every mid width must be positive, got ", detail::format_list(o.mid_widths()));
+  }
+  size_t block_index = 0;
   for (size_t stage = 0; stage < blocks.size(); ++stage) {
     const int64_t planes = base << stage;
     nn::Sequential layer;
-    for (int64_t b = 0; b < blocks[stage]; ++b) {
+    for (int64_t b = 0; b < blocks[stage]; ++b, ++block_index) {
       const int64_t stride = (stage > 0 && b == 0) ? 2 : 1;
-      layer->push_back(BasicBlock(BasicBlockOptions(in, planes).stride(stride)));
+      const int64_t mid = o.mid_widths().empty() ? 0 : o.mid_widths()[block_index];
+      layer->push_back(BasicBlock(BasicBlockOptions(in, planes).stride(stride).mid_planes(mid)));
       in = planes;
     }
     layers.push_back(register_module("layer" + std::to_string(stage + 1), layer));

@@ -91,6 +91,7 @@ struct BackboneOptions {
   /// Default: true for images of at most 64 px.
   TORCH_ARG(c10::optional<bool>, cifar_stem) = c10::nullopt;
   TORCH_ARG(c10::optional<bool>, zero_init_residual) = c10::nullopt;
+  TORCH_ARG(c10::optional<std::vector<int64_t>>, mid_widths) = c10::nullopt;
   // vit / vit_mini
   TORCH_ARG(c10::optional<int64_t>, patch_size) = c10::nullopt;
   TORCH_ARG(c10::optional<int64_t>, depth) = c10::nullopt;
@@ -110,7 +111,7 @@ Backbone make_backbone(const BackboneOptions& options);
 /// Reads `model.backbone` (default "convnet") and only the keys of that backbone, so a key meant
 /// for another backbone stays unread and Config::check_all_used reports it:
 ///   convnet:            model.channels, model.blocks_per_stage
-///   resnet18, resnet34: model.width, model.cifar_stem, model.zero_init_residual
+///   resnet18, resnet34: model.width, model.cifar_stem, model.zero_init_residual, model.mid_widths
 ///   vit, vit_mini:      model.patch_size, model.depth, model.dim, model.heads, model.mlp_ratio
 ///   mlp:                model.hidden, model.batch_norm
 /// in_channels and image_size come from the data.

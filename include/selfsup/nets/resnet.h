@@ -15,6 +15,8 @@ struct BasicBlockOptions {
   TORCH_ARG(int64_t, in_planes);
   TORCH_ARG(int64_t, planes);
   TORCH_ARG(int64_t, stride) = 1;
+  /// Width inside the block (conv1's filters, conv2's inputs); 0: planes. A thinned block's.
+  TORCH_ARG(int64_t, mid_planes) = 0;
 };
 
 /// relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)); the shortcut is a 1x1 conv + BN when the
@@ -45,6 +47,10 @@ struct ResNetOptions {
   TORCH_ARG(bool, cifar_stem) = true;
   /// Zero-initialise the last BN of each block so every block starts as the identity.
   TORCH_ARG(bool, zero_init_residual) = false;
+  /// Per block in order (8 for ResNet-18, 16 for ResNet-34), its inner width (conv1's filters);
+  /// empty: each block's stage width. Thinning removes inner channels only, as the block outputs
+  /// are tied together by the residual sums.
+  TORCH_ARG(std::vector<int64_t>, mid_widths) = {};
 };
 
 class ResNetImpl : public BackboneBase<ResNetImpl, ResNetOptions> {
