@@ -1,4 +1,4 @@
-// selfsup pretrain | semi | eval | methods
+// selfsup pretrain | semi | prune | eval | methods
 #include <cmath>
 #include <iostream>
 
@@ -9,6 +9,7 @@
 #include "selfsup/eval/protocols.h"
 #include "selfsup/run/eval.h"
 #include "selfsup/run/pretrain.h"
+#include "selfsup/run/prune.h"
 #include "selfsup/run/semi.h"
 #include "selfsup/train/checkpoint.h"
 #include "selfsup/train/hooks.h"
@@ -100,6 +101,27 @@ void register_train(CLI::App& app) {
     const auto ro = start_run(semi_flags, "semi");
     auto summary = run::semi(semi_flags.resume ? Config() : resolve_config(semi_flags), ro,
                              init.empty() ? init : train::RunDir::checkpoint_of(init));
+    if (dist::is_main()) std::cout << summary.dump(2) << std::endl;
+  });
+
+  static RunFlags prune_flags;
+  static std::string prune_source;
+  auto* prune = app.add_subcommand(
+      "prune", "remove a classifier's zero convolution filters (after group lasso), then fine-tune it as semi");
+  prune->add_option("--checkpoint", prune_source, "the semi run to thin (its folder, or its checkpoint file)");
+  prune->add_option("--out", prune_flags.out, "the fine-tuned thinned run's folder");
+  prune->add_option("--set", prune_flags.sets, "override a key of the source run's config: --set train.epochs=5");
+  prune->add_option("--time-limit", prune_flags.time_limit, "stop fine-tuning cleanly after this many seconds");
+  prune->add_flag("--overwrite", prune_flags.overwrite, "replace the run in --out");
+  prune->add_flag("--no-eval", prune_flags.no_eval, "skip the evaluation at the end");
+  prune->add_flag("--quiet", prune_flags.quiet, "no live progress line");
+  prune->callback([] {
+    TORCH_CHECK(!prune_source.empty(), "prune needs --checkpoint RUN_DIR");
+    TORCH_CHECK(prune_flags.time_limit >= 0, "--time-limit must be >= 0, got ", prune_flags.time_limit);
+    RunFlags f = prune_flags;
+    f.config = prune_source;  // start_run's checks: the source stands in for --config
+    const auto ro = start_run(f, "prune");
+    auto summary = run::prune(train::RunDir::checkpoint_of(prune_source), prune_flags.sets, ro);
     if (dist::is_main()) std::cout << summary.dump(2) << std::endl;
   });
 

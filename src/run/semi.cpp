@@ -13,7 +13,8 @@
 
 namespace selfsup::run {
 
-nlohmann::json semi(Config cfg, const RunOptions& ro, const std::string& init) {
+nlohmann::json semi(Config cfg, const RunOptions& ro, const std::string& init,
+                    const std::function<void(methods::SemiMethodImpl&)>& prepare) {
   train::RunDir dir(ro.out_dir, train::run_mode(ro.resume, ro.overwrite));
   cfg = detail::config_of_run(dir, std::move(cfg), {methods::Kind::kSemiSupervised, methods::Kind::kSupervised},
                               "semi");
@@ -40,6 +41,8 @@ nlohmann::json semi(Config cfg, const RunOptions& ro, const std::string& init) {
     }
   }
 
+  if (prepare && !ro.resume) prepare(*method);
+
   auto views = train::semi_views_from_config(cfg, method->unlabeled_views(), size, channels);
   train::SemiLoader loader(labeled, unlabeled, std::move(views.labeled), std::move(views.unlabeled), c.norm,
                            train::SemiLoaderOptions()
@@ -59,6 +62,7 @@ nlohmann::json semi(Config cfg, const RunOptions& ro, const std::string& init) {
   s.update({{"labels_per_class", per_class}, {"labeled", labeled.size()}, {"unlabeled", unlabeled.size()},
             {"validation", val.size()}, {"init", init}});
   if (!probed.is_null()) s["probe_head"] = probed;
+  if (!ro.summary_extra.is_null()) s.update(ro.summary_extra);
   // The loader counts epochs over the stream it has: the unlabeled one, or the labeled one (mu 0).
   s[method->mu() > 0 ? "unlabeled_epochs" : "labeled_epochs"] = static_cast<double>(result.steps) / loader.steps_per_epoch();
   s["steps_per_second"] = result.train_seconds > 0 ? result.steps / result.train_seconds : 0.0;

@@ -1,5 +1,6 @@
 #pragma once
 // What every training command takes besides its config.
+#include <nlohmann/json.hpp>
 #include <string>
 
 namespace selfsup::run {
@@ -11,6 +12,7 @@ struct RunOptions {
   bool overwrite = false;  // replace the run in out_dir instead of refusing the folder
   bool evaluate = true;    // evaluate at the end
   bool quiet = false;      // no progress line
+  nlohmann::json summary_extra;  // merged into the run's summary (what a command did before training)
 };
 
 }  // namespace selfsup::run

@@ -2,10 +2,12 @@
 // The library form of `selfsup semi`: a classifier from `data.labels_per_class` labels per class
 // plus the rest of the training set as unlabeled data (minus a validation split that neither
 // stream ever sees), then the accuracy of the last and the EMA model (eval/classifier.h).
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "selfsup/core/config.h"
+#include "selfsup/methods/semi.h"
 #include "selfsup/run/options.h"
 
 namespace selfsup::run {
@@ -13,6 +15,8 @@ namespace selfsup::run {
 /// Trains the semi-supervised method in `cfg`. `init_checkpoint` (optional) is a `pretrain`
 /// checkpoint whose encoder initialises the classifier (train/transfer.h: pretrain, then
 /// semi-supervised fine-tuning). Returns the summary also written to the run folder.
-nlohmann::json semi(Config cfg, const RunOptions& options, const std::string& init_checkpoint = "");
+/// `prepare` (optional) is called on the freshly built method before training (not on resume).
+nlohmann::json semi(Config cfg, const RunOptions& options, const std::string& init_checkpoint = "",
+                    const std::function<void(methods::SemiMethodImpl&)>& prepare = {});
 
 }  // namespace selfsup::run
