@@ -109,7 +109,7 @@ SparsityReport sparsity_report(const torch::nn::Module& model, const BackboneImp
     if (&model == static_cast<const torch::nn::Module*>(backbone)) {
       inside = true;
     } else {
-      for (const auto& m : model.named_modules()) {
+      for (const auto& m : model.named_modules("", /*include_self=*/false)) {
         if (m.value().get() == static_cast<const torch::nn::Module*>(backbone)) {
           prefix = m.key() + ".";
           inside = true;

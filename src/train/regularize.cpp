@@ -90,7 +90,7 @@ bool is_conv(const torch::Tensor& w) { return w.dim() == 4; }
 // Each convolution's name -> the batch norm registered right after it with one entry per filter.
 std::map<std::string, std::pair<torch::Tensor, torch::Tensor>> batchnorm_after_conv(torch::nn::Module& model) {
   std::map<std::string, std::pair<torch::Tensor, torch::Tensor>> out;
-  const auto modules = model.named_modules();
+  const auto modules = model.named_modules("", /*include_self=*/false);
   for (size_t i = 0; i + 1 < modules.size(); ++i) {
     const auto* conv = modules[i].value()->as<torch::nn::Conv2dImpl>();
     if (conv == nullptr) continue;

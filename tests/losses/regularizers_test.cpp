@@ -33,7 +33,8 @@ std::tuple<int64_t, int64_t, int64_t, int64_t> group_key(Group g, int64_t o, int
 
 // Sum of squares of each group by loops over the elements.
 std::map<std::tuple<int64_t, int64_t, int64_t, int64_t>, double> group_square_sums(const torch::Tensor& w4, Group g) {
-  auto a = w4.contiguous().accessor<double, 4>();
+  const auto c = w4.contiguous();
+  auto a = c.accessor<double, 4>();
   std::map<std::tuple<int64_t, int64_t, int64_t, int64_t>, double> sums;
   for (int64_t o = 0; o < w4.size(0); ++o) {
     for (int64_t i = 0; i < w4.size(1); ++i) {
