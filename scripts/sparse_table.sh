@@ -42,7 +42,7 @@ for s in strengths:
     gl, pr = load(f"gl_{s}"), load(f"pruned_{s}")
     p = pr["prune"]
     print(f"| group lasso {s}, zeroed | {100 * gl['test_acc']:.2f} | {gl['sparsity']['zero_filters']} zero | "
-          f"{gl['sparsity']['macs_nonzero']:.3g} (nonzero kernels) | | |")
+          f"{gl['sparsity']['macs_after']:.3g} once thinned | | |")
     print(f"| group lasso {s}, thinned + fine-tuned | {100 * pr['test_acc']:.2f} | {p['filters_after']} | "
           f"{p['macs_after']:.3g} | {p['params_after']} | {p['infer_ms_before']:.1f} -> {p['infer_ms_after']:.1f} ms |")
 print()

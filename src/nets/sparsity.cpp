@@ -1,5 +1,7 @@
 #include "selfsup/nets/sparsity.h"
 
+#include "selfsup/nets/thin.h"
+
 #include <cstdio>
 #include <map>
 #include <sstream>
@@ -46,7 +48,8 @@ nlohmann::json layer_json(const LayerSparsity& l) {
                    {"zero_params", l.zero_params},
                    {"zero_params_fraction", fraction(l.zero_params, l.params)},
                    {"macs", l.macs},
-                   {"macs_nonzero", l.macs_nonzero}};
+                   {"macs_nonzero", l.macs_nonzero},
+                   {"macs_after", l.macs_after}};
   if (!l.shape.empty()) j["shape"] = l.shape;
   return j;
 }
@@ -67,6 +70,7 @@ LayerSparsity SparsityReport::total() const {
     t.zero_params += l.zero_params;
     t.macs += l.macs;
     t.macs_nonzero += l.macs_nonzero;
+    t.macs_after += l.macs_after;
   }
   return t;
 }
@@ -81,8 +85,8 @@ nlohmann::json SparsityReport::to_json() const {
 std::string SparsityReport::table() const {
   std::ostringstream out;
   char line[256];
-  std::snprintf(line, sizeof line, "%-34s %13s %13s %17s %10s %10s\n", "layer", "filters zero", "channels zero",
-                "params zero", "MMACs", "nonzero");
+  std::snprintf(line, sizeof line, "%-34s %13s %13s %17s %9s %9s %9s\n", "layer", "filters zero", "channels zero",
+                "params zero", "MMACs", "nonzero", "thinned");
   out << line;
   auto row = [&](const LayerSparsity& l) {
     const std::string f = std::to_string(l.zero_filters) + "/" + std::to_string(l.filters);
@@ -90,8 +94,8 @@ std::string SparsityReport::table() const {
     char p[64];
     std::snprintf(p, sizeof p, "%lld (%.1f%%)", static_cast<long long>(l.zero_params),
                   100.0 * fraction(l.zero_params, l.params));
-    std::snprintf(line, sizeof line, "%-34s %13s %13s %17s %10.3f %10.3f\n", l.name.c_str(), f.c_str(), c.c_str(), p,
-                  l.macs / 1e6, l.macs_nonzero / 1e6);
+    std::snprintf(line, sizeof line, "%-34s %13s %13s %17s %9.3f %9.3f %9.3f\n", l.name.c_str(), f.c_str(), c.c_str(),
+                  p, l.macs / 1e6, l.macs_nonzero / 1e6, l.macs_after / 1e6);
     out << line;
   };
   for (const auto& l : layers) row(l);
@@ -138,6 +142,24 @@ SparsityReport sparsity_report(const torch::nn::Module& model, const BackboneImp
       if (!in_backbone) n = 1;  // a linear layer outside the backbone sees one feature vector per image
     }
     report.layers.push_back(measure(name, p.value(), n));
+    report.layers.back().macs_after = report.layers.back().macs_nonzero;
+  }
+  // The backbone's layers once thinned, where it can be.
+  if (inside) {
+    std::map<std::string, double> thinned;
+    try {
+      const auto t = thin(*backbone, nullptr);
+      const auto thin_positions = t.backbone->conv_positions(height, width);
+      const auto params = t.backbone->named_parameters();
+      for (const auto& [name, n] : thin_positions) {
+        if (const auto* w = params.find(name + ".weight")) thinned[prefix + name] = static_cast<double>(w->numel()) * n;
+      }
+    } catch (const c10::Error&) {
+      thinned.clear();  // not a backbone thinning knows
+    }
+    for (auto& l : report.layers) {
+      if (auto it = thinned.find(l.name); it != thinned.end()) l.macs_after = it->second;
+    }
   }
   return report;
 }

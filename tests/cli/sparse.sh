@@ -38,7 +38,7 @@ names = [l["name"] for l in r["layers"]]
 assert names[:3] == ["student.backbone.features.0", "student.backbone.features.4", "student.backbone.features.8"], names
 for l in r["layers"][:3]:
     assert 0 < l["zero_filters"] < l["filters"], l
-    assert l["macs_nonzero"] < l["macs"], l
+    assert l["macs_after"] <= l["macs_nonzero"] < l["macs"], l
 assert s["sparsity"]["zero_filters"] == r["total"]["zero_filters"] > 0, s["sparsity"]
 m = [json.loads(x) for x in open(f"{d}/metrics.jsonl")]
 assert m and all(x["reg_penalty"] > 0 for x in m), m

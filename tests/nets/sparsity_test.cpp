@@ -31,6 +31,7 @@ TEST(Sparsity, LayerMacsAddUpToTheBackbonesCount) {
       EXPECT_NEAR(r.total().macs, b->forward_flops(size, size), 1e-6 * b->forward_flops(size, size)) << size;
       EXPECT_EQ(r.total().zero_params, 0);
       EXPECT_EQ(r.total().macs_nonzero, r.total().macs);
+      EXPECT_EQ(r.total().macs_after, r.total().macs);
     }
   }
 }
@@ -56,6 +57,7 @@ TEST(Sparsity, CountsZeroGroupsInsideAModel) {
   EXPECT_EQ(a.zero_params, 18);
   EXPECT_EQ(a.macs, 4 * 9 * 28 * 28);
   EXPECT_EQ(a.macs_nonzero, 2 * 9 * 28 * 28);
+  EXPECT_EQ(a.macs_after, 2 * 9 * 28 * 28);
   const auto& b = r.layers[1];
   EXPECT_EQ(b.name, "backbone.features.4");
   EXPECT_EQ(b.zero_channels, 1);
@@ -64,9 +66,12 @@ TEST(Sparsity, CountsZeroGroupsInsideAModel) {
   EXPECT_EQ(b.zero_params, 7 * 9);
   EXPECT_EQ(b.macs, 6 * 4 * 9 * 14 * 14);
   EXPECT_EQ(b.macs_nonzero, (24 - 7) * 9 * 14 * 14);
+  // Thinned, the second layer reads only the first layer's 2 remaining filters.
+  EXPECT_EQ(b.macs_after, 6 * 2 * 9 * 14 * 14);
   const auto& h = r.layers[2];
   EXPECT_EQ(h.name, "head");
   EXPECT_EQ(h.macs, 60);
+  EXPECT_EQ(h.macs_after, 60);
   const auto j = r.to_json();
   EXPECT_EQ(j["total"]["zero_params"].get<int64_t>(), 18 + 63);
   EXPECT_EQ(j["layers"].size(), 3u);

@@ -115,7 +115,9 @@ TEST(Regularize, ThresholdZeroesSmallGroupsOfPickedLayersOnly) {
     EXPECT_TRUE(torch::equal(F::group_norms(net.c1->weight, F::Group::Filters) == 0, norms < threshold));
     // The batch norm's entries go with their filter, or stay when it is not in the group.
     EXPECT_TRUE(torch::equal(net.bn1->weight == 0, with_bn ? norms < threshold : torch::zeros({4}, torch::kBool)));
-    if (!with_bn) EXPECT_TRUE(torch::equal(net.bn1->weight, gamma_before));
+    if (!with_bn) {
+      EXPECT_TRUE(torch::equal(net.bn1->weight, gamma_before));
+    }
     EXPECT_TRUE(torch::equal(net.c2->weight, c2_before));
   }
 }

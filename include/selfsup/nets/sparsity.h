@@ -1,7 +1,7 @@
 #pragma once
 // How sparse a model's layers are: per convolution or linear layer, the filters, input channels,
-// 2-D kernels and parameters that are exactly zero, and the multiply-accumulates of one image
-// before and after skipping the zero kernels.
+// 2-D kernels and parameters that are exactly zero, and the multiply-accumulates of one image:
+// all of them, those of the nonzero kernels, and those left after thinning.
 #include <torch/torch.h>
 
 #include <nlohmann/json.hpp>
@@ -22,6 +22,9 @@ struct LayerSparsity {
   /// Multiply-accumulates for one image, and those of the nonzero kernels only; both 0 when the
   /// layer's output size is unknown.
   double macs = 0, macs_nonzero = 0;
+  /// Those of the layer once the backbone is thinned (nets/thin.h: zero filters removed with the
+  /// next layer's inputs), where it can be; else macs_nonzero.
+  double macs_after = 0;
 };
 
 struct SparsityReport {
