@@ -1,6 +1,8 @@
 // Image-folder reader on tiny PNG/JPEG files written here with stb_image_write.
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #include <stb/stb_image_write.h>
 
@@ -91,6 +93,28 @@ TEST(ImageFolder, JpegDecodes) {
   EXPECT_EQ(img.sizes(), torch::IntArrayRef({3, 8, 8}));
   EXPECT_LE((img.to(torch::kInt) - 128).abs().max().item<int>(), 2);  // lossy, but flat stays flat
   EXPECT_EQ(load_image(root / "c/a.jpg", 1).sizes(), torch::IntArrayRef({1, 8, 8}));
+}
+
+// A Huffman table declaring more codes than a JPEG can have made stb_image write past its table
+// (found by fuzz_image_folder): refused, naming the file, before stb_image reads it.
+TEST(ImageFolder, JpegWithAnOversizedHuffmanTableIsRefused) {
+  TempDir root("dht");
+  std::vector<uint8_t> px(8 * 8 * 3, 100);
+  std::filesystem::create_directories(root / "c");
+  const std::string path = root / "c/a.jpg";
+  ASSERT_TRUE(stbi_write_jpg(path.c_str(), 8, 8, 3, px.data(), 90));
+  auto bytes = read_bytes(path);
+  size_t dht = 0;
+  for (size_t i = 2; i + 1 < bytes.size() && !dht; ++i)
+    if (bytes[i] == 0xFF && bytes[i + 1] == 0xC4) dht = i;
+  ASSERT_GT(dht, 0u) << "stb_image_write's JPEG has no DHT segment";
+  bytes[dht + 5 + 14] = 200;  // counts of the first table's 15- and 16-bit codes: > 256 codes in all
+  bytes[dht + 5 + 15] = 200;
+  write_bytes(path, bytes);
+  for (auto read : {std::function<void()>([&] { load_image(path); }),
+                    std::function<void()>([&] { load_image_folder(root.path()); })}) {
+    expect_message(error_of(read), {path, "Huffman table declares", "at most 256"});
+  }
 }
 
 TEST(ImageFolder, EmptyClassFolderIsNamed) {
