@@ -48,12 +48,16 @@ std::string stb_reason() {
 
 // The stb_image that Debian ships writes past a 257-entry table when a JPEG's Huffman table
 // (DHT segment) declares more than 256 codes; later versions refuse such a table, and so does
-// this walk over the file's segments before stb_image sees it. Other damage is left to stb.
+// this walk before stb_image sees the file. It follows stb_image's reading exactly: tables of a
+// DHT or DQT segment are read while the segment's length says more are left, so they may run past
+// the segment, and the next marker is looked for where they ended; bytes past the end read as 0.
+// Other damage is left to stb_image.
 void check_jpeg_tables(const std::vector<uint8_t>& b, const std::string& path) {
   if (b.size() < 2 || b[0] != 0xFF || b[1] != 0xD8) return;  // not a JPEG
+  auto at = [&](size_t k) -> size_t { return k < b.size() ? b[k] : 0; };
   size_t i = 2;
   while (i + 1 < b.size()) {
-    if (b[i] != 0xFF) {  // entropy-coded data of a scan: up to the next marker
+    if (b[i] != 0xFF) {  // entropy-coded data, or bytes stb_image skips looking for a marker
       ++i;
       continue;
     }
@@ -63,18 +67,28 @@ void check_jpeg_tables(const std::vector<uint8_t>& b, const std::string& path) {
       continue;
     }
     if (m == 0xD9 || i + 3 >= b.size()) return;  // end of image, or a truncated header stb reports
-    const size_t len = (size_t{b[i + 2]} << 8) | b[i + 3];
-    const size_t end = std::min(b.size(), i + 2 + len);
-    if (m == 0xC4) {
-      for (size_t t = i + 4; t + 17 <= end;) {
+    const size_t len = (at(i + 2) << 8) | at(i + 3);
+    if (m != 0xC4 && m != 0xDB) {
+      i += 2 + std::max<size_t>(len, 2);
+      continue;
+    }
+    int64_t left = static_cast<int64_t>(len) - 2;
+    size_t t = i + 4;
+    while (left > 0 && t < b.size()) {
+      size_t table = 0;
+      if (m == 0xC4) {
         size_t codes = 0;
-        for (size_t k = 1; k <= 16; ++k) codes += b[t + k];
+        for (size_t k = 1; k <= 16; ++k) codes += at(t + k);
         TORCH_CHECK(codes <= 256, path, ": cannot decode image (corrupt JPEG: a Huffman table declares ", codes,
                     " codes, at most 256 are possible)");
-        t += 17 + codes;
+        table = 17 + codes;
+      } else {
+        table = (at(t) >> 4) != 0 ? 129 : 65;  // 16-bit or 8-bit quantisation table
       }
+      t += table;
+      left -= static_cast<int64_t>(table);
     }
-    i = std::max(end, i + 4);
+    i = t;
   }
 }
 
