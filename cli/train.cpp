@@ -1,4 +1,4 @@
-// selfsup pretrain | semi | eval | methods
+// selfsup pretrain | semi | pu | eval | methods
 #include <cmath>
 #include <iostream>
 
@@ -9,6 +9,7 @@
 #include "selfsup/eval/protocols.h"
 #include "selfsup/run/eval.h"
 #include "selfsup/run/pretrain.h"
+#include "selfsup/run/pu.h"
 #include "selfsup/run/semi.h"
 #include "selfsup/train/checkpoint.h"
 #include "selfsup/train/hooks.h"
@@ -100,6 +101,19 @@ void register_train(CLI::App& app) {
     const auto ro = start_run(semi_flags, "semi");
     auto summary = run::semi(semi_flags.resume ? Config() : resolve_config(semi_flags), ro,
                              init.empty() ? init : train::RunDir::checkpoint_of(init));
+    if (dist::is_main()) std::cout << summary.dump(2) << std::endl;
+  });
+
+  static RunFlags pu_flags;
+  static std::string pu_init;
+  auto* pu = app.add_subcommand(
+      "pu", "positive-unlabeled learning: a binary classifier from labeled positives and unlabeled images");
+  add_run_flags(pu, pu_flags);
+  pu->add_option("--init", pu_init, "start the classifier from a pretrain run (its folder, or its checkpoint file)");
+  pu->callback([] {
+    const auto ro = start_run(pu_flags, "pu");
+    auto summary = run::pu(pu_flags.resume ? Config() : resolve_config(pu_flags), ro,
+                           pu_init.empty() ? pu_init : train::RunDir::checkpoint_of(pu_init));
     if (dist::is_main()) std::cout << summary.dump(2) << std::endl;
   });
 

@@ -1,5 +1,5 @@
 #pragma once
-// Every self-supervised and semi-supervised loss: functional forms in selfsup::functional,
+// Every self-supervised, semi-supervised and positive-unlabeled loss: functional forms in selfsup::functional,
 // modules in selfsup::losses.
 #include "selfsup/losses/barlow_twins.h"
 #include "selfsup/losses/byol.h"
@@ -12,9 +12,11 @@
 #include "selfsup/losses/mixup.h"
 #include "selfsup/losses/nt_xent.h"
 #include "selfsup/losses/pseudo_label.h"
+#include "selfsup/losses/pu.h"
 #include "selfsup/losses/simmatch.h"
 #include "selfsup/losses/simsiam.h"
 #include "selfsup/losses/supcon.h"
 #include "selfsup/losses/uda.h"
 #include "selfsup/losses/vat.h"
 #include "selfsup/losses/vicreg.h"
+#include "selfsup/losses/vpu.h"
