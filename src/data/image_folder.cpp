@@ -53,9 +53,12 @@ std::string stb_reason() {
 // the segment, and the next marker is looked for where they ended; bytes past the end read as 0.
 // Other damage is left to stb_image.
 void check_jpeg_tables(const std::vector<uint8_t>& b, const std::string& path) {
-  if (b.size() < 2 || b[0] != 0xFF || b[1] != 0xD8) return;  // not a JPEG
+  // stb_image takes a file for a JPEG when it starts with 0xFF, any more 0xFF bytes, then 0xD8.
+  size_t i = 0;
+  while (i < b.size() && b[i] == 0xFF) ++i;
+  if (i == 0 || i >= b.size() || b[i] != 0xD8) return;
+  ++i;
   auto at = [&](size_t k) -> size_t { return k < b.size() ? b[k] : 0; };
-  size_t i = 2;
   while (i + 1 < b.size()) {
     if (b[i] != 0xFF) {  // entropy-coded data, or bytes stb_image skips looking for a marker
       ++i;
@@ -247,6 +250,10 @@ torch::Tensor load_image(const std::string& path, int64_t channels) {
   int w = 0, h = 0, comp = 0;
   TORCH_CHECK(image_info(path, &w, &h, &comp), path, ": cannot decode image (", stb_reason(), ")");
   if (channels == 0) channels = comp <= 2 ? 1 : 3;
+  // The header alone (a few bytes of a BMP) may claim any size: bounded before allocating, by what
+  // stb_image can decode at all.
+  TORCH_CHECK(int64_t{w} * h * channels <= std::numeric_limits<int>::max(), path, ": its header claims ", w, "x", h,
+              " pixels, more than an image can hold (2 GB decoded)");
   auto out = torch::empty({channels, h, w}, torch::kUInt8);
   decode_into(path, channels, w, h, out.data_ptr<uint8_t>());
   return out;

@@ -117,6 +117,19 @@ TEST(ImageFolder, JpegWithAnOversizedHuffmanTableIsRefused) {
   }
 }
 
+// A 70-byte BMP whose header claims 718515 x 24912 pixels: refused before 53 GB are allocated
+// (found by fuzz_image_folder).
+TEST(ImageFolder, AHeaderClaimingAHugeImageIsRefusedBeforeAllocating) {
+  TempDir root("huge");
+  const std::string path = root / "a.bmp";
+  std::vector<uint8_t> bmp = {'B', 'M', 70, 0, 0, 0, 0, 0, 0, 0, 54, 0, 0, 0, 40, 0, 0, 0,
+                              0xb3, 0xf6, 0x0a, 0, 0x50, 0x61, 0, 0, 1, 0, 24, 0};
+  bmp.resize(54, 0);  // no compression, default palette
+  bmp.resize(70, 7);
+  write_bytes(path, bmp);
+  expect_message(error_of([&] { load_image(path); }), {path, "its header claims 718515x24912 pixels"});
+}
+
 TEST(ImageFolder, EmptyClassFolderIsNamed) {
   TempDir root("empty");
   write_png(root / "a/1.png", 3, 2, 3, 1);
