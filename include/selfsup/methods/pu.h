@@ -49,7 +49,7 @@ class PuMethodImpl : public MethodImpl {
   /// The estimates behind an estimated prior, recorded with it so that a resumed run reports the
   /// ones it started with: {c, Elkan-Noto's prior, BBE's prior}, NaN where not estimated.
   void record_estimates(const torch::Tensor& estimates);
-  torch::Tensor recorded_estimates() const { return estimates_.clone(); }
+  torch::Tensor recorded_estimates() const;
 
   /// Whether the method is a labeled-vs-unlabeled classifier, and the odds w / (1 - w) at which
   /// it weighs labeled against unlabeled images: what Elkan-Noto's estimate of the prior needs.

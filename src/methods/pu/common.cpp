@@ -18,9 +18,10 @@ PuMethodImpl::PuMethodImpl(const MethodConfig& cfg, const DataSpec& spec) : seed
   classifier = register_module("classifier", Classifier(cfg, spec, /*outputs=*/1));
   mu_ = cfg.get<int64_t>("method.mu");
   TORCH_CHECK(mu_ > 0, "method.mu (unlabeled images per labeled positive) must be positive, got ", mu_);
-  const double nan = std::numeric_limits<double>::quiet_NaN();
-  prior_ = register_buffer("prior", torch::full({1}, nan, torch::kFloat64));
-  estimates_ = register_buffer("prior_estimates", torch::full({3}, nan, torch::kFloat64));
+  // "Not set" is stored as a value outside each range (a prior is in (0, 1), an estimate is not
+  // negative), not as NaN: a checkpoint holds finite values only.
+  prior_ = register_buffer("prior", torch::zeros({1}, torch::kFloat64));
+  estimates_ = register_buffer("prior_estimates", torch::full({3}, -1.0, torch::kFloat64));
   progress_ = register_buffer("progress", torch::zeros({1}, torch::kLong));
 }
 
@@ -34,13 +35,21 @@ void PuMethodImpl::set_prior(double prior) {
   prior_.fill_(prior);
 }
 
-double PuMethodImpl::prior() const { return prior_.item<double>(); }
+double PuMethodImpl::prior() const {
+  const double p = prior_.item<double>();
+  return p > 0 ? p : std::numeric_limits<double>::quiet_NaN();
+}
+
+torch::Tensor PuMethodImpl::recorded_estimates() const {
+  return torch::where(estimates_ >= 0, estimates_, std::numeric_limits<double>::quiet_NaN());
+}
 
 void PuMethodImpl::record_estimates(const torch::Tensor& estimates) {
   TORCH_CHECK(estimates.numel() == 3, "record_estimates: expected 3 values (c, elkan_noto, bbe), got ",
               estimates.numel());
   torch::NoGradGuard no_grad;
-  estimates_.copy_(estimates.reshape({3}));
+  const auto e = estimates.reshape({3}).to(estimates_.options());
+  estimates_.copy_(torch::where(torch::isfinite(e) & (e >= 0), e, -1.0));
 }
 
 double PuMethodImpl::required_prior(const char* method) const {
