@@ -108,7 +108,12 @@ std::vector<uint8_t> read_image_file(const std::string& path) {
 
 bool image_info(const std::string& path, int* w, int* h, int* comp) {
   const auto b = read_image_file(path);
-  return stbi_info_from_memory(b.data(), static_cast<int>(b.size()), w, h, comp) != 0;
+  if (!stbi_info_from_memory(b.data(), static_cast<int>(b.size()), w, h, comp)) return false;
+  // The header alone (a few bytes of a BMP) may claim any size: bounded before anything is
+  // allocated for it, by what stb_image can decode at all.
+  TORCH_CHECK(int64_t{*w} * *h * std::max(*comp, 3) <= std::numeric_limits<int>::max(), path, ": its header claims ",
+              *w, "x", *h, " pixels, more than an image can hold (2 GB decoded)");
+  return true;
 }
 
 bool is_image_name(const fs::path& p) {
@@ -250,10 +255,6 @@ torch::Tensor load_image(const std::string& path, int64_t channels) {
   int w = 0, h = 0, comp = 0;
   TORCH_CHECK(image_info(path, &w, &h, &comp), path, ": cannot decode image (", stb_reason(), ")");
   if (channels == 0) channels = comp <= 2 ? 1 : 3;
-  // The header alone (a few bytes of a BMP) may claim any size: bounded before allocating, by what
-  // stb_image can decode at all.
-  TORCH_CHECK(int64_t{w} * h * channels <= std::numeric_limits<int>::max(), path, ": its header claims ", w, "x", h,
-              " pixels, more than an image can hold (2 GB decoded)");
   auto out = torch::empty({channels, h, w}, torch::kUInt8);
   decode_into(path, channels, w, h, out.data_ptr<uint8_t>());
   return out;

@@ -128,6 +128,13 @@ TEST(ImageFolder, AHeaderClaimingAHugeImageIsRefusedBeforeAllocating) {
   bmp.resize(70, 7);
   write_bytes(path, bmp);
   expect_message(error_of([&] { load_image(path); }), {path, "its header claims 718515x24912 pixels"});
+  // In a folder, where the whole folder's size is bounded by the memory, one image still is by 2 GB.
+  bmp[18] = 3, bmp[19] = bmp[20] = bmp[21] = 0;   // width 3
+  bmp[22] = 2, bmp[23] = bmp[24] = 0, bmp[25] = 0x3d;  // height 1023410178: 9.2 GB
+  std::filesystem::create_directories(root / "c");
+  write_bytes(root / "c/a.bmp", bmp);
+  expect_message(error_of([&] { load_image_folder_split(root / "", {}, "huge"); }),
+                 {root / "c/a.bmp", "its header claims 3x1023410178 pixels"});
 }
 
 TEST(ImageFolder, EmptyClassFolderIsNamed) {
