@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -109,10 +110,15 @@ std::vector<uint8_t> read_image_file(const std::string& path) {
 bool image_info(const std::string& path, int* w, int* h, int* comp) {
   const auto b = read_image_file(path);
   if (!stbi_info_from_memory(b.data(), static_cast<int>(b.size()), w, h, comp)) return false;
-  // The header alone (a few bytes of a BMP) may claim any size: bounded before anything is
-  // allocated for it, by what stb_image can decode at all.
-  TORCH_CHECK(int64_t{*w} * *h * std::max(*comp, 3) <= std::numeric_limits<int>::max(), path, ": its header claims ",
-              *w, "x", *h, " pixels, more than an image can hold (2 GB decoded)");
+  // A BMP stored top-down has a negative height in its header, which stb_image's info passes on
+  // and its decoder turns positive.
+  *w = std::abs(*w), *h = std::abs(*h);
+  // The header alone (a few bytes of a BMP, which stb_image pads with zeros) may claim any size:
+  // bounded before anything is allocated for it. 256 MB decoded is a 9000 x 9000 RGB photograph,
+  // far beyond a training image, and an eighth of what stb_image can decode at all.
+  constexpr int64_t kMaxImageBytes = int64_t{1} << 28;
+  TORCH_CHECK(int64_t{*w} * *h * std::max(*comp, 3) <= kMaxImageBytes, path, ": its header claims ", *w, "x", *h,
+              " pixels, more than 256 MB decoded: resize it first");
   return true;
 }
 

@@ -128,13 +128,30 @@ TEST(ImageFolder, AHeaderClaimingAHugeImageIsRefusedBeforeAllocating) {
   bmp.resize(70, 7);
   write_bytes(path, bmp);
   expect_message(error_of([&] { load_image(path); }), {path, "its header claims 718515x24912 pixels"});
-  // In a folder, where the whole folder's size is bounded by the memory, one image still is by 2 GB.
+  // In a folder, where the whole folder's size is bounded by the memory, one image still is by 256 MB.
   bmp[18] = 3, bmp[19] = bmp[20] = bmp[21] = 0;   // width 3
   bmp[22] = 2, bmp[23] = bmp[24] = 0, bmp[25] = 0x3d;  // height 1023410178: 9.2 GB
   std::filesystem::create_directories(root / "c");
   write_bytes(root / "c/a.bmp", bmp);
   expect_message(error_of([&] { load_image_folder_split(root / "", {}, "huge"); }),
                  {root / "c/a.bmp", "its header claims 3x1023410178 pixels"});
+}
+
+// A BMP stored top-down has a negative height in its header; it loads like any other.
+TEST(ImageFolder, TopDownBmpLoads) {
+  TempDir root("topdown");
+  const std::string path = root / "a.bmp";
+  std::vector<uint8_t> bmp = {'B', 'M', 70, 0, 0, 0, 0, 0, 0, 0, 54, 0, 0, 0, 40, 0, 0, 0,
+                              2, 0, 0, 0, 0xfe, 0xff, 0xff, 0xff, 1, 0, 24, 0};  // 2 x -2
+  bmp.resize(54, 0);
+  for (int row = 0; row < 2; ++row)  // BGR, each row padded to 4 bytes
+    for (int b : {10 * row + 1, 10 * row + 2, 10 * row + 3, 10 * row + 4, 10 * row + 5, 10 * row + 6, 0, 0})
+      bmp.push_back(static_cast<uint8_t>(b));
+  write_bytes(path, bmp);
+  const auto img = load_image(path);
+  ASSERT_EQ(img.sizes(), torch::IntArrayRef({3, 2, 2}));
+  EXPECT_EQ(img[2][0][0].item<int>(), 1);   // blue of the first stored pixel: the top row
+  EXPECT_EQ(img[0][1][1].item<int>(), 16);  // red of the last one
 }
 
 TEST(ImageFolder, EmptyClassFolderIsNamed) {
