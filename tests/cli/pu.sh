@@ -9,16 +9,13 @@ set -u
 SELFSUP=$1
 SRC=$2
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/selfsup_pu.XXXXXX")
+source "$(dirname "$0")/../support/cli.sh"
 PID=
 cleanup() {
   [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null
   rm -rf "$TMP"
 }
 trap cleanup EXIT
-fail() {
-  echo "FAIL: $*"
-  exit 1
-}
 [ -x "$SELFSUP" ] || fail "selfsup binary '$SELFSUP' not found"
 
 # One thread: the runs compared below must do their arithmetic in the same order.
@@ -135,17 +132,6 @@ fi
 echo "ok: killed, resumed, same weights and figures"
 
 # Bad input: one error line each, nothing trained.
-expect_error() {
-  local desc=$1 text=$2
-  shift 2
-  timeout 300 "$SELFSUP" "$@" >"$TMP/out" 2>"$TMP/err"
-  local rc=$?
-  [ "$rc" -ne 0 ] || fail "$desc: exit code 0, expected an error"
-  [ "$rc" -lt 124 ] || fail "$desc: crashed or hung (exit code $rc): $(cat "$TMP/err")"
-  [ "$(wc -l <"$TMP/err")" -eq 1 ] || fail "$desc: expected exactly one line on stderr, got: $(cat "$TMP/err")"
-  grep -q '^error: ' "$TMP/err" && grep -qF -- "$text" "$TMP/err" || fail "$desc: unclear error: $(cat "$TMP/err")"
-  echo "ok: $desc -> $(cat "$TMP/err")"
-}
 expect_error "empty positive set" "data.positive_classes is empty" \
   pu --config "$TMP/pu.yaml" --out "$TMP/e1" --set 'data.positive_classes=[]'
 expect_error "positive class outside the data set" "data.positive_classes: class 12 is not a class of this data set (0..9)" \
