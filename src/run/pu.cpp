@@ -103,17 +103,9 @@ Estimated estimate_prior(const Config& cfg, const PuData& d, const detail::Conte
   est->to(c.device);
   if (sync_bn) nets::set_sync_batchnorm(*est, true);
   if (!init.empty()) train::init_from_pretrained(init, {est->classifier}, source_spec);
-  auto views = train::semi_views_from_config(ecfg, {"weak"}, spec.image_size, spec.channels);
-  train::SemiLoader loader(d.labeled, d.unlabeled, std::move(views.labeled), std::move(views.unlabeled), c.norm,
-                           train::SemiLoaderOptions()
-                               .batch_size(ecfg.get<int64_t>("train.batch_size", 64))
-                               .mu(est->mu())
-                               .seed(derive_seed(c.seed, "estimator-loader"))
-                               .rank(dist::rank())
-                               .world_size(dist::world_size()),
-                           c.device);
+  auto loader = detail::two_stream_loader(ecfg, c, d.labeled, d.unlabeled, {"weak"}, est->mu(), "estimator-loader");
   if (dist::is_main() && !quiet) std::cerr << "estimating the class prior: " << steps << " steps of elkan_noto\n";
-  train::Trainer trainer(ecfg, est, loader,
+  train::Trainer trainer(ecfg, est, *loader,
                          train::TrainerOptions::from_config(ecfg).max_steps(steps).checkpoint_every_steps(0).progress(!quiet));
   trainer.fit();
   TORCH_CHECK(!train::stop_requested(), "stopped while estimating the class prior, before any training: start the run "
@@ -175,16 +167,8 @@ nlohmann::json pu(Config cfg, const RunOptions& ro, const std::string& init) {
   const bool estimate = method->needs_prior() && std::isnan(prior);
   if (method->needs_prior() && !estimate) method->set_prior(prior);
 
-  auto views = train::semi_views_from_config(cfg, {"weak"}, size, channels);
-  train::SemiLoader loader(d.labeled, d.unlabeled, std::move(views.labeled), std::move(views.unlabeled), c.norm,
-                           train::SemiLoaderOptions()
-                               .batch_size(cfg.get<int64_t>("train.batch_size", 64))
-                               .mu(method->mu())
-                               .seed(derive_seed(c.seed, "loader"))
-                               .rank(dist::rank())
-                               .world_size(dist::world_size()),
-                           c.device);
-  train::Trainer trainer(cfg, method, loader, detail::trainer_options(cfg, ro), dir);
+  auto loader = detail::two_stream_loader(cfg, c, d.labeled, d.unlabeled, {"weak"}, method->mu(), "loader");
+  train::Trainer trainer(cfg, method, *loader, detail::trainer_options(cfg, ro), dir);
   cfg.check_all_used();
 
   dir.start(cfg);
@@ -223,7 +207,7 @@ nlohmann::json pu(Config cfg, const RunOptions& ro, const std::string& init) {
     s["prior_estimates"]["steps"] = estimate_steps;
     if (!dir.resuming()) s["prior_estimates"]["seconds"] = estimate_seconds;
   }
-  s["unlabeled_epochs"] = static_cast<double>(result.steps) / loader.steps_per_epoch();
+  s["unlabeled_epochs"] = static_cast<double>(result.steps) / loader->steps_per_epoch();
   s["steps_per_second"] = result.train_seconds > 0 ? result.steps / result.train_seconds : 0.0;
   if (!dist::is_main()) return s;  // rank 0 alone evaluates and writes the summary
   if (ro.evaluate && !train::stop_requested()) s.update(detail::evaluated(dir, [&] {
