@@ -1,7 +1,5 @@
 // Image files (PNG, JPEG, BMP: stb_image decodes them) read alone and as a one-image folder,
 // grey and RGB: corrupt chunks, huge declared sizes, truncation.
-#include <stb/stb_image.h>  // declarations only: the library compiles stb_image
-
 #include <cstdlib>
 
 #include "fuzz_file.h"
@@ -10,11 +8,14 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // A few bytes of BMP header may claim a picture the reader accepts (up to 256 MB) and stb_image
   // fills with zeros, which takes minutes under the sanitizers: the search stays on parsing by
-  // skipping what claims more than 4 MB. The bound itself has unit tests.
-  int w = 0, h = 0, comp = 0;
-  if (size <= (1u << 30) && stbi_info_from_memory(data, static_cast<int>(size), &w, &h, &comp) &&
-      int64_t{std::abs(w)} * std::abs(h) * 4 > (int64_t{1} << 22)) {
-    return 0;
+  // skipping BMPs that claim more than 4 MB (read here by hand: stb_image's own header reader is
+  // what is under test). The bound itself has unit tests.
+  if (size >= 26 && data[0] == 'B' && data[1] == 'M') {
+    auto le32 = [&](size_t at) {
+      return static_cast<int32_t>(uint32_t{data[at]} | uint32_t{data[at + 1]} << 8 | uint32_t{data[at + 2]} << 16 |
+                                  uint32_t{data[at + 3]} << 24);
+    };
+    if (std::llabs(int64_t{le32(18)}) * std::llabs(int64_t{le32(22)}) * 4 > (int64_t{1} << 22)) return 0;
   }
   // The extension only decides whether the folder scan takes the file; stb_image sniffs the format.
   const std::string path = selfsup::fuzz::write_input("folder/a/input.png", data, size);
