@@ -15,7 +15,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       return static_cast<int32_t>(uint32_t{data[at]} | uint32_t{data[at + 1]} << 8 | uint32_t{data[at + 2]} << 16 |
                                   uint32_t{data[at + 3]} << 24);
     };
-    if (std::llabs(int64_t{le32(18)}) * std::llabs(int64_t{le32(22)}) * 4 > (int64_t{1} << 22)) return 0;
+    constexpr int64_t kMax = int64_t{1} << 22;
+    const int64_t w = std::llabs(int64_t{le32(18)}), h = std::llabs(int64_t{le32(22)});
+    if (w > kMax || h > kMax || w * h * 4 > kMax) return 0;
   }
   // The extension only decides whether the folder scan takes the file; stb_image sniffs the format.
   const std::string path = selfsup::fuzz::write_input("folder/a/input.png", data, size);
