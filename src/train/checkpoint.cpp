@@ -161,26 +161,35 @@ std::string zip_damage(const std::string& b) {
 
 bool all_finite(torch::nn::Module& model, torch::optim::Optimizer* optimizer, std::string* where) {
   torch::NoGradGuard no_grad;
-  auto bad = [](const torch::Tensor& t) {
-    return t.defined() && t.is_floating_point() && !torch::isfinite(t).all().item<bool>();
+  // One flag per tensor, read back with one transfer: on a GPU a read per tensor would wait on
+  // the device hundreds of times per checkpoint.
+  std::vector<torch::Tensor> flags;
+  std::vector<std::string> names;
+  auto add = [&](const torch::Tensor& t, const std::string& name) {
+    if (!t.defined() || !t.is_floating_point()) return;
+    auto flag = torch::isfinite(t).all();
+    flags.push_back(flags.empty() ? flag : flag.to(flags.front().device()));
+    names.push_back(name);
   };
-  for (const auto& kv : model.named_parameters()) {
-    if (bad(kv.value())) return *where = kv.key(), false;
-  }
-  for (const auto& kv : model.named_buffers()) {
-    if (bad(kv.value())) return *where = kv.key(), false;
-  }
+  for (const auto& kv : model.named_parameters()) add(kv.value(), kv.key());
+  for (const auto& kv : model.named_buffers()) add(kv.value(), kv.key());
   if (optimizer) {
     for (const auto& kv : optimizer->state()) {
       const auto* state = kv.second.get();
       if (const auto* sgd = dynamic_cast<const torch::optim::SGDParamState*>(state)) {
-        if (bad(sgd->momentum_buffer())) return *where = "the optimizer's momentum", false;
+        add(sgd->momentum_buffer(), "the optimizer's momentum");
       } else if (const auto* adamw = dynamic_cast<const torch::optim::AdamWParamState*>(state)) {
-        if (bad(adamw->exp_avg()) || bad(adamw->exp_avg_sq())) return *where = "the optimizer's moments", false;
+        add(adamw->exp_avg(), "the optimizer's moments");
+        add(adamw->exp_avg_sq(), "the optimizer's moments");
       }
     }
   }
-  return true;
+  if (flags.empty()) return true;
+  const auto ok = torch::stack(flags);
+  if (ok.all().item<bool>()) return true;
+  const auto first = ok.logical_not().nonzero()[0][0].item<int64_t>();
+  *where = names[static_cast<size_t>(first)];
+  return false;
 }
 
 void write_file_atomic(const std::string& path, const std::string& text) {
