@@ -7,5 +7,5 @@ namespace selfsup::cli {
 void register_all(CLI::App& app);
 void register_data(CLI::App& app);      // cli/data.cpp: selfsup data info
 void register_augment(CLI::App& app);   // cli/augment.cpp: selfsup augment preview
-void register_train(CLI::App& app);     // cli/train.cpp: pretrain, semi, prune, eval, methods
+void register_train(CLI::App& app);     // cli/train.cpp: pretrain, semi, pu, prune, eval, methods
 }  // namespace selfsup::cli

@@ -1,4 +1,4 @@
-// selfsup pretrain | semi | prune | eval | methods
+// selfsup pretrain | semi | pu | prune | eval | methods
 #include <cmath>
 #include <iostream>
 
@@ -10,6 +10,7 @@
 #include "selfsup/run/eval.h"
 #include "selfsup/run/pretrain.h"
 #include "selfsup/run/prune.h"
+#include "selfsup/run/pu.h"
 #include "selfsup/run/semi.h"
 #include "selfsup/train/checkpoint.h"
 #include "selfsup/train/hooks.h"
@@ -33,22 +34,25 @@ Config resolve_config(const RunFlags& f) {
   return cfg;
 }
 
-void add_run_flags(CLI::App* cmd, RunFlags& f) {
-  // CLI11's NonNegativeNumber prints the whole range of a double in its message.
-  const CLI::Validator not_negative(
+// CLI11's NonNegativeNumber prints the whole range of a double in its message.
+CLI::Validator not_negative() {
+  return CLI::Validator(
       [](std::string& v) -> std::string {
         double x = 0;
         if (!CLI::detail::lexical_cast(v, x) || !(x >= 0)) return "must be a number >= 0, got " + v;
         return {};
       },
       "NUMBER >= 0");
+}
+
+void add_run_flags(CLI::App* cmd, RunFlags& f) {
   cmd->add_option("--config", f.config, "YAML config (e.g. configs/fashion_mnist/simclr.yaml)");
   cmd->add_option("--out", f.out, "the run's folder: its config, metrics, checkpoint and summary");
   cmd->add_option("--set", f.sets, "override a config key: --set train.lr=0.5 (repeatable)");
   cmd->add_option("--seed", f.seed, "seed for data order, augmentation and initialisation")
-      ->check(not_negative);
+      ->check(not_negative());
   cmd->add_option("--time-limit", f.time_limit, "stop training cleanly after this many seconds, then evaluate")
-      ->check(not_negative);
+      ->check(not_negative());
   cmd->add_flag("--resume", f.resume, "continue the run in --out from its last checkpoint");
   cmd->add_flag("--overwrite", f.overwrite, "replace the run in --out (a folder holding a run is refused otherwise)");
   cmd->add_flag("--no-eval", f.no_eval, "skip the evaluation at the end");
@@ -104,6 +108,19 @@ void register_train(CLI::App& app) {
     if (dist::is_main()) std::cout << summary.dump(2) << std::endl;
   });
 
+  static RunFlags pu_flags;
+  static std::string pu_init;
+  auto* pu = app.add_subcommand(
+      "pu", "positive-unlabeled learning: a binary classifier from labeled positives and unlabeled images");
+  add_run_flags(pu, pu_flags);
+  pu->add_option("--init", pu_init, "start the classifier from a pretrain run (its folder, or its checkpoint file)");
+  pu->callback([] {
+    const auto ro = start_run(pu_flags, "pu");
+    auto summary = run::pu(pu_flags.resume ? Config() : resolve_config(pu_flags), ro,
+                           pu_init.empty() ? pu_init : train::RunDir::checkpoint_of(pu_init));
+    if (dist::is_main()) std::cout << summary.dump(2) << std::endl;
+  });
+
   static RunFlags prune_flags;
   static std::string prune_source;
   auto* prune = app.add_subcommand(
@@ -111,13 +128,13 @@ void register_train(CLI::App& app) {
   prune->add_option("--checkpoint", prune_source, "the semi run to thin (its folder, or its checkpoint file)");
   prune->add_option("--out", prune_flags.out, "the fine-tuned thinned run's folder");
   prune->add_option("--set", prune_flags.sets, "override a key of the source run's config: --set train.epochs=5");
-  prune->add_option("--time-limit", prune_flags.time_limit, "stop fine-tuning cleanly after this many seconds");
+  prune->add_option("--time-limit", prune_flags.time_limit, "stop fine-tuning cleanly after this many seconds")
+      ->check(not_negative());
   prune->add_flag("--overwrite", prune_flags.overwrite, "replace the run in --out");
   prune->add_flag("--no-eval", prune_flags.no_eval, "skip the evaluation at the end");
   prune->add_flag("--quiet", prune_flags.quiet, "no live progress line");
   prune->callback([] {
     TORCH_CHECK(!prune_source.empty(), "prune needs --checkpoint RUN_DIR");
-    TORCH_CHECK(prune_flags.time_limit >= 0, "--time-limit must be >= 0, got ", prune_flags.time_limit);
     RunFlags f = prune_flags;
     f.config = prune_source;  // start_run's checks: the source stands in for --config
     const auto ro = start_run(f, "prune");

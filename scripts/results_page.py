@@ -146,6 +146,39 @@ class Page:
         self.table(["run"] + semi_table.HEADER + ["command"], rows,
                    {"machine": (machines, "Ran on the {}.")}, notes)
 
+    def kind_pu(self, t):
+        """`selfsup pu` summaries; a row with several files (seeds) shows mean +- sample sd."""
+        def stat(values, scale=100, digits=2):
+            m = sum(values) / len(values)
+            if len(values) == 1:
+                return f"{scale * m:.{digits}f}"
+            sd = (sum((v - m) ** 2 for v in values) / (len(values) - 1)) ** 0.5
+            return f"{scale * m:.{digits}f} +- {scale * sd:.{digits}f}"
+
+        rows, machines, notes, true_priors = [], [], [], set()
+        for r in t["rows"]:
+            runs = [self.load(f) for f in r.get("files", [r.get("file")])]
+            true_priors.update(f"{x['prior_true']:.3f}" for x in runs)
+            first = runs[0]
+            prior = DASH
+            if first.get("prior_used") is not None:
+                prior = stat([x["prior_used"] for x in runs], 1, 3) + f" ({first['prior_source']})"
+            est = first.get("prior_estimates")
+            estimates = DASH if not est else f"BBE {stat([x['prior_estimates']['bbe'] for x in runs], 1, 3)}, " \
+                f"EN {stat([x['prior_estimates']['elkan_noto'] for x in runs], 1, 3)}"
+            wall = [x["train_seconds"] + x.get("eval_seconds", 0) + ((x.get("prior_estimates") or {}).get("seconds") or 0)
+                    for x in runs]
+            rows.append([self.label_with_note(r, notes) + (f" ({len(runs)} seeds)" if len(runs) > 1 else ""),
+                         stat([x["test_acc"] for x in runs]), stat([x["test_f1"] for x in runs]),
+                         stat([x["test_auc"] for x in runs]), stat([x["val_acc"] for x in runs], 100, 1),
+                         prior, estimates, f"{sum(x['steps'] for x in runs) / len(runs):,.0f}",
+                         f"{sum(wall) / len(wall):.0f} s", self.code(r["command"])])
+            machines.append(self.machine(r["machine"]))
+        true_prior = f" (true {true_priors.pop()})" if len(true_priors) == 1 else ""
+        self.table(["run", "test acc", "test F1", "test AUC", "val acc", "prior used" + true_prior,
+                    "prior estimates", "steps", "wall time", "command"], rows,
+                   {"machine": (machines, "Ran on the {}.")}, notes)
+
     def kind_propagate(self, t):
         def acc(name):
             if not name:

@@ -9,6 +9,7 @@ PKGS=(
   libtorch-dev libdnnl-dev libopenblas0-openmp libopenblas-dev libgloo-dev
   libcli11-dev libyaml-cpp-dev nlohmann-json3-dev libfmt-dev libspdlog-dev
   libstb-dev zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev libjemalloc-dev
+  clang libclang-rt-14-dev  # the sanitizer build and the fuzz targets (scripts/sanitize.sh, fuzz.sh)
   dataset-fashion-mnist
   python3 python3-torch python3-torchvision python3-numpy
 )

@@ -7,13 +7,21 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <limits>
 #include <memory>
 
-// The one translation unit that compiles stb_image.
+// The one translation unit that compiles stb_image, limited to the formats a folder may hold
+// (is_image_name): users' files reach no other decoder.
 #define STB_IMAGE_IMPLEMENTATION
 #define STBI_FAILURE_USERMSG
+#define STBI_ONLY_PNG
+#define STBI_ONLY_JPEG
+#define STBI_ONLY_BMP
 #include <stb/stb_image.h>
 
 namespace fs = std::filesystem;
@@ -37,6 +45,81 @@ using StbPixels = std::unique_ptr<stbi_uc, decltype(&stbi_image_free)>;
 std::string stb_reason() {
   const char* r = stbi_failure_reason();
   return r ? r : "unknown reason";
+}
+
+// The stb_image that Debian ships writes past a 257-entry table when a JPEG's Huffman table
+// (DHT segment) declares more than 256 codes; later versions refuse such a table, and so does
+// this walk before stb_image sees the file. It follows stb_image's reading exactly: tables of a
+// DHT or DQT segment are read while the segment's length says more are left, so they may run past
+// the segment, and the next marker is looked for where they ended; bytes past the end read as 0.
+// Other damage is left to stb_image.
+void check_jpeg_tables(const std::vector<uint8_t>& b, const std::string& path) {
+  // stb_image takes a file for a JPEG when it starts with 0xFF, any more 0xFF bytes, then 0xD8.
+  size_t i = 0;
+  while (i < b.size() && b[i] == 0xFF) ++i;
+  if (i == 0 || i >= b.size() || b[i] != 0xD8) return;
+  ++i;
+  auto at = [&](size_t k) -> size_t { return k < b.size() ? b[k] : 0; };
+  while (i + 1 < b.size()) {
+    if (b[i] != 0xFF) {  // entropy-coded data, or bytes stb_image skips looking for a marker
+      ++i;
+      continue;
+    }
+    const uint8_t m = b[i + 1];
+    if (m == 0x00 || m == 0xFF || (m >= 0xD0 && m <= 0xD7) || m == 0x01) {  // stuffing, fill, restart
+      i += (m == 0xFF) ? 1 : 2;
+      continue;
+    }
+    if (m == 0xD9 || i + 3 >= b.size()) return;  // end of image, or a truncated header stb reports
+    const size_t len = (at(i + 2) << 8) | at(i + 3);
+    if (m != 0xC4 && m != 0xDB) {
+      i += 2 + std::max<size_t>(len, 2);
+      continue;
+    }
+    int64_t left = static_cast<int64_t>(len) - 2;
+    size_t t = i + 4;
+    while (left > 0 && t < b.size()) {
+      size_t table = 0;
+      if (m == 0xC4) {
+        size_t codes = 0;
+        for (size_t k = 1; k <= 16; ++k) codes += at(t + k);
+        TORCH_CHECK(codes <= 256, path, ": cannot decode image (corrupt JPEG: a Huffman table declares ", codes,
+                    " codes, at most 256 are possible)");
+        table = 17 + codes;
+      } else {
+        table = (at(t) >> 4) != 0 ? 129 : 65;  // 16-bit or 8-bit quantisation table
+      }
+      t += table;
+      left -= static_cast<int64_t>(table);
+    }
+    i = t;
+  }
+}
+
+// A file's bytes, checked where stb_image is not careful enough.
+std::vector<uint8_t> read_image_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  TORCH_CHECK(in.good(), path, ": cannot open file");
+  std::vector<uint8_t> b((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  TORCH_CHECK(b.size() <= static_cast<size_t>(std::numeric_limits<int>::max()), path, ": ", b.size(),
+              " bytes is too large for one image");
+  check_jpeg_tables(b, path);
+  return b;
+}
+
+bool image_info(const std::string& path, int* w, int* h, int* comp) {
+  const auto b = read_image_file(path);
+  if (!stbi_info_from_memory(b.data(), static_cast<int>(b.size()), w, h, comp)) return false;
+  // A BMP stored top-down has a negative height in its header, which stb_image's info passes on
+  // and its decoder turns positive.
+  *w = std::abs(*w), *h = std::abs(*h);
+  // The header alone (a few bytes of a BMP, which stb_image pads with zeros) may claim any size:
+  // bounded before anything is allocated for it. 256 MB decoded is a 9000 x 9000 RGB photograph,
+  // far beyond a training image, and an eighth of what stb_image can decode at all.
+  constexpr int64_t kMaxImageBytes = int64_t{1} << 28;
+  TORCH_CHECK(int64_t{*w} * *h * std::max(*comp, 3) <= kMaxImageBytes, path, ": its header claims ", *w, "x", *h,
+              " pixels, more than 256 MB decoded: resize it first");
+  return true;
 }
 
 bool is_image_name(const fs::path& p) {
@@ -88,7 +171,7 @@ Folder scan(const std::string& dir, std::vector<std::string>& classes) {
     TORCH_CHECK(!files.empty(), cd.string(), ": class folder has no images (.png, .jpg, .jpeg, .bmp)");
     for (const auto& p : files) {
       Entry e{p.string(), label, 0, 0, 0};
-      TORCH_CHECK(stbi_info(e.path.c_str(), &e.width, &e.height, &e.components), e.path,
+      TORCH_CHECK(image_info(e.path, &e.width, &e.height, &e.components), e.path,
                   ": cannot decode image (", stb_reason(), ")");
       f.entries.push_back(std::move(e));
     }
@@ -121,7 +204,9 @@ int64_t common_channels(const std::vector<const Folder*>& folders) {
 // Decodes pixels as HWC and stores them as CHW.
 void decode_into(const std::string& path, int64_t channels, int width, int height, uint8_t* out) {
   int w = 0, h = 0, comp = 0;
-  StbPixels px(stbi_load(path.c_str(), &w, &h, &comp, static_cast<int>(channels)), &stbi_image_free);
+  const auto b = read_image_file(path);
+  StbPixels px(stbi_load_from_memory(b.data(), static_cast<int>(b.size()), &w, &h, &comp, static_cast<int>(channels)),
+               &stbi_image_free);
   TORCH_CHECK(px, path, ": cannot decode image (", stb_reason(), ")");
   TORCH_CHECK(w == width && h == height, path, ": decoded size ", w, "x", h,
               " differs from its header's ", width, "x", height);
@@ -174,7 +259,7 @@ torch::Tensor load_image(const std::string& path, int64_t channels) {
               channels);
   TORCH_CHECK(fs::exists(path), path, ": file not found");
   int w = 0, h = 0, comp = 0;
-  TORCH_CHECK(stbi_info(path.c_str(), &w, &h, &comp), path, ": cannot decode image (", stb_reason(), ")");
+  TORCH_CHECK(image_info(path, &w, &h, &comp), path, ": cannot decode image (", stb_reason(), ")");
   if (channels == 0) channels = comp <= 2 ? 1 : 3;
   auto out = torch::empty({channels, h, w}, torch::kUInt8);
   decode_into(path, channels, w, h, out.data_ptr<uint8_t>());

@@ -91,6 +91,7 @@ const char* kind_name(Kind kind) {
     case Kind::kSelfSupervised: return "self-supervised";
     case Kind::kSemiSupervised: return "semi-supervised";
     case Kind::kSupervised: return "supervised";
+    case Kind::kPositiveUnlabeled: return "positive-unlabeled";
   }
   return "?";
 }

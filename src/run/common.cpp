@@ -44,6 +44,22 @@ Context setup(const Config& cfg) {
   return c;
 }
 
+std::unique_ptr<train::SemiLoader> two_stream_loader(const Config& cfg, const Context& c, const data::Dataset& labeled,
+                                                     const data::Dataset& unlabeled,
+                                                     const std::vector<std::string>& unlabeled_views, int64_t mu,
+                                                     const char* stream) {
+  auto views = train::semi_views_from_config(cfg, unlabeled_views, labeled.height(), labeled.channels());
+  return std::make_unique<train::SemiLoader>(labeled, unlabeled, std::move(views.labeled), std::move(views.unlabeled),
+                                             c.norm,
+                                             train::SemiLoaderOptions()
+                                                 .batch_size(cfg.get<int64_t>("train.batch_size", 64))
+                                                 .mu(mu)
+                                                 .seed(derive_seed(c.seed, stream))
+                                                 .rank(dist::rank())
+                                                 .world_size(dist::world_size()),
+                                             c.device);
+}
+
 train::TrainerOptions trainer_options(const Config& cfg, const RunOptions& ro) {
   return train::TrainerOptions::from_config(cfg).time_limit(ro.time_limit).progress(!ro.quiet);
 }

@@ -11,6 +11,7 @@
 #include "selfsup/run/options.h"
 #include "selfsup/train/loader.h"
 #include "selfsup/train/run_dir.h"
+#include "selfsup/train/semi_loader.h"
 #include "selfsup/train/trainer.h"
 
 namespace selfsup::run::detail {
@@ -33,6 +34,14 @@ struct Context {
 /// Threads (train.threads; processes sharing a machine share its cores), seed, device, the data
 /// set and its normalisation.
 Context setup(const Config& cfg);
+
+/// The two-stream loader of `semi` and `pu`: labeled and unlabeled images with the views the
+/// method asks for, train.batch_size labeled images and mu times as many unlabeled ones a step,
+/// this rank's share, batches a function of (derive_seed(seed, stream), step).
+std::unique_ptr<train::SemiLoader> two_stream_loader(const Config& cfg, const Context& c, const data::Dataset& labeled,
+                                                     const data::Dataset& unlabeled,
+                                                     const std::vector<std::string>& unlabeled_views, int64_t mu,
+                                                     const char* stream);
 
 /// The trainer's options from the config and the command's.
 train::TrainerOptions trainer_options(const Config& cfg, const RunOptions& ro);

@@ -43,16 +43,8 @@ nlohmann::json semi(Config cfg, const RunOptions& ro, const std::string& init,
 
   if (prepare && !ro.resume) prepare(*method);
 
-  auto views = train::semi_views_from_config(cfg, method->unlabeled_views(), size, channels);
-  train::SemiLoader loader(labeled, unlabeled, std::move(views.labeled), std::move(views.unlabeled), c.norm,
-                           train::SemiLoaderOptions()
-                               .batch_size(cfg.get<int64_t>("train.batch_size", 64))
-                               .mu(method->mu())
-                               .seed(derive_seed(c.seed, "loader"))
-                               .rank(dist::rank())
-                               .world_size(dist::world_size()),
-                           c.device);
-  train::Trainer trainer(cfg, method, loader, detail::trainer_options(cfg, ro), dir);
+  auto loader = detail::two_stream_loader(cfg, c, labeled, unlabeled, method->unlabeled_views(), method->mu(), "loader");
+  train::Trainer trainer(cfg, method, *loader, detail::trainer_options(cfg, ro), dir);
   const bool regularized = detail::add_regularization(cfg, *method, trainer);
   cfg.check_all_used();
 
@@ -64,7 +56,7 @@ nlohmann::json semi(Config cfg, const RunOptions& ro, const std::string& init,
   if (!probed.is_null()) s["probe_head"] = probed;
   if (!ro.summary_extra.is_null()) s.update(ro.summary_extra);
   // The loader counts epochs over the stream it has: the unlabeled one, or the labeled one (mu 0).
-  s[method->mu() > 0 ? "unlabeled_epochs" : "labeled_epochs"] = static_cast<double>(result.steps) / loader.steps_per_epoch();
+  s[method->mu() > 0 ? "unlabeled_epochs" : "labeled_epochs"] = static_cast<double>(result.steps) / loader->steps_per_epoch();
   s["steps_per_second"] = result.train_seconds > 0 ? result.steps / result.train_seconds : 0.0;
   if (regularized) s["sparsity"] = detail::report_sparsity(dir, *method, size);
   if (!dist::is_main()) return s;  // rank 0 alone evaluates and writes the summary

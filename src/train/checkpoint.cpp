@@ -75,6 +75,10 @@ uint32_t le16(const std::string& b, size_t at) {
 uint64_t le32(const std::string& b, size_t at) { return le16(b, at) | static_cast<uint64_t>(le16(b, at + 2)) << 16; }
 uint64_t le64(const std::string& b, size_t at) { return le32(b, at) | le32(b, at + 4) << 32; }
 
+// Whether n bytes from `at` lie inside b; offsets come from the file and may be near 2^64, where
+// `at + n > size` would wrap around.
+bool fits(const std::string& b, uint64_t at, uint64_t n) { return at <= b.size() && n <= b.size() - at; }
+
 /// A checkpoint is a zip archive (LibTorch's format) whose central directory records each entry's
 /// CRC-32; LibTorch's reader does not check them, so a flipped bit would load as a wrong weight.
 /// Returns "" when every entry's data matches its CRC, else what is wrong.
@@ -93,18 +97,18 @@ std::string zip_damage(const std::string& b) {
   uint64_t entries = le16(b, end + 10), dir = le32(b, end + 16);
   if ((entries == 0xFFFF || dir == 0xFFFFFFFF) && end >= 20 && le32(b, end - 20) == kLocator64) {
     const uint64_t at = le64(b, end - 20 + 8);
-    if (at + 56 > b.size() || le32(b, at) != kEnd64) return "a damaged zip64 directory";
+    if (!fits(b, at, 56) || le32(b, at) != kEnd64) return "a damaged zip64 directory";
     entries = le64(b, at + 32);
     dir = le64(b, at + 48);
   }
-  size_t p = dir;
+  uint64_t p = dir;
   for (uint64_t e = 0; e < entries; ++e) {
-    if (p + 46 > b.size() || le32(b, p) != kCentral) return "a damaged zip directory";
+    if (!fits(b, p, 46) || le32(b, p) != kCentral) return "a damaged zip directory";
     const uint32_t crc = static_cast<uint32_t>(le32(b, p + 16));
     const unsigned method = le16(b, p + 10);
     uint64_t size = le32(b, p + 20), plain = le32(b, p + 24), local = le32(b, p + 42);
     const size_t name = le16(b, p + 28), extra = le16(b, p + 30), comment = le16(b, p + 32);
-    if (p + 46 + name + extra > b.size()) return "a damaged zip directory";
+    if (!fits(b, p, 46 + name + extra)) return "a damaged zip directory";
     // Zip64: the 64-bit values stand in an extra field, in this order, for those at 0xFFFFFFFF.
     for (size_t x = p + 46 + name; x + 4 <= p + 46 + name + extra;) {
       const size_t id = le16(b, x), len = le16(b, x + 2);
@@ -118,9 +122,9 @@ std::string zip_damage(const std::string& b) {
       x += 4 + len;
     }
     const std::string entry = b.substr(p + 46, name);
-    if (local + 30 > b.size() || le32(b, local) != kLocal) return "a damaged record header (" + entry + ")";
+    if (!fits(b, local, 30) || le32(b, local) != kLocal) return "a damaged record header (" + entry + ")";
     const uint64_t data = local + 30 + le16(b, local + 26) + le16(b, local + 28);
-    if (data + size > b.size()) return "a record cut short (" + entry + ")";
+    if (!fits(b, data, size)) return "a record cut short (" + entry + ")";
     std::string inflated;
     const char* bytes = b.data() + data;
     uint64_t length = size;
@@ -157,26 +161,35 @@ std::string zip_damage(const std::string& b) {
 
 bool all_finite(torch::nn::Module& model, torch::optim::Optimizer* optimizer, std::string* where) {
   torch::NoGradGuard no_grad;
-  auto bad = [](const torch::Tensor& t) {
-    return t.defined() && t.is_floating_point() && !torch::isfinite(t).all().item<bool>();
+  // One flag per tensor, read back with one transfer: on a GPU a read per tensor would wait on
+  // the device hundreds of times per checkpoint.
+  std::vector<torch::Tensor> flags;
+  std::vector<std::string> names;
+  auto add = [&](const torch::Tensor& t, const std::string& name) {
+    if (!t.defined() || !t.is_floating_point()) return;
+    auto flag = torch::isfinite(t).all();
+    flags.push_back(flags.empty() ? flag : flag.to(flags.front().device()));
+    names.push_back(name);
   };
-  for (const auto& kv : model.named_parameters()) {
-    if (bad(kv.value())) return *where = kv.key(), false;
-  }
-  for (const auto& kv : model.named_buffers()) {
-    if (bad(kv.value())) return *where = kv.key(), false;
-  }
+  for (const auto& kv : model.named_parameters()) add(kv.value(), kv.key());
+  for (const auto& kv : model.named_buffers()) add(kv.value(), kv.key());
   if (optimizer) {
     for (const auto& kv : optimizer->state()) {
       const auto* state = kv.second.get();
       if (const auto* sgd = dynamic_cast<const torch::optim::SGDParamState*>(state)) {
-        if (bad(sgd->momentum_buffer())) return *where = "the optimizer's momentum", false;
+        add(sgd->momentum_buffer(), "the optimizer's momentum");
       } else if (const auto* adamw = dynamic_cast<const torch::optim::AdamWParamState*>(state)) {
-        if (bad(adamw->exp_avg()) || bad(adamw->exp_avg_sq())) return *where = "the optimizer's moments", false;
+        add(adamw->exp_avg(), "the optimizer's moments");
+        add(adamw->exp_avg_sq(), "the optimizer's moments");
       }
     }
   }
-  return true;
+  if (flags.empty()) return true;
+  const auto ok = torch::stack(flags);
+  if (ok.all().item<bool>()) return true;
+  const auto first = ok.logical_not().nonzero()[0][0].item<int64_t>();
+  *where = names[static_cast<size_t>(first)];
+  return false;
 }
 
 void write_file_atomic(const std::string& path, const std::string& text) {

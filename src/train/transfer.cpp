@@ -63,14 +63,19 @@ void copy_projector_first_layer(const nets::MLPHead& projector, const torch::nn:
   }
 }
 
-void init_from_pretrained(const std::string& checkpoint, methods::SemiMethodImpl& method,
+void init_from_pretrained(const std::string& checkpoint, const std::vector<methods::Classifier>& targets,
                           const methods::DataSpec& spec) {
   const auto source = load_pretrained(checkpoint, spec);
   const std::string what = "--init " + checkpoint;
-  for (auto* target : {&method.student, &method.ema}) {
-    copy_encoder(source->encoder(), (*target)->backbone, what);
-    if ((*target)->hidden) copy_projector_first_layer(source->projector(), (*target)->hidden, what);
+  for (const auto& target : targets) {
+    copy_encoder(source->encoder(), target->backbone, what);
+    if (target->hidden) copy_projector_first_layer(source->projector(), target->hidden, what);
   }
+}
+
+void init_from_pretrained(const std::string& checkpoint, methods::SemiMethodImpl& method,
+                          const methods::DataSpec& spec) {
+  init_from_pretrained(checkpoint, {method.student, method.ema}, spec);
 }
 
 }  // namespace selfsup::train

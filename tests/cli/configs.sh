@@ -51,6 +51,11 @@ for c in "$SRC"/configs/fashion_mnist/semi/*.yaml; do
     --set train.batch_size=8 --set data.limit=1200 --set data.labels_per_class=4 --set data.val_per_class=10
   n=$((n + 1))
 done
-[ "$n" -ge 25 ] || { echo "FAIL: found only $n configs"; failed=1; }
+for c in "$SRC"/configs/fashion_mnist/pu/*.yaml; do
+  check "$c" "$SELFSUP" pu --config "$c" --out "$TMP/run$n" --set train.max_steps=2 --set train.threads=1 \
+    --set train.batch_size=8 --set data.limit=1200 --set data.labeled_positives=50 --set data.val_per_class=10
+  n=$((n + 1))
+done
+[ "$n" -ge 30 ] || { echo "FAIL: found only $n configs"; failed=1; }
 [ "$failed" = 0 ] && echo "PASS: all $n shipped configs run"
 exit $failed

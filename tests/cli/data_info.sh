@@ -6,25 +6,8 @@ set -u
 SELFSUP=$1
 DATA=/usr/share/datasets/fashion-mnist
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/selfsup_data_info.XXXXXX")
+source "$(dirname "$0")/../support/cli.sh"
 trap 'rm -rf "$TMP"' EXIT
-
-fail() {
-  echo "FAIL: $*"
-  exit 1
-}
-
-# expect_error DESCRIPTION TEXT_IN_MESSAGE ARGS...: the command must fail cleanly, naming TEXT.
-expect_error() {
-  local desc=$1 text=$2
-  shift 2
-  "$SELFSUP" "$@" >"$TMP/out" 2>"$TMP/err"
-  local rc=$?
-  [ "$rc" -ne 0 ] || fail "$desc: exit code 0, expected an error"
-  [ "$rc" -lt 128 ] || fail "$desc: crashed with exit code $rc: $(cat "$TMP/err")"
-  grep -q '^error: ' "$TMP/err" || fail "$desc: no line starting with 'error:' on stderr: $(cat "$TMP/err")"
-  grep -qF -- "$text" "$TMP/err" || fail "$desc: message does not mention '$text': $(cat "$TMP/err")"
-  echo "ok: $desc -> $(head -n 1 "$TMP/err")"
-}
 
 # A folder holding intact copies of the four files, with the train images replaced by stdin.
 damaged_copy() {

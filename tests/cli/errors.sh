@@ -5,30 +5,8 @@
 set -u
 SELFSUP=$1
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/selfsup_errors.XXXXXX")
+source "$(dirname "$0")/../support/cli.sh"
 trap 'rm -rf "$TMP"' EXIT
-
-fail() {
-  echo "FAIL: $*"
-  exit 1
-}
-
-# expect_error DESCRIPTION TEXT_IN_MESSAGE ARGS...: the command must fail with one error line
-# naming TEXT, and print nothing else on stderr.
-expect_error() {
-  local desc=$1 text=$2
-  shift 2
-  timeout 300 "$SELFSUP" "$@" >"$TMP/out" 2>"$TMP/err"
-  local rc=$?
-  [ "$rc" -ne 0 ] || fail "$desc: exit code 0, expected an error"
-  [ "$rc" -ne 124 ] || fail "$desc: still running after 300 s"
-  [ "$rc" -lt 128 ] || fail "$desc: crashed with exit code $rc: $(cat "$TMP/err")"
-  local lines
-  lines=$(wc -l <"$TMP/err")
-  [ "$lines" -eq 1 ] || fail "$desc: expected exactly one line on stderr, got $lines: $(cat "$TMP/err")"
-  grep -q '^error: ' "$TMP/err" || fail "$desc: the line does not start with 'error:': $(cat "$TMP/err")"
-  grep -qF -- "$text" "$TMP/err" || fail "$desc: message does not mention '$text': $(cat "$TMP/err")"
-  echo "ok: $desc -> $(cat "$TMP/err")"
-}
 
 [ -x "$SELFSUP" ] || fail "selfsup binary '$SELFSUP' not found"
 

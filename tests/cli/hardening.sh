@@ -7,27 +7,9 @@
 set -u
 SELFSUP=$1
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/selfsup_hardening.XXXXXX")
+source "$(dirname "$0")/../support/cli.sh"
 PID=
 trap '[ -n "$PID" ] && kill -9 "$PID" 2>/dev/null; rm -rf "$TMP"' EXIT
-fail() {
-  echo "FAIL: $*"
-  exit 1
-}
-# expect_error DESCRIPTION TEXT ARGS...: exits non-zero (not a crash) with one "error: ..." line
-# on stderr that contains TEXT.
-expect_error() {
-  local desc=$1 text=$2
-  shift 2
-  timeout 120 "$SELFSUP" "$@" >"$TMP/out" 2>"$TMP/err"
-  local rc=$?
-  [ "$rc" -ne 0 ] || fail "$desc: exit code 0, expected an error"
-  [ "$rc" -ne 124 ] || fail "$desc: still running after 120 s"
-  [ "$rc" -lt 128 ] || fail "$desc: crashed with exit code $rc: $(cat "$TMP/err")"
-  [ "$(wc -l <"$TMP/err")" -eq 1 ] || fail "$desc: expected one line on stderr, got: $(cat "$TMP/err")"
-  grep -q '^error: ' "$TMP/err" || fail "$desc: the line does not start with 'error:': $(cat "$TMP/err")"
-  grep -qF -- "$text" "$TMP/err" || fail "$desc: message does not mention '$text': $(cat "$TMP/err")"
-  echo "ok: $desc -> $(cat "$TMP/err")"
-}
 # wait_for FILE: until FILE exists or the background run ends.
 wait_for() {
   for _ in $(seq 1 3000); do

@@ -8,10 +8,7 @@ set -u
 SELFSUP=$1
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/selfsup_sparse.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
-fail() {
-  echo "FAIL: $*"
-  exit 1
-}
+source "$(dirname "$0")/../support/cli.sh"
 
 # Each filter's group holds its batch norm's weight (1 at the start) and bias: the thresholds sit
 # near the median of each layer's group norms at initialisation, so some filters go and some stay.
@@ -61,17 +58,13 @@ grep -q "channels:" "$TMP/pruned/config.yaml" || fail "the thinned config names 
 echo "ok: prune thins, keeps the logits, fine-tunes, and its checkpoint evaluates"
 
 bad() {  # expected message, --set value
-  local want=$1
-  if "$SELFSUP" semi --config "$TMP/gl.yaml" --out "$TMP/bad" --overwrite --quiet --no-eval --set "$2" \
-    >/dev/null 2>"$TMP/bad.err"; then
-    fail "$2 was accepted"
-  fi
-  [ "$(wc -l <"$TMP/bad.err")" -eq 1 ] || fail "more than one line for $2: $(cat "$TMP/bad.err")"
-  grep -qF "$want" "$TMP/bad.err" || fail "'$want' not in: $(cat "$TMP/bad.err")"
+  expect_error "regularize item $2" "$1" semi --config "$TMP/gl.yaml" --out "$TMP/bad" --overwrite --quiet --no-eval --set "$2"
 }
 bad "unknown group 'filter'" 'regularize=[{type: group_lasso, group: filter, strength: 1}]'
 bad "regularize[0].strength must be a finite number >= 0, got -1" 'regularize=[{type: l1, strength: -1}]'
 bad "matches no layer" 'regularize=[{type: l2, strength: 1, layers: encoder.*}]'
 bad "unknown key 'strenght'" 'regularize=[{type: l1, strenght: 1}]'
+expect_error "prune without a source" "prune needs --checkpoint" prune --out "$TMP/p2"
+expect_error "prune with a negative time limit" "must be a number >= 0" prune --checkpoint "$TMP/gl" --out "$TMP/p2" --time-limit -1
 echo "ok: bad regularize items are one error line each"
 echo "PASS"

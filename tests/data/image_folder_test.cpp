@@ -1,6 +1,8 @@
 // Image-folder reader on tiny PNG/JPEG files written here with stb_image_write.
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #include <stb/stb_image_write.h>
 
@@ -91,6 +93,65 @@ TEST(ImageFolder, JpegDecodes) {
   EXPECT_EQ(img.sizes(), torch::IntArrayRef({3, 8, 8}));
   EXPECT_LE((img.to(torch::kInt) - 128).abs().max().item<int>(), 2);  // lossy, but flat stays flat
   EXPECT_EQ(load_image(root / "c/a.jpg", 1).sizes(), torch::IntArrayRef({1, 8, 8}));
+}
+
+// A Huffman table declaring more codes than a JPEG can have made stb_image write past its table
+// (found by fuzz_image_folder): refused, naming the file, before stb_image reads it.
+TEST(ImageFolder, JpegWithAnOversizedHuffmanTableIsRefused) {
+  TempDir root("dht");
+  std::vector<uint8_t> px(8 * 8 * 3, 100);
+  std::filesystem::create_directories(root / "c");
+  const std::string path = root / "c/a.jpg";
+  ASSERT_TRUE(stbi_write_jpg(path.c_str(), 8, 8, 3, px.data(), 90));
+  auto bytes = read_bytes(path);
+  size_t dht = 0;
+  for (size_t i = 2; i + 1 < bytes.size() && !dht; ++i)
+    if (bytes[i] == 0xFF && bytes[i + 1] == 0xC4) dht = i;
+  ASSERT_GT(dht, 0u) << "stb_image_write's JPEG has no DHT segment";
+  bytes[dht + 5 + 14] = 200;  // counts of the first table's 15- and 16-bit codes: > 256 codes in all
+  bytes[dht + 5 + 15] = 200;
+  write_bytes(path, bytes);
+  for (auto read : {std::function<void()>([&] { load_image(path); }),
+                    std::function<void()>([&] { load_image_folder(root.path()); })}) {
+    expect_message(error_of(read), {path, "Huffman table declares", "at most 256"});
+  }
+}
+
+// A 70-byte BMP whose header claims 718515 x 24912 pixels: refused before 53 GB are allocated
+// (found by fuzz_image_folder).
+TEST(ImageFolder, AHeaderClaimingAHugeImageIsRefusedBeforeAllocating) {
+  TempDir root("huge");
+  const std::string path = root / "a.bmp";
+  std::vector<uint8_t> bmp = {'B', 'M', 70, 0, 0, 0, 0, 0, 0, 0, 54, 0, 0, 0, 40, 0, 0, 0,
+                              0xb3, 0xf6, 0x0a, 0, 0x50, 0x61, 0, 0, 1, 0, 24, 0};
+  bmp.resize(54, 0);  // no compression, default palette
+  bmp.resize(70, 7);
+  write_bytes(path, bmp);
+  expect_message(error_of([&] { load_image(path); }), {path, "its header claims 718515x24912 pixels"});
+  // In a folder, where the whole folder's size is bounded by the memory, one image still is by 256 MB.
+  bmp[18] = 3, bmp[19] = bmp[20] = bmp[21] = 0;   // width 3
+  bmp[22] = 2, bmp[23] = bmp[24] = 0, bmp[25] = 0x3d;  // height 1023410178: 9.2 GB
+  std::filesystem::create_directories(root / "c");
+  write_bytes(root / "c/a.bmp", bmp);
+  expect_message(error_of([&] { load_image_folder_split(root / "", {}, "huge"); }),
+                 {root / "c/a.bmp", "its header claims 3x1023410178 pixels"});
+}
+
+// A BMP stored top-down has a negative height in its header; it loads like any other.
+TEST(ImageFolder, TopDownBmpLoads) {
+  TempDir root("topdown");
+  const std::string path = root / "a.bmp";
+  std::vector<uint8_t> bmp = {'B', 'M', 70, 0, 0, 0, 0, 0, 0, 0, 54, 0, 0, 0, 40, 0, 0, 0,
+                              2, 0, 0, 0, 0xfe, 0xff, 0xff, 0xff, 1, 0, 24, 0};  // 2 x -2
+  bmp.resize(54, 0);
+  for (int row = 0; row < 2; ++row)  // BGR, each row padded to 4 bytes
+    for (int b : {10 * row + 1, 10 * row + 2, 10 * row + 3, 10 * row + 4, 10 * row + 5, 10 * row + 6, 0, 0})
+      bmp.push_back(static_cast<uint8_t>(b));
+  write_bytes(path, bmp);
+  const auto img = load_image(path);
+  ASSERT_EQ(img.sizes(), torch::IntArrayRef({3, 2, 2}));
+  EXPECT_EQ(img[2][0][0].item<int>(), 1);   // blue of the first stored pixel: the top row
+  EXPECT_EQ(img[0][1][1].item<int>(), 16);  // red of the last one
 }
 
 TEST(ImageFolder, EmptyClassFolderIsNamed) {

@@ -90,6 +90,64 @@ TEST(SemiSplit, ValidationFirstThenExactLabeledCounts) {
   expect_message(error_of([&] { semi_split(labels, 4, -1, 7); }), {"data.val_per_class must be positive, got -1"});
 }
 
+// pu_split: the validation images come first; the labeled positives are exactly `labeled`
+// positive images of the rest; the unlabeled set is the rest (all of it, or all but the labeled
+// positives); the validation split is split the same way.
+TEST(PuSplit, LabeledPositivesUnlabeledSetAndValidationSplit) {
+  const auto labels = make_labels();  // classes 1 and 3: 27 + 41 = 68 positives
+  const std::vector<int64_t> pos{1, 3};
+  const auto is_pos = positive_labels(labels, pos);
+  EXPECT_EQ(is_pos.sum().item<int64_t>(), 68);
+  for (auto mode : {PuUnlabeled::kAll, PuUnlabeled::kRest}) {
+    const auto s = pu_split(labels, 5, PuSplitOptions().positive_classes(pos).labeled(12).val_per_class(3).unlabeled(mode).seed(4));
+    for (int64_t c = 0; c < 5; ++c) EXPECT_EQ(count_of(labels.index_select(0, s.val), c), 3);
+    ASSERT_EQ(s.labeled.numel(), 12);
+    EXPECT_EQ(is_pos.index_select(0, s.labeled).sum().item<int64_t>(), 12) << "a labeled image is not positive";
+    // No validation image in either training set.
+    EXPECT_EQ(torch::isin(s.val, s.labeled).sum().item<int64_t>(), 0);
+    EXPECT_EQ(torch::isin(s.val, s.unlabeled).sum().item<int64_t>(), 0);
+    // The validation split's labeled positives: the training split's share, 12 * 15 / 155 -> 1.
+    EXPECT_EQ(s.val_labeled.numel(), 1);
+    EXPECT_EQ(is_pos.index_select(0, s.val_labeled).sum().item<int64_t>(), 1);
+    EXPECT_EQ(torch::isin(s.val_labeled, s.val).sum().item<int64_t>(), 1);
+    if (mode == PuUnlabeled::kAll) {
+      expect_partition(s.unlabeled, s.val, labels.numel());
+      EXPECT_TRUE(torch::equal(s.val_unlabeled, s.val));
+    } else {
+      expect_partition(std::get<0>(torch::cat({s.labeled, s.unlabeled}).sort()), s.val, labels.numel());
+      EXPECT_EQ(torch::isin(s.unlabeled, s.labeled).sum().item<int64_t>(), 0);
+      EXPECT_EQ(s.val_unlabeled.numel(), 14);
+      EXPECT_EQ(torch::isin(s.val_unlabeled, s.val_labeled).sum().item<int64_t>(), 0);
+    }
+  }
+  // Reproducible from the seed; the validation split does not depend on how many are labeled.
+  const auto a = pu_split(labels, 5, PuSplitOptions().positive_classes(pos).labeled(12).val_per_class(3).seed(4));
+  EXPECT_TRUE(torch::equal(a.labeled, pu_split(labels, 5, PuSplitOptions().positive_classes(pos).labeled(12).val_per_class(3).seed(4)).labeled));
+  EXPECT_FALSE(torch::equal(a.labeled, pu_split(labels, 5, PuSplitOptions().positive_classes(pos).labeled(12).val_per_class(3).seed(5)).labeled));
+  EXPECT_TRUE(torch::equal(a.val, pu_split(labels, 5, PuSplitOptions().positive_classes(pos).labeled(30).val_per_class(3).seed(4)).val));
+  EXPECT_EQ(pu_split(labels, 5, PuSplitOptions().positive_classes(pos).labeled(12).val_per_class(3).val_labeled(5)).val_labeled.numel(), 5);
+}
+
+TEST(PuSplit, BadChoicesNameTheirKey) {
+  const auto labels = make_labels();
+  const auto o = PuSplitOptions().labeled(10).val_per_class(3);
+  expect_message(error_of([&] { pu_split(labels, 5, PuSplitOptions(o).positive_classes({})); }),
+                 {"data.positive_classes is empty"});
+  expect_message(error_of([&] { pu_split(labels, 5, PuSplitOptions(o).positive_classes({1, 7})); }),
+                 {"data.positive_classes: class 7 is not a class of this data set (0..4)"});
+  expect_message(error_of([&] { pu_split(labels, 5, PuSplitOptions(o).positive_classes({1, 1})); }),
+                 {"data.positive_classes names class 1 twice"});
+  expect_message(error_of([&] { pu_split(labels, 5, PuSplitOptions(o).positive_classes({0, 1, 2, 3, 4})); }),
+                 {"names every class", "needs negatives"});
+  expect_message(error_of([&] { pu_split(labels, 5, PuSplitOptions(o).positive_classes({1, 3}).labeled(63)); }),
+                 {"data.labeled_positives = 63 but the training split holds only 62 positive images (classes 1, 3"});
+  expect_message(error_of([&] { pu_split(labels, 5, PuSplitOptions(o).positive_classes({1}).labeled(0)); }),
+                 {"data.labeled_positives must be positive, got 0"});
+  expect_message(error_of([&] { pu_split(labels, 5, PuSplitOptions(o).positive_classes({1}).val_labeled(4)); }),
+                 {"data.val_labeled_positives = 4 but the validation split holds only 3 positive images"});
+  expect_message(error_of([&] { pu_unlabeled_from_name("some"); }), {"data.unlabeled must be all", "'some'"});
+}
+
 Dataset tiny_dataset() {
   Dataset d;
   d.images = torch::arange(6 * 2 * 2 * 2, torch::kLong).to(torch::kUInt8).view({6, 2, 2, 2});

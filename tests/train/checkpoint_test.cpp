@@ -211,6 +211,29 @@ TEST(Checkpoint, AFlippedBitIsRefusedOrChangesNothing) {
   EXPECT_GT(refused, 10);
 }
 
+// Offsets read from the file near 2^64 (here a zip64 locator's) wrapped the bounds checks
+// around and were read outside the file (before its start: the sanitizer build reports it);
+// they are refused as damage.
+TEST(Checkpoint, OffsetsNearTwoToTheSixtyFourAreDamageNotReads) {
+  const auto dir = trainutil::fresh_dir("zip64");
+  const auto path = dir + "/last.ckpt";
+  Net net;
+  train::save_checkpoint(path, net, nullptr, {3, 10, 1.0, "a: 1\n"});
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t end = bytes.rfind(std::string("PK\x05\x06", 4));
+  ASSERT_NE(end, std::string::npos);
+  ASSERT_GE(end, 20u);
+  bytes[end + 10] = bytes[end + 11] = static_cast<char>(0xFF);  // "entries in a zip64 record"
+  const std::string locator = std::string("PK\x06\x07", 4) + std::string(4, '\0') +
+                              std::string("\xF0\xFF\xFF\xFF\xFF\xFF\xFF\xFF", 8) + std::string("\x01\0\0\0", 4);
+  bytes.replace(end - 20, 20, locator);
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+  Net fresh;
+  const auto msg = error_of([&] { train::load_checkpoint(path, fresh, nullptr); });
+  EXPECT_NE(msg.find("is damaged (a damaged zip64 directory)"), std::string::npos) << msg;
+}
+
 // A state holding a NaN or an infinity is never written: the previous checkpoint stays.
 TEST(Checkpoint, NonFiniteStateIsNotWritten) {
   const auto dir = trainutil::fresh_dir("nonfinite");

@@ -1,5 +1,5 @@
 #pragma once
-// Every self-supervised and semi-supervised loss and the weight regularizers: functional forms in selfsup::functional,
+// Every self-supervised, semi-supervised and positive-unlabeled loss and the weight regularizers: functional forms in selfsup::functional,
 // modules in selfsup::losses.
 #include "selfsup/losses/barlow_twins.h"
 #include "selfsup/losses/byol.h"
@@ -13,9 +13,11 @@
 #include "selfsup/losses/nt_xent.h"
 #include "selfsup/losses/pseudo_label.h"
 #include "selfsup/losses/regularizers.h"
+#include "selfsup/losses/pu.h"
 #include "selfsup/losses/simmatch.h"
 #include "selfsup/losses/simsiam.h"
 #include "selfsup/losses/supcon.h"
 #include "selfsup/losses/uda.h"
 #include "selfsup/losses/vat.h"
 #include "selfsup/losses/vicreg.h"
+#include "selfsup/losses/vpu.h"

@@ -22,9 +22,10 @@ struct Batch {
   std::vector<torch::Tensor> views;  // each [B, C, H, W], float, normalised
   torch::Tensor labels;              // int64 [B]
   torch::Tensor indices;             // int64 [B]
-  /// Semi-supervised batches only: views (e.g. weak, strong) of mu * B unlabeled images, their
-  /// dataset indices, and their true labels, which exist here (Fashion-MNIST) and are used for
-  /// logging pseudo-label accuracy only: no method may train on them.
+  /// Semi-supervised and positive-unlabeled batches only: views (e.g. weak, strong) of mu * B
+  /// unlabeled images, their dataset indices, and their true labels, which exist here (Fashion-MNIST) and are used for
+  /// logging pseudo-label accuracy only: no method may train on them, but for `pn`, the
+  /// supervised upper bound of `selfsup pu`, whose point is to train on them.
   std::vector<torch::Tensor> unlabeled_views;
   torch::Tensor unlabeled_indices;
   torch::Tensor unlabeled_true_labels;
@@ -71,6 +72,7 @@ enum class Kind {
   kSelfSupervised,  // unlabeled views only: `selfsup pretrain`
   kSemiSupervised,  // a few labels plus unlabeled images: `selfsup semi`
   kSupervised,      // labels only: the reference under either command
+  kPositiveUnlabeled,  // labeled positives plus unlabeled images, a binary classifier: `selfsup pu`
 };
 const char* kind_name(Kind kind);
 

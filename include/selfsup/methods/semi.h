@@ -24,8 +24,9 @@ namespace selfsup::methods {
 
 class ClassifierImpl : public torch::nn::Module {
  public:
-  /// The backbone of model.*, the hidden layer of model.classifier_hidden_dim.
-  ClassifierImpl(const MethodConfig& cfg, const DataSpec& spec);
+  /// The backbone of model.*, the hidden layer of model.classifier_hidden_dim, and a head of
+  /// `outputs` logits (0: one per class of `spec`; a binary PU classifier has one score).
+  ClassifierImpl(const MethodConfig& cfg, const DataSpec& spec, int64_t outputs = 0);
   torch::Tensor forward(const torch::Tensor& x) { return classify(backbone->forward(x)); }
   /// Logits from backbone features: through the hidden layer when there is one, then the head.
   torch::Tensor classify(const torch::Tensor& features) { return head->forward(hidden_features(features)); }

@@ -1,11 +1,12 @@
 #pragma once
-// Moving pretrained weights into a new model: `selfsup semi --init` starts the classifier from a
-// `pretrain` checkpoint's encoder and, when the classifier has a hidden layer, from the first
-// layer of its projector (SimCLRv2 fine-tunes from there). The source method is asked for its
-// encoder and projector; no parameter names are matched by hand.
+// Moving pretrained weights into a new model: `selfsup semi --init` and `selfsup pu --init` start
+// the classifier from a `pretrain` checkpoint's encoder and, when the classifier has a hidden
+// layer, from the first layer of its projector (SimCLRv2 fine-tunes from there). The source
+// method is asked for its encoder and projector; no parameter names are matched by hand.
 #include <torch/torch.h>
 
 #include <string>
+#include <vector>
 
 #include "selfsup/methods/method.h"
 #include "selfsup/methods/semi.h"
@@ -24,9 +25,14 @@ void copy_encoder(const nets::Backbone& from, const nets::Backbone& to, const st
 void copy_projector_first_layer(const nets::MLPHead& projector, const torch::nn::Sequential& hidden,
                                 const std::string& what);
 
-/// What `--init` does: the encoder of the `pretrain` checkpoint into the backbone of `method`'s
-/// student and EMA model and, when their classifier has a hidden layer
-/// (model.classifier_hidden_dim), the projector's first layer into it.
+/// What `--init` does: the encoder of the `pretrain` checkpoint into the backbone of each of
+/// `targets` and, when a classifier has a hidden layer (model.classifier_hidden_dim), the
+/// projector's first layer into it. `spec` describes the data the checkpoint was trained on (its
+/// classes: a supervised checkpoint's head has one output per class).
+void init_from_pretrained(const std::string& checkpoint, const std::vector<methods::Classifier>& targets,
+                          const methods::DataSpec& spec);
+
+/// The same into a semi-supervised method's student and EMA model.
 void init_from_pretrained(const std::string& checkpoint, methods::SemiMethodImpl& method,
                           const methods::DataSpec& spec);
 

@@ -8,8 +8,8 @@
 
 namespace selfsup::methods {
 
-ClassifierImpl::ClassifierImpl(const MethodConfig& cfg, const DataSpec& spec) {
-  TORCH_CHECK(spec.num_classes > 1, "a classifier needs at least 2 classes, got ", spec.num_classes);
+ClassifierImpl::ClassifierImpl(const MethodConfig& cfg, const DataSpec& spec, int64_t outputs) {
+  TORCH_CHECK(outputs > 0 || spec.num_classes > 1, "a classifier needs at least 2 classes, got ", spec.num_classes);
   backbone = register_module("backbone", nets::make_backbone(cfg.config(), spec.channels, spec.image_size));
   const auto width = cfg.get<int64_t>("model.classifier_hidden_dim");
   TORCH_CHECK(width >= 0, "model.classifier_hidden_dim must be >= 0 (0 = a linear head), got ", width);
@@ -20,7 +20,7 @@ ClassifierImpl::ClassifierImpl(const MethodConfig& cfg, const DataSpec& spec) {
                                                              nets::BatchNorm(width), torch::nn::ReLU()));
     head_in = width;
   }
-  head = register_module("head", torch::nn::Linear(head_in, spec.num_classes));
+  head = register_module("head", torch::nn::Linear(head_in, outputs > 0 ? outputs : spec.num_classes));
 }
 
 FrozenRunningStats::FrozenRunningStats(torch::nn::Module& m) {

@@ -164,9 +164,9 @@ SELFSUP_ALWAYS_INLINE inline void dx_rows(const S* __restrict__ x, const S* __re
 template <typename A>
 inline A window_min(A p, A q, A r, A t) {
   A best = p;
-  best = (q < best) | (q != q) ? q : best;
-  best = (r < best) | (r != r) ? r : best;
-  best = (t < best) | (t != t) ? t : best;
+  best = ((q < best) | (q != q)) ? q : best;
+  best = ((r < best) | (r != r)) ? r : best;
+  best = ((t < best) | (t != t)) ? t : best;
   return best;
 }
 

@@ -17,9 +17,9 @@ using Acc = std::conditional_t<std::is_same<S, double>::value, double, float>;
 template <typename T>
 inline T window_max(T a, T b, T c, T d) {
   T best = a;
-  best = (b > best) | (b != b) ? b : best;
-  best = (c > best) | (c != c) ? c : best;
-  best = (d > best) | (d != d) ? d : best;
+  best = ((b > best) | (b != b)) ? b : best;
+  best = ((c > best) | (c != c)) ? c : best;
+  best = ((d > best) | (d != d)) ? d : best;
   return best;
 }
 
