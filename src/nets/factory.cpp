@@ -31,6 +31,7 @@ std::vector<Applicability> applicability(const BackboneOptions& o) {
       {"dim", o.dim().has_value(), vit},
       {"heads", o.heads().has_value(), vit},
       {"mlp_ratio", o.mlp_ratio().has_value(), vit},
+      {"pool", o.pool().has_value(), vit},
       {"hidden", o.hidden().has_value(), mlp},
       {"batch_norm", o.batch_norm().has_value(), mlp},
   };
@@ -95,6 +96,7 @@ Backbone make_backbone(const BackboneOptions& o) {
     apply_if_set(o.dim(), [&](auto x) { v.dim(x); });
     apply_if_set(o.heads(), [&](auto x) { v.heads(x); });
     apply_if_set(o.mlp_ratio(), [&](auto x) { v.mlp_ratio(x); });
+    apply_if_set(o.pool(), [&](const auto& x) { v.pool(x); });
     return std::make_shared<ViTImpl>(v);
   }
   MLPBackboneOptions m(o.in_channels(), o.image_size());
@@ -122,6 +124,7 @@ Backbone make_backbone(const Config& cfg, int64_t in_channels, int64_t image_siz
     read_key(cfg, "model.dim", o.dim());
     read_key(cfg, "model.heads", o.heads());
     read_key(cfg, "model.mlp_ratio", o.mlp_ratio());
+    read_key(cfg, "model.pool", o.pool());
   } else {
     read_key(cfg, "model.hidden", o.hidden());
     read_key(cfg, "model.batch_norm", o.batch_norm());

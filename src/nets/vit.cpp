@@ -157,6 +157,7 @@ ViTImpl::ViTImpl(ViTOptions options_) : BackboneBase(std::move(options_)) {
   TORCH_CHECK(o.image_size() % o.patch_size() == 0, "ViT: image size ", o.image_size(),
               " is not divisible by patch_size ", o.patch_size());
   TORCH_CHECK(o.depth() >= 1, "ViT: depth must be >= 1, got ", o.depth());
+  TORCH_CHECK(o.pool() == "cls" || o.pool() == "mean", "ViT: pool must be cls or mean, got '", o.pool(), "'");
   const auto block_options =
       TransformerBlockOptions(o.dim(), o.heads()).mlp_ratio(o.mlp_ratio()).qkv_bias(o.qkv_bias());
   check_block_options(block_options, "ViT");
@@ -203,8 +204,10 @@ torch::Tensor ViTImpl::forward_tokens(const torch::Tensor& x) {
 }
 
 torch::Tensor ViTImpl::forward(torch::Tensor x) {
+  const auto tokens = run_blocks(prepend_cls(embed_patches(x)));
+  if (options.pool() == "mean") return norm->forward(tokens.narrow(1, 1, num_patches())).mean(1);
   // LayerNorm is per token, so normalising the CLS token alone gives the same features.
-  return norm->forward(run_blocks(prepend_cls(embed_patches(x))).select(1, 0));
+  return norm->forward(tokens.select(1, 0));
 }
 
 double ViTImpl::forward_flops(int64_t height, int64_t width) const {
@@ -216,11 +219,25 @@ double ViTImpl::forward_flops(int64_t height, int64_t width) const {
   return macs;
 }
 
+std::vector<std::pair<torch::Tensor, double>> layer_decay_scales(const ViTImpl& vit, double decay) {
+  TORCH_CHECK(std::isfinite(decay) && decay > 0 && decay <= 1, "train.layer_decay must be in (0, 1], got ", decay);
+  const int64_t depth = vit.options.depth();
+  std::vector<std::pair<torch::Tensor, double>> out;
+  auto add = [&](const std::vector<torch::Tensor>& params, int64_t layer) {
+    for (const auto& p : params) out.emplace_back(p, std::pow(decay, static_cast<double>(depth + 1 - layer)));
+  };
+  add(vit.patch_embed->parameters(), 0);
+  add({vit.cls_token, vit.pos_embed}, 0);
+  for (int64_t i = 0; i < depth; ++i) add((*vit.blocks)[i]->parameters(), i + 1);
+  add(vit.norm->parameters(), depth + 1);
+  return out;
+}
+
 void ViTImpl::pretty_print(std::ostream& stream) const {
   const auto& o = options;
   stream << "selfsup::nets::ViT(in_channels=" << o.in_channels() << ", image_size=" << o.image_size()
          << ", patch_size=" << o.patch_size() << ", dim=" << o.dim() << ", depth=" << o.depth()
-         << ", heads=" << o.heads() << ", mlp_ratio=" << o.mlp_ratio() << ")";
+         << ", heads=" << o.heads() << ", mlp_ratio=" << o.mlp_ratio() << ", pool=" << o.pool() << ")";
 }
 
 }  // namespace selfsup::nets

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
-#include <set>
+#include <map>
 
 namespace selfsup::train {
 
@@ -22,31 +22,39 @@ OptimizerOptions OptimizerOptions::from_config(const Config& cfg) {
   return o;
 }
 
-Optimizer::Optimizer(const std::vector<torch::Tensor>& params, const OptimizerOptions& o,
-                     const std::vector<torch::Tensor>& slower, double slower_scale)
+Optimizer::Optimizer(const std::vector<torch::Tensor>& params, const OptimizerOptions& o, const LrScales& lr_scales)
     : options_(o) {
   TORCH_CHECK(o.lr() > 0, "train.lr must be positive, got ", o.lr());
   TORCH_CHECK(o.weight_decay() >= 0, "train.weight_decay must be >= 0, got ", o.weight_decay());
   TORCH_CHECK(o.momentum() >= 0 && o.momentum() < 1, "train.momentum must be in [0, 1), got ", o.momentum());
-  TORCH_CHECK(slower_scale > 0, "train.backbone_lr_scale must be positive, got ", slower_scale);
-  std::set<const void*> slow;
-  if (slower_scale != 1.0) {
-    for (const auto& p : slower) slow.insert(p.unsafeGetTensorImpl());
+  std::map<const void*, double> scale_of;
+  for (const auto& [p, scale] : lr_scales) {
+    TORCH_CHECK(std::isfinite(scale) && scale > 0, "a learning-rate scale must be positive, got ", scale);
+    scale_of[p.unsafeGetTensorImpl()] = scale;
   }
-  // Groups: decayed, plain, then (when some parameters are slower) decayed and plain at the scale.
-  std::vector<std::vector<torch::Tensor>> members(slow.empty() ? 2 : 4);
+  // Groups: decayed and plain at scale 1, then decayed and plain at each other scale in the order
+  // the parameters first use it (without scales: the two groups alone, as checkpoints expect).
+  scales_ = {1.0};
+  std::vector<std::vector<torch::Tensor>> members(2);
   for (const auto& p : params) {
     if (!p.requires_grad()) continue;
-    const size_t g = (p.dim() <= 1 && o.exclude_bias_and_norm() ? 1 : 0) + (slow.count(p.unsafeGetTensorImpl()) ? 2 : 0);
-    members[g].push_back(p);
+    const auto it = scale_of.find(p.unsafeGetTensorImpl());
+    const double scale = it == scale_of.end() ? 1.0 : it->second;
+    size_t index = std::find(scales_.begin(), scales_.end(), scale) - scales_.begin();
+    if (index == scales_.size()) {
+      scales_.push_back(scale);
+      members.resize(2 * scales_.size());
+    }
+    members[2 * index + (p.dim() <= 1 && o.exclude_bias_and_norm() ? 1 : 0)].push_back(p);
   }
   TORCH_CHECK(std::any_of(members.begin(), members.end(), [](const auto& m) { return !m.empty(); }),
               "the model has no trainable parameters");
-  for (size_t g = 0; g < members.size(); ++g) scales_.push_back(g < 2 ? 1.0 : slower_scale);
+  std::vector<double> group_scales;
+  for (const double scale : scales_) group_scales.insert(group_scales.end(), {scale, scale});
+  scales_ = group_scales;
   const bool lars = o.name() == "lars";
   if (lars) {
-    adapted_ = members[0];
-    if (members.size() > 2) adapted_.insert(adapted_.end(), members[2].begin(), members[2].end());
+    for (size_t g = 0; g < members.size(); g += 2) adapted_.insert(adapted_.end(), members[g].begin(), members[g].end());
   }
   auto groups_of = [&](const auto& decay_opts, const auto& plain_opts) {
     using Options = std::decay_t<decltype(decay_opts)>;

@@ -6,6 +6,7 @@
 
 #include "selfsup/core/runtime.h"
 #include "selfsup/dist/dist.h"
+#include "selfsup/nets/vit.h"
 #include "selfsup/train/precision.h"
 
 namespace selfsup::train {
@@ -47,6 +48,28 @@ TrainerOptions TrainerOptions::from_config(const Config& cfg) {
   return o;
 }
 
+Optimizer::LrScales Trainer::encoder_lr_scales(const Config& cfg) const {
+  // Fine-tuning a pretrained encoder (semi --init) may train it slower than the new head, and a
+  // ViT's blocks the slower the nearer the input (MAE's recipe).
+  const double encoder_scale = cfg.get<double>("train.backbone_lr_scale", 1.0);
+  const double layer_decay = cfg.get<double>("train.layer_decay", 1.0);
+  TORCH_CHECK(std::isfinite(encoder_scale) && encoder_scale > 0, "train.backbone_lr_scale must be positive, got ",
+              encoder_scale);
+  TORCH_CHECK(std::isfinite(layer_decay) && layer_decay > 0 && layer_decay <= 1, "train.layer_decay must be in (0, 1], got ",
+              layer_decay);
+  Optimizer::LrScales scales;
+  const auto encoder = method_->encoder();
+  if (layer_decay != 1.0) {
+    const auto* vit = dynamic_cast<const nets::ViTImpl*>(encoder.get());
+    TORCH_CHECK(vit != nullptr, "train.layer_decay applies to a ViT encoder (model.backbone vit or vit_mini)");
+    scales = nets::layer_decay_scales(*vit, layer_decay);
+  } else if (encoder_scale != 1.0) {
+    for (const auto& p : encoder->parameters()) scales.emplace_back(p, 1.0);
+  }
+  for (auto& entry : scales) entry.second *= encoder_scale;
+  return scales;
+}
+
 Trainer::Trainer(const Config& cfg, methods::Method method, BatchSource& loader, TrainerOptions options, RunDir& dir)
     : cfg_(cfg),
       method_(std::move(method)),
@@ -56,17 +79,13 @@ Trainer::Trainer(const Config& cfg, methods::Method method, BatchSource& loader,
       stop_(options_.time_limit()),
       nan_guard_(dir) {
   TORCH_CHECK(options_.time_limit() >= 0, "--time-limit must be >= 0, got ", options_.time_limit());
-  // Fine-tuning a pretrained encoder (semi --init) may train it slower than the new head.
-  const double encoder_scale = cfg.get<double>("train.backbone_lr_scale", 1.0);
-  optimizer_ = std::make_unique<Optimizer>(
-      method_->parameters(), OptimizerOptions::from_config(cfg),
-      encoder_scale != 1.0 ? method_->encoder()->parameters() : std::vector<torch::Tensor>{}, encoder_scale);
+  optimizer_ = std::make_unique<Optimizer>(method_->parameters(), OptimizerOptions::from_config(cfg), encoder_lr_scales(cfg));
   params_ = method_->parameters();
   if (options_.time_limit() > 0 && options_.fit_schedule_to_time()) {
     add_hook(std::make_unique<TimeBudget>(options_.time_limit(), options_.fit_window_seconds(), options_.progress()));
   }
   add_hook(std::make_unique<ProgressLog>(dir_, options_.log_every_steps(), options_.progress()));
-  add_hook(std::make_unique<CheckpointPolicy>(options_.checkpoint_every_steps(), [this](const LoopState& s) {
+  add_hook(std::make_unique<PeriodicHook>(options_.checkpoint_every_steps(), [this](const LoopState& s) {
     if (dir_.empty()) return;
     nan_guard_.check_weights(*method_, &optimizer_->impl(), s);
     dir_.save_checkpoint(*method_, &optimizer_->impl(), CheckpointState{s.step, s.total, s.seconds(), cfg_.dump()});

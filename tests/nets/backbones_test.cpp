@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <map>
 
 #include "selfsup/nets/nets.h"
 
@@ -258,6 +259,49 @@ TEST(ViT, PiecesComposeToForwardAndExposeTokens) {
   auto d = (v->forward(x2) - v->forward(x)).abs().sum(1);
   EXPECT_GT(d[0].item<double>(), 0.0);
   EXPECT_EQ(d[1].item<double>(), 0.0);
+}
+
+TEST(ViT, MeanPoolingAveragesTheNormalisedPatchTokens) {
+  torch::manual_seed(6);
+  nets::ViT cls(nets::ViTOptions(1, 8).patch_size(4).dim(8).depth(1).heads(2));
+  nets::ViT mean(nets::ViTOptions(1, 8).patch_size(4).dim(8).depth(1).heads(2).pool("mean"));
+  nets::copy_state(*cls, *mean);
+  const auto x = torch::randn({3, 1, 8, 8});
+  const auto tokens = cls->forward_tokens(x);
+  EXPECT_TRUE(torch::allclose(mean->forward(x), tokens.narrow(1, 1, 4).mean(1), 1e-5, 1e-6));
+  EXPECT_FALSE(torch::allclose(mean->forward(x), cls->forward(x), 1e-3, 1e-3));
+  try {
+    nets::ViTImpl bad(nets::ViTOptions(1, 8).patch_size(4).dim(8).depth(1).heads(2).pool("max"));
+    FAIL() << "expected an error";
+  } catch (const c10::Error& e) {
+    EXPECT_NE(std::string(e.msg()).find("'max'"), std::string::npos) << e.msg();
+  }
+}
+
+TEST(ViT, LayerDecayScalesFallTowardsTheInput) {
+  nets::ViTImpl v(nets::ViTOptions(1, 8).patch_size(4).dim(8).depth(2).heads(2));
+  const auto scales = nets::layer_decay_scales(v, 0.5);
+  std::map<const void*, double> scale_of;
+  for (const auto& [p, s] : scales) scale_of[p.unsafeGetTensorImpl()] = s;
+  // Every parameter gets exactly one scale.
+  EXPECT_EQ(scales.size(), v.parameters().size());
+  for (const auto& kv : v.named_parameters()) {
+    const std::string& name = kv.key();
+    const double expected = name.rfind("blocks.0.", 0) == 0 ? 0.25
+                            : name.rfind("blocks.1.", 0) == 0 ? 0.5
+                            : name.rfind("norm.", 0) == 0     ? 1.0
+                                                              : 0.125;  // patch_embed, cls_token, pos_embed
+    ASSERT_TRUE(scale_of.count(kv.value().unsafeGetTensorImpl())) << name;
+    EXPECT_DOUBLE_EQ(scale_of[kv.value().unsafeGetTensorImpl()], expected) << name;
+  }
+  for (const double bad : {0.0, 1.5, -0.5}) {
+    try {
+      nets::layer_decay_scales(v, bad);
+      FAIL() << bad << " was accepted";
+    } catch (const c10::Error& e) {
+      EXPECT_NE(std::string(e.msg()).find("train.layer_decay must be in (0, 1]"), std::string::npos) << e.msg();
+    }
+  }
 }
 
 TEST(ViT, MiniPresetAndDefaults) {

@@ -153,12 +153,18 @@ TEST(Optimizer, LrFactorScalesEveryGroupAndTheStep) {
   for (auto& p : net.parameters()) EXPECT_EQ(p.grad().abs().sum().item<double>(), 0.0);
 }
 
+Optimizer::LrScales at_scale(const std::vector<torch::Tensor>& params, double scale) {
+  Optimizer::LrScales out;
+  for (const auto& p : params) out.emplace_back(p, scale);
+  return out;
+}
+
 TEST(Optimizer, SlowerParametersStepAtTheirScaleOfTheScheduledLr) {
   torch::manual_seed(4);
   TwoLayerNet net;
   // The linear layer is "the encoder" here: 0.1 of the lr for its weight and bias alike.
-  Optimizer opt(net.parameters(), OptimizerOptions().lr(0.2).weight_decay(0.0).momentum(0.0), net.fc->parameters(),
-                0.1);
+  Optimizer opt(net.parameters(), OptimizerOptions().lr(0.2).weight_decay(0.0).momentum(0.0),
+                at_scale(net.fc->parameters(), 0.1));
   ASSERT_EQ(opt.impl().param_groups().size(), 4u);
   opt.set_lr_factor(0.5);
   EXPECT_DOUBLE_EQ(opt.lr(), 0.1);
@@ -169,14 +175,29 @@ TEST(Optimizer, SlowerParametersStepAtTheirScaleOfTheScheduledLr) {
   EXPECT_TRUE(torch::allclose(net.fc->weight, w0 - 0.01));
   EXPECT_TRUE(torch::allclose(net.fc->bias, b0 - 0.01));
   EXPECT_TRUE(torch::allclose(net.bn->weight, g0 - 0.1));
-  // A scale of 1 keeps the two groups of before; a non-positive one names its key.
-  EXPECT_EQ(Optimizer(net.parameters(), OptimizerOptions(), net.fc->parameters(), 1.0).impl().param_groups().size(), 2u);
+  // A scale of 1 keeps the two groups of before; a non-positive one is refused.
+  EXPECT_EQ(Optimizer(net.parameters(), OptimizerOptions(), at_scale(net.fc->parameters(), 1.0)).impl().param_groups().size(),
+            2u);
   try {
-    Optimizer(net.parameters(), OptimizerOptions(), net.fc->parameters(), 0.0);
+    Optimizer(net.parameters(), OptimizerOptions(), at_scale(net.fc->parameters(), 0.0));
     FAIL() << "a zero scale was accepted";
   } catch (const c10::Error& e) {
-    EXPECT_NE(e.msg().find("train.backbone_lr_scale must be positive, got 0"), std::string::npos) << e.msg();
+    EXPECT_NE(e.msg().find("a learning-rate scale must be positive, got 0"), std::string::npos) << e.msg();
   }
+}
+
+TEST(Optimizer, EachScaleGetsItsOwnGroups) {
+  torch::manual_seed(5);
+  TwoLayerNet net;
+  // Weight and bias at two different scales: two more pairs of groups, in the order first used.
+  Optimizer::LrScales scales{{net.fc->weight, 0.5}, {net.fc->bias, 0.25}};
+  Optimizer opt(net.parameters(), OptimizerOptions().lr(0.4).weight_decay(0.0).momentum(0.0), scales);
+  ASSERT_EQ(opt.impl().param_groups().size(), 6u);
+  auto w0 = net.fc->weight.detach().clone(), b0 = net.fc->bias.detach().clone();
+  for (auto& p : net.parameters()) p.mutable_grad() = torch::ones_like(p);
+  opt.step();
+  EXPECT_TRUE(torch::allclose(net.fc->weight, w0 - 0.2));
+  EXPECT_TRUE(torch::allclose(net.fc->bias, b0 - 0.1));
 }
 
 }  // namespace

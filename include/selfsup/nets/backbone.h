@@ -98,6 +98,7 @@ struct BackboneOptions {
   TORCH_ARG(c10::optional<int64_t>, dim) = c10::nullopt;
   TORCH_ARG(c10::optional<int64_t>, heads) = c10::nullopt;
   TORCH_ARG(c10::optional<double>, mlp_ratio) = c10::nullopt;
+  TORCH_ARG(c10::optional<std::string>, pool) = c10::nullopt;
   // mlp
   TORCH_ARG(c10::optional<std::vector<int64_t>>, hidden) = c10::nullopt;
   TORCH_ARG(c10::optional<bool>, batch_norm) = c10::nullopt;
@@ -112,7 +113,8 @@ Backbone make_backbone(const BackboneOptions& options);
 /// for another backbone stays unread and Config::check_all_used reports it:
 ///   convnet:            model.channels, model.blocks_per_stage
 ///   resnet18, resnet34: model.width, model.cifar_stem, model.zero_init_residual, model.mid_widths
-///   vit, vit_mini:      model.patch_size, model.depth, model.dim, model.heads, model.mlp_ratio
+///   vit, vit_mini:      model.patch_size, model.depth, model.dim, model.heads, model.mlp_ratio,
+///                       model.pool
 ///   mlp:                model.hidden, model.batch_norm
 /// in_channels and image_size come from the data.
 Backbone make_backbone(const Config& cfg, int64_t in_channels, int64_t image_size);

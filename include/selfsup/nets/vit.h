@@ -101,9 +101,13 @@ struct ViTOptions {
   TORCH_ARG(int64_t, heads) = 3;
   TORCH_ARG(double, mlp_ratio) = 4.0;
   TORCH_ARG(bool, qkv_bias) = true;
+  /// The features: "cls" (the class token) or "mean" (the mean of the patch tokens), after the
+  /// final LayerNorm.
+  TORCH_ARG(std::string, pool) = "cls";
 };
 
-/// Features: the CLS token after the final LayerNorm. Expects images of exactly image_size.
+/// Features: the pooled tokens after the final LayerNorm (ViTOptions::pool). Expects images of
+/// exactly image_size.
 class ViTImpl : public BackboneBase<ViTImpl, ViTOptions> {
  public:
   explicit ViTImpl(ViTOptions options);
@@ -133,5 +137,11 @@ class ViTImpl : public BackboneBase<ViTImpl, ViTOptions> {
   void check_input(const torch::Tensor& x) const;
 };
 TORCH_MODULE(ViT);
+
+/// Layer-wise learning-rate decay for fine-tuning a ViT (BEiT, MAE): with depth D, the patch
+/// embedding, class token and position embedding are layer 0, block i is layer i + 1, the final
+/// norm layer D + 1; each parameter's scale is decay^(D + 1 - layer), so the last layers train at
+/// nearly the full rate and the first ones slowest. decay in (0, 1].
+std::vector<std::pair<torch::Tensor, double>> layer_decay_scales(const ViTImpl& vit, double decay);
 
 }  // namespace selfsup::nets

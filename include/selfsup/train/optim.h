@@ -35,11 +35,11 @@ struct OptimizerOptions {
 /// SGD momentum step, so its state is plain SGD state and checkpoints like it.
 class Optimizer {
  public:
-  /// `slower`, a subset of `params`, is trained at `slower_scale` times the learning rate
-  /// (train.backbone_lr_scale: a pretrained encoder fine-tuned slower than its new head); with a
-  /// scale of 1 it is ignored and the groups are the two above.
-  Optimizer(const std::vector<torch::Tensor>& params, const OptimizerOptions& options,
-            const std::vector<torch::Tensor>& slower = {}, double slower_scale = 1.0);
+  /// Parameters listed in `lr_scales` train at their scale times the learning rate (a pretrained
+  /// encoder fine-tuned slower than its new head, a ViT's layer-wise decay); each scale other than
+  /// 1 gets its own pair of groups after the two above.
+  using LrScales = std::vector<std::pair<torch::Tensor, double>>;
+  Optimizer(const std::vector<torch::Tensor>& params, const OptimizerOptions& options, const LrScales& lr_scales = {});
   /// Sets every group's lr to base lr * factor (the schedule's multiplier), times the group's
   /// scale.
   void set_lr_factor(double factor);

@@ -69,6 +69,9 @@ class Trainer {
   }
 
  private:
+  /// The learning-rate scales of the encoder's parameters: train.backbone_lr_scale, and
+  /// train.layer_decay for a ViT (nets/vit.h).
+  Optimizer::LrScales encoder_lr_scales(const Config& cfg) const;
   LoopState begin();
   void step(LoopState& s);
   Config cfg_;  // a copy: the trainer may outlive the caller's config
