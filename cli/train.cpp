@@ -160,12 +160,19 @@ void register_train(CLI::App& app) {
   static std::string device;
   ev->add_option("--device", device, "cpu, cuda or cuda:N (default: the device the checkpoint was trained on)");
   ev->add_option("--summary", summary_out, "also write the figures to this JSON file");
+  static std::string reconstruct_png;
+  ev->add_option("--reconstruct", reconstruct_png,
+                 "a masked autoencoder checkpoint: draw its reconstructions of test images into this PNG instead");
   ev->add_flag("--raw-pixels", raw, "score raw pixels instead of a checkpoint (the baseline to beat)");
   ev->add_option("--config", config_for_raw, "with --raw-pixels: config naming the data set");
-  ev->add_option("--set", eval_sets, "with --raw-pixels: override a config key");
+  ev->add_option("--set", eval_sets,
+                 "override a config key: the data set's with --raw-pixels, or one of the checkpoint's config that "
+                 "leaves its weights as they are (--set model.pool=mean)");
   ev->callback([] {
     std::vector<std::string> protocols = protocol == "all" ? std::vector<std::string>{"knn", "linear", "finetune"}
                                                            : std::vector<std::string>{protocol};
+    TORCH_CHECK(!raw || reconstruct_png.empty(), "--reconstruct draws a checkpoint's reconstructions: it does not go "
+                "with --raw-pixels");
     if (raw) protocols.erase(std::remove(protocols.begin(), protocols.end(), "finetune"), protocols.end());
     TORCH_CHECK(labels_per_class > 0, "--labels-per-class must be positive, got ", labels_per_class);
     const auto o = eval::EvalOptions()
@@ -180,9 +187,12 @@ void register_train(CLI::App& app) {
       if (threads > 0) cfg.set("train.threads", YAML::Node(threads));
       if (!device.empty()) cfg.set("device", YAML::Node(device));
       j = run::evaluate_raw_pixels(cfg, o);
+    } else if (!reconstruct_png.empty()) {
+      TORCH_CHECK(!checkpoint.empty(), "eval --reconstruct needs --checkpoint RUN_DIR");
+      j = run::reconstruct_checkpoint(train::RunDir::checkpoint_of(checkpoint), reconstruct_png, threads, device);
     } else {
       TORCH_CHECK(!checkpoint.empty(), "eval needs --checkpoint RUN_DIR (or --raw-pixels)");
-      j = run::evaluate_checkpoint(train::RunDir::checkpoint_of(checkpoint), o, threads, device);
+      j = run::evaluate_checkpoint(train::RunDir::checkpoint_of(checkpoint), o, threads, device, eval_sets);
     }
     if (!summary_out.empty()) train::write_file_atomic(summary_out, j.dump(2) + "\n");
     std::cout << j.dump(2) << std::endl;

@@ -3,6 +3,8 @@
 
 #include <torch/torch.h>
 
+#include <cstdio>
+
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 #pragma GCC diagnostic ignored "-Wsign-compare"
@@ -12,8 +14,13 @@
 
 namespace selfsup::augment {
 
-void write_png_grid(const std::string& path, const torch::Tensor& images, int64_t columns,
-                    int64_t scale) {
+namespace {
+void append_bytes(void* context, void* data, int size) {
+  static_cast<std::string*>(context)->append(static_cast<const char*>(data), static_cast<size_t>(size));
+}
+}  // namespace
+
+std::string encode_png_grid(const torch::Tensor& images, int64_t columns, int64_t scale) {
   TORCH_CHECK(images.defined() && images.dim() == 4 && images.size(0) > 0,
               "write_png_grid: expected images [N, C, H, W] with N > 0, got ",
               images.defined() ? images.sizes() : c10::IntArrayRef{});
@@ -41,10 +48,19 @@ void write_png_grid(const std::string& path, const torch::Tensor& images, int64_
         .narrow(1, gap + k * (w + gap), w)
         .copy_(u8[i].permute({1, 2, 0}));
   }
-  const int ok =
-      stbi_write_png(path.c_str(), static_cast<int>(width), static_cast<int>(height),
-                     static_cast<int>(c), canvas.data_ptr<uint8_t>(), static_cast<int>(width * c));
-  TORCH_CHECK(ok != 0, "write_png_grid: cannot write '", path, "'");
+  std::string png;
+  const int ok = stbi_write_png_to_func(append_bytes, &png, static_cast<int>(width), static_cast<int>(height),
+                                        static_cast<int>(c), canvas.data_ptr<uint8_t>(), static_cast<int>(width * c));
+  TORCH_CHECK(ok != 0 && !png.empty(), "write_png_grid: the PNG encoder failed on a ", height, "x", width, " grid");
+  return png;
+}
+
+void write_png_grid(const std::string& path, const torch::Tensor& images, int64_t columns, int64_t scale) {
+  const std::string png = encode_png_grid(images, columns, scale);
+  std::FILE* f = std::fopen(path.c_str(), "wb");
+  TORCH_CHECK(f != nullptr, "write_png_grid: cannot write '", path, "'");
+  const bool written = std::fwrite(png.data(), 1, png.size(), f) == png.size();
+  TORCH_CHECK(std::fclose(f) == 0 && written, "write_png_grid: cannot write '", path, "'");
 }
 
 }  // namespace selfsup::augment

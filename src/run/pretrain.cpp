@@ -6,6 +6,8 @@
 #include "selfsup/core/runtime.h"
 #include "selfsup/dist/dist.h"
 #include "selfsup/eval/protocols.h"
+#include "selfsup/eval/reconstruct.h"
+#include "selfsup/methods/mae.h"
 #include "selfsup/methods/method.h"
 #include "selfsup/nets/batchnorm.h"
 #include "selfsup/train/run_dir.h"
@@ -23,7 +25,8 @@ nlohmann::json pretrain(Config cfg, const RunOptions& ro) {
   auto c = detail::setup(cfg);
   const auto& train_set = c.data.train;
   seed_everything(derive_seed(c.seed, "init"));
-  auto method = methods::make_method(cfg, {train_set.channels(), train_set.height(), train_set.num_classes()}, kKinds);
+  auto method = methods::make_method(
+      cfg, {train_set.channels(), train_set.height(), train_set.num_classes(), 0, 0, c.seed}, kKinds);
   method->to(c.device);
   if (sync_bn) nets::set_sync_batchnorm(*method, true);
 
@@ -44,6 +47,14 @@ nlohmann::json pretrain(Config cfg, const RunOptions& ro) {
                            c.device);
   train::Trainer trainer(cfg, method, loader, detail::trainer_options(cfg, ro), dir);
   const bool regularized = detail::add_regularization(cfg, *method, trainer);
+  if (auto* model = dynamic_cast<methods::Reconstructs*>(method.get())) {
+    // The same test images and hidden patches every time, so the pictures of a run compare.
+    const auto shown = eval::picture_images(c.data.test);
+    trainer.add_hook(std::make_unique<train::PeriodicHook>(
+        model->picture_every_epochs() * loader.steps_per_epoch(), [&, model, shown](const train::LoopState&) {
+          if (dist::is_main()) dir.write_reconstructions(eval::reconstruction_png(*model, shown, c.norm, c.seed, c.device));
+        }));
+  }
   const auto eval_options = eval::EvalOptions::from_config(cfg);
   cfg.check_all_used();  // a misspelt key fails now, not after an hour of training
 

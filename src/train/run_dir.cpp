@@ -21,7 +21,8 @@ constexpr const char* kMetrics = "metrics.jsonl";
 constexpr const char* kCheckpoint = "last.ckpt";
 constexpr const char* kSummary = "summary.json";
 constexpr const char* kSparsity = "sparsity.json";
-constexpr const char* kRunFiles[] = {kConfig, kMetrics, kCheckpoint, kSummary, kSparsity};
+constexpr const char* kReconstructions = "reconstructions.png";
+constexpr const char* kRunFiles[] = {kConfig, kMetrics, kCheckpoint, kSummary, kSparsity, kReconstructions};
 // Held with flock() by the live run: the kernel releases it when the process dies, however.
 constexpr const char* kLock = "run.lock";
 
@@ -148,5 +149,12 @@ void RunDir::write_sparsity(const nlohmann::json& report) const {
 }
 
 std::string RunDir::sparsity_path() const { return file(kSparsity); }
+
+void RunDir::write_reconstructions(const std::string& png) const {
+  if (empty() || !dist::is_main()) return;
+  write_file_atomic(file(kReconstructions), png);
+}
+
+std::string RunDir::reconstructions_path() const { return file(kReconstructions); }
 
 }  // namespace selfsup::train

@@ -6,7 +6,9 @@
 #include "selfsup/core/runtime.h"
 #include "selfsup/data/dataset.h"
 #include "selfsup/methods/common.h"
+#include "selfsup/methods/mae.h"
 #include "selfsup/methods/method.h"
+#include "selfsup/nets/mae.h"
 #include "selfsup/train/trainer.h"
 #include "support/error_of.h"
 #include "support/method_keys.h"
@@ -95,8 +97,10 @@ TEST(Registry, ListsEveryMethodAndRejectsUnknownNames) {
 // its own, fails here.
 TEST(MethodKeys, EveryDeclaredKeyIsReadAndItsDefaultIsTheOneUsed) {
   const methods::DataSpec spec{1, 28, 10, 500, 100, 0};
-  const auto base = Config::parse("{model: {backbone: convnet, channels: [8, 16, 32]}}");
+  const auto convnet = Config::parse("{model: {backbone: convnet, channels: [8, 16, 32]}}");
+  const auto vit = Config::parse("{model: {backbone: vit_mini}}");  // MAE's encoder
   for (const auto& info : methods::Registry::instance().list()) {
+    const auto& base = info.name == "mae" ? vit : convnet;
     auto given = Config::parse(base.dump());
     given.set("method.name", YAML::Node(info.name));
     ASSERT_FALSE(info.keys.list().empty()) << info.name;
@@ -156,3 +160,81 @@ TEST(Momentum, CosineScheduleEndpointsAndUpdateRule) {
 }
 
 }  // namespace
+
+// ---- MAE -----------------------------------------------------------------------------------------
+
+namespace {
+
+Config mae_config() {
+  return Config::parse(R"(
+method: {name: mae, decoder_dim: 32, decoder_depth: 1, decoder_heads: 2}
+data: {name: fashion-mnist, limit: 512}
+model: {backbone: vit_mini, dim: 32, depth: 2, heads: 2}
+train: {batch_size: 64, lr: 2.0e-3, optimizer: adamw, betas: [0.9, 0.95], weight_decay: 0.05, threads: 2}
+augment: {pipeline: [{op: random_resized_crop, size: 28, scale: [0.2, 1.0]}, {op: hflip, p: 0.5}]}
+)");
+}
+
+}  // namespace
+
+TEST(Mae, LossFallsAndTheReconstructionKeepsTheVisiblePatches) {
+  auto cfg = mae_config();
+  init_runtime(2);
+  seed_everything(7);
+  auto splits = data::load_dataset(cfg);
+  auto norm = train::Normalization::from_config(cfg, splits.train.images);
+  auto method = methods::make_method(cfg, {1, 28, 10, 0, 0, 11});
+  ASSERT_EQ(method->num_views(), 1);
+  auto views = train::views_from_config(cfg, 1, 28, 1);
+  train::ViewLoader loader(splits.train, views, norm, train::LoaderOptions().batch_size(64).seed(3), torch::kCPU);
+  train::Trainer trainer(cfg, method, loader, train::TrainerOptions().max_steps(60).progress(false));
+  std::vector<double> losses;
+  trainer.on_step([&](int64_t, double loss, const methods::StepOutput&) { losses.push_back(loss); });
+  trainer.fit();
+  const double first = selfsup::testing::window_mean(losses, 0, 8), last = selfsup::testing::window_mean(losses, 52, 60);
+  EXPECT_LT(last, 0.9 * first) << "MAE loss did not fall: first " << first << ", last " << last;
+
+  // The encoder's position embedding is MAE's fixed sine-cosine one.
+  const auto params = method->named_parameters();
+  ASSERT_TRUE(params.contains("backbone.pos_embed"));
+  EXPECT_FALSE(params["backbone.pos_embed"].requires_grad());
+  EXPECT_TRUE(torch::allclose(params["backbone.pos_embed"][0], nets::sincos_pos_embed_2d(32, 7)));
+
+  auto* model = dynamic_cast<methods::Reconstructs*>(method.get());
+  ASSERT_NE(model, nullptr);
+  EXPECT_EQ(model->num_patches(), 49);
+  const auto x = norm.apply(splits.test.images.narrow(0, 0, 4).to(torch::kFloat).div(255));
+  const auto r = model->reconstruct(x, torch::rand({4, 49}));
+  ASSERT_EQ(r.pasted.sizes(), x.sizes());
+  EXPECT_EQ(r.mask.sum().item<float>(), 4.f * (49 - 12));
+  // Visible patches are the input's in `masked` and `pasted`; hidden ones come from the decoder.
+  const auto visible = (1 - nets::unpatchify(r.mask.unsqueeze(-1).expand({4, 49, 16}), 4, 1)).to(torch::kBool);
+  EXPECT_TRUE(torch::allclose(r.pasted.masked_select(visible), x.masked_select(visible)));
+  EXPECT_TRUE(torch::allclose(r.masked.masked_select(visible), x.masked_select(visible)));
+  EXPECT_EQ(r.masked.masked_select(visible.logical_not()).abs().sum().item<float>(), 0.f);
+  EXPECT_TRUE(torch::allclose(r.pasted.masked_select(visible.logical_not()),
+                              r.reconstructed.masked_select(visible.logical_not())));
+}
+
+TEST(Mae, BadSettingsAreRefusedNamingThem) {
+  const methods::DataSpec spec{1, 28, 10, 0, 0, 0};
+  auto with = [](const std::string& assignment) {
+    auto cfg = mae_config();
+    cfg.set(assignment);
+    return cfg;
+  };
+  EXPECT_NE(selfsup::testing::error_of([&] { methods::make_method(with("model.backbone=convnet"), spec); })
+                .find("mae needs a ViT encoder: model.backbone must be vit or vit_mini, got convnet"),
+            std::string::npos);
+  EXPECT_NE(selfsup::testing::error_of([&] { methods::make_method(with("method.decoder_dim=64"), spec); })
+                .find("method.decoder_dim must be at most the encoder's width (model.dim = 32), got 64"),
+            std::string::npos);
+  for (const char* r : {"method.mask_ratio=1.0", "method.mask_ratio=0", "method.mask_ratio=-0.2"}) {
+    EXPECT_NE(selfsup::testing::error_of([&] { methods::make_method(with(r), spec); }).find("method.mask_ratio must be in (0, 1)"),
+              std::string::npos)
+        << r;
+  }
+  EXPECT_NE(selfsup::testing::error_of([&] { methods::make_method(with("model.patch_size=5"), spec); })
+                .find("not divisible by patch_size 5"),
+            std::string::npos);
+}

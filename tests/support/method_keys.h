@@ -7,6 +7,7 @@
 namespace selfsup::testing {
 
 /// A copy of `cfg` naming `method`, without the method.* keys that `method` does not declare.
+/// (MAE: with a tiny ViT as its model.)
 inline Config for_method(const Config& cfg, const std::string& method) {
   auto out = Config::parse(cfg.dump(), cfg.source());
   const auto& keys = methods::Registry::instance().get(method).keys;
@@ -15,6 +16,12 @@ inline Config for_method(const Config& cfg, const std::string& method) {
     if (keys.find(key) == nullptr) section.remove(key.substr(std::string("method.").size()));
   }
   out.set("method.name", YAML::Node(method));
+  // A masked autoencoder needs a ViT encoder, and a decoder no wider than it: the shared tiny
+  // convnet becomes a tiny ViT.
+  if (method == "mae") {
+    out.set("model", YAML::Load("{backbone: vit_mini, dim: 32, depth: 2, heads: 2, patch_size: 7}"));
+    out.set("method.decoder_dim", YAML::Node(16));
+  }
   return out;
 }
 

@@ -114,7 +114,7 @@ TEST_P(Resume, InterruptedAndResumedEqualsStraight) {
 
 INSTANTIATE_TEST_SUITE_P(Methods, Resume,
                          ::testing::Values(ResumeCase{"simclr", 1}, ResumeCase{"simclr", 2}, ResumeCase{"mocov2", 1},
-                                           ResumeCase{"byol", 1}),
+                                           ResumeCase{"byol", 1}, ResumeCase{"mae", 1}),
                          [](const auto& info) { return info.param.method + "_threads" + std::to_string(info.param.threads); });
 
 // A diverging run stops with one line naming the step and the last good checkpoint, and that

@@ -12,5 +12,7 @@ namespace selfsup::augment {
 /// by a 2 px white border. Throws naming the path when it cannot be written.
 void write_png_grid(const std::string& path, const torch::Tensor& images, int64_t columns,
                     int64_t scale = 1);
+/// The same grid as the bytes of a PNG file (for a caller that writes it atomically).
+std::string encode_png_grid(const torch::Tensor& images, int64_t columns, int64_t scale = 1);
 
 }  // namespace selfsup::augment

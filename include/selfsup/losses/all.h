@@ -8,6 +8,7 @@
 #include "selfsup/losses/dist_align.h"
 #include "selfsup/losses/flexmatch.h"
 #include "selfsup/losses/info_nce.h"
+#include "selfsup/losses/mae.h"
 #include "selfsup/losses/masked_mean.h"
 #include "selfsup/losses/mixup.h"
 #include "selfsup/losses/nt_xent.h"

@@ -100,19 +100,20 @@ class ProgressLog : public TrainHook {
   double loss_sum_ = 0;
 };
 
-/// Saves the checkpoint every `every` steps (0: never) and when the loop ends.
-class CheckpointPolicy : public TrainHook {
+/// Calls a function every `every` steps (0: never) and when the loop ends: the checkpoint, a
+/// run's picture.
+class PeriodicHook : public TrainHook {
  public:
-  using Save = std::function<void(const LoopState&)>;
-  CheckpointPolicy(int64_t every, Save save) : every_(every), save_(std::move(save)) {}
+  using Fn = std::function<void(const LoopState&)>;
+  PeriodicHook(int64_t every, Fn fn) : every_(every), fn_(std::move(fn)) {}
   void after_step(LoopState& s) override {
-    if (every_ > 0 && s.step % every_ == 0) save_(s);
+    if (every_ > 0 && s.step % every_ == 0) fn_(s);
   }
-  void after_run(LoopState& s) override { save_(s); }
+  void after_run(LoopState& s) override { fn_(s); }
 
  private:
   int64_t every_;
-  Save save_;
+  Fn fn_;
 };
 
 /// Whether the loop stops before the next step: its schedule is done, time is out, or a signal

@@ -1,7 +1,7 @@
 #pragma once
 // A run's output folder and the one owner of what is in it: the resolved config, one metrics line
-// per logged step, the checkpoint a run resumes from, the final summary and, for a regularized
-// run, its sparsity report. Every command that trains writes through it, so a folder is never
+// per logged step, the checkpoint a run resumes from, the final summary, for a regularized run
+// its sparsity report and for a masked autoencoder its reconstruction picture. Every command that trains writes through it, so a folder is never
 // shared by two runs by accident: a fresh run refuses a folder that holds another run's files
 // unless told to overwrite them or to resume that run, and a run holds a lock on its folder while
 // it lives, so a second command (even one told to --resume or --overwrite) cannot write into a
@@ -62,6 +62,9 @@ class RunDir {
   /// Writes the per-layer sparsity report (nets/sparsity.h) atomically (rank 0).
   void write_sparsity(const nlohmann::json& report) const;
   std::string sparsity_path() const;
+  /// Writes the reconstruction picture (eval/reconstruct.h; the bytes of a PNG) atomically (rank 0).
+  void write_reconstructions(const std::string& png) const;
+  std::string reconstructions_path() const;
 
  private:
   std::string file(const char* name) const;
