@@ -13,8 +13,8 @@
 
 namespace selfsup::eval {
 
-/// The images the picture shows: the first of each class in `test`, in class order, up to
-/// `count`, then the next ones in order when there are fewer classes.
+/// The images the picture shows: the first image of each of the first `count` classes met in
+/// `test` (in file order), shown in class order; with fewer classes, the next images in order.
 data::Dataset picture_images(const data::Dataset& test, int64_t count = 8);
 
 /// The picture as images [4 N, C, H, W] in [0, 1], row by row: originals, masked inputs,
