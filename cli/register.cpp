@@ -5,5 +5,6 @@ void register_all(CLI::App& app) {
   register_data(app);
   register_augment(app);
   register_train(app);
+  register_weights(app);
 }
 }  // namespace selfsup::cli

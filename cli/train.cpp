@@ -100,7 +100,7 @@ void register_train(CLI::App& app) {
   auto* semi = app.add_subcommand(
       "semi", "semi-supervised training from data.labels_per_class labels per class, then test accuracy");
   add_run_flags(semi, semi_flags);
-  semi->add_option("--init", init, "start the classifier from a pretrain run (its folder, or its checkpoint file)");
+  semi->add_option("--init", init, "start the classifier from a pretrain run (its folder, or its checkpoint file), or from an encoder's state dict (safetensors, or torch.save(model.state_dict()))");
   semi->callback([] {
     const auto ro = start_run(semi_flags, "semi");
     auto summary = run::semi(semi_flags.resume ? Config() : resolve_config(semi_flags), ro,
@@ -113,7 +113,7 @@ void register_train(CLI::App& app) {
   auto* pu = app.add_subcommand(
       "pu", "positive-unlabeled learning: a binary classifier from labeled positives and unlabeled images");
   add_run_flags(pu, pu_flags);
-  pu->add_option("--init", pu_init, "start the classifier from a pretrain run (its folder, or its checkpoint file)");
+  pu->add_option("--init", pu_init, "start the classifier from a pretrain run (its folder, or its checkpoint file), or from an encoder's state dict (safetensors, or torch.save(model.state_dict()))");
   pu->callback([] {
     const auto ro = start_run(pu_flags, "pu");
     auto summary = run::pu(pu_flags.resume ? Config() : resolve_config(pu_flags), ro,

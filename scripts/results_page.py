@@ -29,6 +29,15 @@ SPLITS = {"test": "the test set (10,000 images)",
           "val": "a validation split held out of the training set"}
 
 
+def stat(values, scale=100, digits=2):
+    """The mean of values (scaled), with the sample sd after +- when there are several."""
+    m = sum(values) / len(values)
+    if len(values) == 1:
+        return f"{scale * m:.{digits}f}"
+    sd = (sum((v - m) ** 2 for v in values) / (len(values) - 1)) ** 0.5
+    return f"{scale * m:.{digits}f} +- {scale * sd:.{digits}f}"
+
+
 class Page:
     def __init__(self, root):
         self.root = root
@@ -148,13 +157,6 @@ class Page:
 
     def kind_pu(self, t):
         """`selfsup pu` summaries; a row with several files (seeds) shows mean +- sample sd."""
-        def stat(values, scale=100, digits=2):
-            m = sum(values) / len(values)
-            if len(values) == 1:
-                return f"{scale * m:.{digits}f}"
-            sd = (sum((v - m) ** 2 for v in values) / (len(values) - 1)) ** 0.5
-            return f"{scale * m:.{digits}f} +- {scale * sd:.{digits}f}"
-
         rows, machines, notes, true_priors = [], [], [], set()
         for r in t["rows"]:
             runs = [self.load(f) for f in r.get("files", [r.get("file")])]
@@ -177,6 +179,21 @@ class Page:
         true_prior = f" (true {true_priors.pop()})" if len(true_priors) == 1 else ""
         self.table(["run", "test acc", "test F1", "test AUC", "val acc", "prior used" + true_prior,
                     "prior estimates", "steps", "wall time", "command"], rows,
+                   {"machine": (machines, "Ran on the {}.")}, notes)
+
+    def kind_finetune(self, t):
+        """`selfsup semi` summaries of fine-tuning runs; a row with several files (label draws) shows
+        mean +- sample sd."""
+        rows, machines, notes = [], [], []
+        for r in t["rows"]:
+            runs = [self.load(f) for f in r["files"]]
+            rows.append([self.label_with_note(r, notes) + (f" ({len(runs)} draws)" if len(runs) > 1 else ""),
+                         f"{runs[0]['labeled']:,}", stat([x["test_acc"] for x in runs]),
+                         stat([x["test_acc_ema"] for x in runs]), stat([x["val_acc"] for x in runs], 100, 1),
+                         f"{sum(x['steps'] for x in runs) / len(runs):,.0f}",
+                         f"{sum(x['train_seconds'] for x in runs) / len(runs):.0f} s", self.code(r["command"])])
+            machines.append(self.machine(r["machine"]))
+        self.table(["run", "labels", "test acc", "test acc, EMA", "val acc", "steps", "training", "command"], rows,
                    {"machine": (machines, "Ran on the {}.")}, notes)
 
     def kind_propagate(self, t):
@@ -285,7 +302,7 @@ class Page:
                    {"machine": ([self.machine(t["machine"])] * 2, "Ran on the {}.")})
         self.put(f"Command: {self.code(t['command'])}.", "")
 
-    def kind_fixmatch_bench(self, t):
+    def kind_step_bench(self, t):
         s = self.load(t["file"])
         names = [("selfsup", "selfsup"), ("PyTorch, allocator fixed", "python_allocator_fixed"),
                  ("PyTorch, stock", "python_stock")]

@@ -4,6 +4,7 @@
 #include <torch/version.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "cpu/cpu_kernels.h"
 
@@ -88,6 +89,33 @@ torch::Tensor max_pool2x2(const torch::Tensor& x) {
                       (t == torch::kFloat32 || t == torch::kFloat64 || t == torch::kBFloat16);
   if (!kernel) return torch::max_pool2d(x, 2, 2);
   return nets::cpu::max_pool2x2(x);
+}
+
+namespace {
+void check_attention_input(const torch::Tensor& qkv, int64_t heads) {
+  TORCH_CHECK(heads > 0, "self_attention: heads must be positive, got ", heads);
+  TORCH_CHECK(qkv.defined() && qkv.dim() == 3 && qkv.size(2) % (3 * heads) == 0,
+              "self_attention: expected qkv [B, N, 3 x heads x head_dim] for ", heads, " heads, got ",
+              qkv.defined() ? qkv.sizes() : c10::IntArrayRef{});
+}
+}  // namespace
+
+torch::Tensor self_attention_reference(const torch::Tensor& qkv, int64_t heads) {
+  check_attention_input(qkv, heads);
+  const int64_t b = qkv.size(0), n = qkv.size(1), d = qkv.size(2) / 3, hd = d / heads;
+  const auto parts = qkv.reshape({b, n, 3, heads, hd}).permute({2, 0, 3, 1, 4});  // [3, B, H, N, hd]
+  // Scaling q (N x hd) is cheaper than scaling the N x N scores.
+  const auto scores = torch::matmul(parts[0] * (1.0 / std::sqrt(static_cast<double>(hd))), parts[1].transpose(-2, -1));
+  return torch::matmul(torch::softmax(scores, -1), parts[2]).transpose(1, 2).reshape({b, n, d});
+}
+
+torch::Tensor self_attention(const torch::Tensor& qkv, int64_t heads) {
+  check_attention_input(qkv, heads);
+  const auto t = qkv.scalar_type();
+  const bool kernel = qkv.device().is_cpu() && qkv.is_contiguous() && qkv.numel() > 0 &&
+                      (t == torch::kFloat32 || t == torch::kFloat64) && !autocast_on();
+  if (!kernel) return self_attention_reference(qkv, heads);
+  return nets::cpu::self_attention(qkv, heads);
 }
 
 torch::Tensor batch_norm_train(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "common.h"
+#include "selfsup/nets/kernels.h"
 
 namespace selfsup::nets {
 
@@ -91,14 +92,7 @@ void AttentionImpl::reset() {
 
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x) {
   check_tokens(x, options.dim(), "Attention");
-  const int64_t b = x.size(0), n = x.size(1), h = options.heads(), hd = options.dim() / h;
-  // [B, N, 3D] -> [3, B, H, N, hd]
-  auto qkv_t = qkv->forward(x).reshape({b, n, 3, h, hd}).permute({2, 0, 3, 1, 4});
-  auto q = qkv_t[0], k = qkv_t[1], v = qkv_t[2];
-  // Scaling q (N x hd) is cheaper than scaling the N x N scores.
-  auto attn = torch::softmax(torch::matmul(q * (1.0 / std::sqrt(static_cast<double>(hd))), k.transpose(-2, -1)), -1);
-  auto out = torch::matmul(attn, v).transpose(1, 2).reshape({b, n, options.dim()});
-  return proj->forward(out);
+  return proj->forward(functional::self_attention(qkv->forward(x), options.heads()));
 }
 
 FeedForwardImpl::FeedForwardImpl(int64_t dim_, int64_t hidden_) : dim(dim_), hidden(hidden_) {

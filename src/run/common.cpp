@@ -44,6 +44,25 @@ Context setup(const Config& cfg) {
   return c;
 }
 
+LoadedRun load_run(const std::string& checkpoint, int threads, const std::string& device,
+                   const std::vector<std::string>& sets) {
+  auto state = train::peek_checkpoint(checkpoint);
+  auto cfg = Config::parse(state.config_yaml, checkpoint);
+  for (const auto& s : sets) cfg.set(s);
+  if (threads > 0) cfg.set("train.threads", YAML::Node(threads));
+  if (!device.empty()) cfg.set("device", YAML::Node(device));
+  auto c = setup(cfg);
+  const auto& t = c.data.train;
+  auto method = methods::make_method(
+      cfg, {t.channels(), t.height(), t.num_classes(), 0, 0, c.seed},
+      {methods::Kind::kSelfSupervised, methods::Kind::kSemiSupervised, methods::Kind::kSupervised});
+  method->to(c.device);
+  train::load_checkpoint(checkpoint, *method, nullptr);
+  method->eval();
+  const auto name = cfg.get<std::string>("method.name", "");
+  return {std::move(state), std::move(c), std::move(method), name};
+}
+
 std::unique_ptr<train::SemiLoader> two_stream_loader(const Config& cfg, const Context& c, const data::Dataset& labeled,
                                                      const data::Dataset& unlabeled,
                                                      const std::vector<std::string>& unlabeled_views, int64_t mu,

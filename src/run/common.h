@@ -9,6 +9,7 @@
 #include "selfsup/data/dataset.h"
 #include "selfsup/methods/method.h"
 #include "selfsup/run/options.h"
+#include "selfsup/train/checkpoint.h"
 #include "selfsup/train/loader.h"
 #include "selfsup/train/run_dir.h"
 #include "selfsup/train/semi_loader.h"
@@ -34,6 +35,18 @@ struct Context {
 /// Threads (train.threads; processes sharing a machine share its cores), seed, device, the data
 /// set and its normalisation.
 Context setup(const Config& cfg);
+
+/// A checkpoint's method, rebuilt from the config it carries (`sets` applied: keys that leave its
+/// tensors as they are), on `threads` intra-op threads (0: all cores) and `device` ("": the one it
+/// was trained on), its weights loaded, in eval mode.
+struct LoadedRun {
+  train::CheckpointState state;
+  Context context;
+  methods::Method method;
+  std::string method_name;
+};
+LoadedRun load_run(const std::string& checkpoint, int threads, const std::string& device,
+                   const std::vector<std::string>& sets);
 
 /// The two-stream loader of `semi` and `pu`: labeled and unlabeled images with the views the
 /// method asks for, train.batch_size labeled images and mu times as many unlabeled ones a step,

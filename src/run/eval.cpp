@@ -4,45 +4,14 @@
 #include "selfsup/eval/reconstruct.h"
 #include "selfsup/methods/mae.h"
 #include "selfsup/methods/method.h"
-#include "selfsup/train/checkpoint.h"
 
 namespace selfsup::run {
 
-namespace {
-
-struct Loaded {
-  train::CheckpointState state;
-  detail::Context context;
-  methods::Method method;
-  std::string method_name;
-};
-
-// A checkpoint's method, rebuilt from the config it carries, its weights loaded, in eval mode.
-Loaded load_method(const std::string& checkpoint, int threads, const std::string& device,
-                   const std::vector<std::string>& sets) {
-  auto state = train::peek_checkpoint(checkpoint);
-  auto cfg = Config::parse(state.config_yaml, checkpoint);
-  for (const auto& s : sets) cfg.set(s);
-  if (threads > 0) cfg.set("train.threads", YAML::Node(threads));
-  if (!device.empty()) cfg.set("device", YAML::Node(device));
-  auto c = detail::setup(cfg);
-  const auto& t = c.data.train;
-  auto method = methods::make_method(
-      cfg, {t.channels(), t.height(), t.num_classes(), 0, 0, c.seed},
-      {methods::Kind::kSelfSupervised, methods::Kind::kSemiSupervised, methods::Kind::kSupervised});
-  method->to(c.device);
-  train::load_checkpoint(checkpoint, *method, nullptr);
-  method->eval();
-  const auto name = cfg.get<std::string>("method.name", "");
-  return {std::move(state), std::move(c), std::move(method), name};
-}
-
-}  // namespace
 
 nlohmann::json evaluate_checkpoint(const std::string& checkpoint, const eval::EvalOptions& o, int threads,
                                    const std::string& device, const std::vector<std::string>& sets) {
   o.check();
-  auto l = load_method(checkpoint, threads, device, sets);
+  auto l = detail::load_run(checkpoint, threads, device, sets);
   const auto& c = l.context;
   const auto encoder = l.method->encoder();
   auto j = eval::run_protocols([&](const torch::Tensor& x) { return encoder->forward(x); },
@@ -56,7 +25,7 @@ nlohmann::json evaluate_checkpoint(const std::string& checkpoint, const eval::Ev
 nlohmann::json reconstruct_checkpoint(const std::string& checkpoint, const std::string& png_path, int threads,
                                       const std::string& device) {
   TORCH_CHECK(!png_path.empty(), "--reconstruct needs a file name for the picture");
-  auto l = load_method(checkpoint, threads, device, {});
+  auto l = detail::load_run(checkpoint, threads, device, {});
   auto* model = dynamic_cast<methods::Reconstructs*>(l.method.get());
   TORCH_CHECK(model, "--reconstruct: the checkpoint's method '", l.method_name,
               "' does not reconstruct images; a masked autoencoder (mae) does");

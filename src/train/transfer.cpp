@@ -1,5 +1,6 @@
 #include "selfsup/train/transfer.h"
 
+#include "selfsup/nets/state_dict.h"
 #include "selfsup/train/checkpoint.h"
 
 namespace selfsup::train {
@@ -65,8 +66,18 @@ void copy_projector_first_layer(const nets::MLPHead& projector, const torch::nn:
 
 void init_from_pretrained(const std::string& checkpoint, const std::vector<methods::Classifier>& targets,
                           const methods::DataSpec& spec) {
-  const auto source = load_pretrained(checkpoint, spec);
   const std::string what = "--init " + checkpoint;
+  if (nets::is_state_dict_file(checkpoint)) {
+    // Weights from elsewhere: an encoder's state dict under the PyTorch module's names.
+    const auto state = nets::read_state_dict(checkpoint);
+    for (const auto& target : targets) {
+      TORCH_CHECK(!target->hidden, what, ": model.classifier_hidden_dim starts from a pretrain run's projector, and "
+                  "a state dict file holds an encoder only");
+      nets::load_state_dict(*target->backbone, state, what);
+    }
+    return;
+  }
+  const auto source = load_pretrained(checkpoint, spec);
   for (const auto& target : targets) {
     copy_encoder(source->encoder(), target->backbone, what);
     if (target->hidden) copy_projector_first_layer(source->projector(), target->hidden, what);

@@ -1,9 +1,9 @@
 #pragma once
-// Which kernel runs each of the ConvNet's operations, decided here and nowhere else: the CPU
+// Which kernel runs each of the networks' operations, decided here and nowhere else: the CPU
 // kernels of src/nets/cpu/ where their preconditions hold, torch's own ops everywhere else (other
 // devices, dtypes and memory formats, autocast, an input that needs a gradient a kernel does not
 // write), with the same values, gradients and running statistics either way. So the layers
-// (convnet.cpp, batchnorm.cpp) describe the network, and a CUDA build runs the stock ops.
+// (convnet.cpp, batchnorm.cpp, vit.cpp) describe the network, and a CUDA build runs the stock ops.
 //
 // Two levels:
 //  - selfsup::functional: one op each, for a tensor in the layout the caller names (what the
@@ -96,6 +96,16 @@ torch::Tensor conv3x3(const torch::Tensor& x, const torch::Tensor& weight, const
 
 /// Whether this build calls oneDNN itself (its headers were found at build time).
 bool conv3x3_uses_onednn();
+
+/// Multi-head self-attention from a fused projection qkv [B, N, 3D] (per token q, k and v of D =
+/// heads x hd values, each head's hd contiguous, as a ViT's qkv Linear writes them): per head
+/// softmax(q k^T / sqrt(hd)) v, the heads side by side in the output [B, N, D]. The CPU kernel
+/// runs for contiguous float32 / float64 input without autocast; else torch's matmul and softmax
+/// (self_attention_reference), with the same values to rounding, and the same gradients.
+torch::Tensor self_attention(const torch::Tensor& qkv, int64_t heads);
+
+/// self_attention by torch's ops, on any device and dtype.
+torch::Tensor self_attention_reference(const torch::Tensor& qkv, int64_t heads);
 
 }  // namespace selfsup::functional
 

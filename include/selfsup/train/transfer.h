@@ -25,7 +25,9 @@ void copy_encoder(const nets::Backbone& from, const nets::Backbone& to, const st
 void copy_projector_first_layer(const nets::MLPHead& projector, const torch::nn::Sequential& hidden,
                                 const std::string& what);
 
-/// What `--init` does: the encoder of the `pretrain` checkpoint into the backbone of each of
+/// What `--init` does: from a state dict file (nets/state_dict.h: safetensors, or
+/// torch.save(model.state_dict()) under the PyTorch module's names, such as a torchvision ResNet-18's, whose
+/// fc.* is left out) the encoder's weights; else the encoder of the `pretrain` checkpoint into the backbone of each of
 /// `targets` and, when a classifier has a hidden layer (model.classifier_hidden_dim), the
 /// projector's first layer into it. `spec` describes the data the checkpoint was trained on (its
 /// classes: a supervised checkpoint's head has one output per class).

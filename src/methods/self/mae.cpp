@@ -57,14 +57,20 @@ class MaeImpl : public MethodImpl, public Reconstructs {
 
   StepOutput training_step(const Batch& b) override {
     const auto& x = b.views[0];
+    // The buffer is read once, after a checkpoint may have set it: reading it every step would
+    // wait for the GPU every step.
+    if (steps_done_ < 0) steps_done_ = step_.item<int64_t>();
     auto gen = make_generator(derive_seed(seed_, "mae-mask-" + std::to_string(dist::rank())) +
-                              static_cast<uint64_t>(step_.item<int64_t>()));
+                              static_cast<uint64_t>(steps_done_));
     auto noise = torch::rand({x.size(0), vit_->num_patches()}, gen, torch::kFloat);
     auto out = nets::mae_forward(*vit_, *decoder_, x, mask_ratio_, noise);
     auto loss = functional::mae_loss(out.pred, nets::patchify(x, vit_->options.patch_size()), out.mask, loss_options_);
     return {loss, {}};
   }
-  void after_optimizer_step(int64_t step, int64_t) override { step_.fill_(step); }
+  void after_optimizer_step(int64_t step, int64_t) override {
+    steps_done_ = step;
+    step_.fill_(step);
+  }
   nets::Backbone encoder() const override { return backbone_; }
 
   Reconstruction reconstruct(const torch::Tensor& x, const torch::Tensor& noise) override {
@@ -83,7 +89,8 @@ class MaeImpl : public MethodImpl, public Reconstructs {
   nets::Backbone backbone_;
   std::shared_ptr<nets::ViTImpl> vit_;
   nets::MaeDecoder decoder_{nullptr};
-  torch::Tensor step_;
+  torch::Tensor step_;        // steps done, saved in checkpoints: the masks of a resumed run go on
+  int64_t steps_done_ = -1;  // its value on the host, -1 until read
 };
 
 SELFSUP_REGISTER_METHOD(MaeImpl, "mae", Kind::kSelfSupervised,

@@ -1,11 +1,11 @@
 #pragma once
-// The ConvNet's CPU kernels, for what LibTorch 1.13 does slowly on a CPU (profiled with
+// The networks' CPU kernels, for what LibTorch 1.13 does slowly on a CPU (profiled with
 // bench/speed_bench --profile and bench/profile_summary.py). Each is an autograd op that matches
 // torch's own (values, gradients, running statistics, NaN and tie rules). src/nets/kernels.cpp
 // alone calls them, where their preconditions (stated below) hold, and torch's ops elsewhere.
 // Private to src/nets.
 //
-// max_pool.cpp, batchnorm_train.cpp and stem_conv.cpp are compiled with -fopenmp and without the
+// max_pool.cpp, batchnorm_train.cpp, stem_conv.cpp and attention.cpp are compiled with -fopenmp and without the
 // precompiled header: at::parallel_for's OpenMP body is inline in ATen's headers and runs on one
 // thread otherwise. conv3x3.cpp is compiled with oneDNN's headers where they were found.
 #include <torch/torch.h>
@@ -87,5 +87,19 @@ torch::Tensor conv3x3(const torch::Tensor& x, const torch::Tensor& weight, Conv3
 
 /// Whether this build has oneDNN's headers, and so conv3x3.
 bool have_onednn();
+
+/// Multi-head self-attention from the fused projection: softmax(q k^T / sqrt(hd)) v per head.
+///
+/// Why our own: a ViT's sequences are short (13 tokens in an MAE encoder on Fashion-MNIST, 50 in
+/// its decoder), and LibTorch 1.13's float32 CPU bmm runs such a batch as one GEMM call per matrix,
+/// each with its own select and dispatch: in an MAE step its two attention products and their
+/// gradients took half the time for about 4% of the FLOPs. Here each (image, head) pair is one
+/// loop over rows already in cache, reading q, k and v in place from the projection (no permute
+/// copies) and writing the heads side by side; the backward keeps the probabilities, as torch's
+/// softmax does.
+///
+/// qkv: a contiguous float32 / float64 CPU tensor [B, N, 3D], per token q, k, v of D = heads x hd
+/// values, each head's hd contiguous; output [B, N, D].
+torch::Tensor self_attention(const torch::Tensor& qkv, int64_t heads);
 
 }  // namespace selfsup::nets::cpu
