@@ -41,12 +41,12 @@ torch::Tensor attention_by_loops(const torch::Tensor& qkv, int64_t heads) {
   return out;
 }
 
-struct Result {
+struct AttentionPass {
   torch::Tensor out, grad;
 };
 
 // The output and the gradient of sum(out * w) with respect to qkv.
-Result run(const torch::Tensor& qkv, const torch::Tensor& w, int64_t heads, bool reference) {
+AttentionPass attention_pass(const torch::Tensor& qkv, const torch::Tensor& w, int64_t heads, bool reference) {
   auto x = qkv.detach().clone().requires_grad_();
   auto out = reference ? functional::self_attention_reference(x, heads) : functional::self_attention(x, heads);
   (out * w).sum().backward();
@@ -61,7 +61,7 @@ TEST(SelfAttention, KernelMatchesTorchOpsInValuesAndGradients) {
   for (const auto& [b, n, heads, hd] : {Shape{3, 7, 2, 8}, Shape{2, 13, 4, 32}, Shape{1, 1, 1, 5}}) {
     auto qkv = torch::randn({b, n, 3 * heads * hd}) * 2;
     auto w = torch::randn({b, n, heads * hd});
-    const auto kernel = run(qkv, w, heads, false), ref = run(qkv, w, heads, true);
+    const auto kernel = attention_pass(qkv, w, heads, false), ref = attention_pass(qkv, w, heads, true);
     const auto shape = qkv.sizes();
     EXPECT_LT(max_diff(kernel.out, ref.out), 1e-5) << shape;
     EXPECT_LT(max_diff(kernel.grad, ref.grad), 1e-5) << shape;
@@ -98,7 +98,7 @@ TEST(SelfAttention, GradientMatchesFloat64FiniteDifferences) {
   torch::manual_seed(7);
   auto qkv = torch::randn({2, 4, 3 * 2 * 3}, torch::kFloat64);
   auto w = torch::randn({2, 4, 6}, torch::kFloat64);
-  const auto grad = run(qkv, w, 2, false).grad;
+  const auto grad = attention_pass(qkv, w, 2, false).grad;
   const double eps = 1e-6;
   auto flat = qkv.view(-1);
   for (int64_t e = 0; e < flat.numel(); ++e) {

@@ -13,18 +13,18 @@ using namespace selfsup;
 
 namespace {
 
-std::string temp_file(const std::string& name, const std::string& bytes) {
+std::string state_dict_file(const std::string& name, const std::string& bytes) {
   const auto path = (std::filesystem::temp_directory_path() / ("selfsup_state_dict_" + name)).string();
   std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   return path;
 }
 
-nets::Backbone convnet(uint64_t seed) {
+nets::Backbone small_convnet(uint64_t seed) {
   torch::manual_seed(seed);
   return nets::make_backbone(nets::BackboneOptions("convnet", 1, 12).channels(std::vector<int64_t>{4, 8}));
 }
 
-void expect_same(const nets::StateDict& a, const nets::StateDict& b) {
+void expect_same_dict(const nets::StateDict& a, const nets::StateDict& b) {
   ASSERT_EQ(a.size(), b.size());
   std::map<std::string, torch::Tensor> by_name(b.begin(), b.end());
   for (const auto& [name, t] : a) {
@@ -35,7 +35,7 @@ void expect_same(const nets::StateDict& a, const nets::StateDict& b) {
 }
 
 TEST(StateDict, HoldsEveryParameterAndBufferUnderTheModulesNames) {
-  const auto net = convnet(1);
+  const auto net = small_convnet(1);
   const auto s = nets::state_dict(*net);
   std::vector<std::string> names;
   for (const auto& kv : s) names.push_back(kv.first);
@@ -49,7 +49,7 @@ TEST(StateDict, HoldsEveryParameterAndBufferUnderTheModulesNames) {
 }
 
 TEST(StateDict, SafetensorsRoundTripsWithAnAlignedHeader) {
-  auto s = nets::state_dict(*convnet(2));
+  auto s = nets::state_dict(*small_convnet(2));
   s.emplace_back("extra.bf16", torch::randn({3, 2}).to(torch::kBFloat16));
   const auto bytes = nets::safetensors_bytes(s, {{"note", "x"}});
   uint64_t n = 0;
@@ -61,21 +61,21 @@ TEST(StateDict, SafetensorsRoundTripsWithAnAlignedHeader) {
   EXPECT_EQ(header["features.0.weight"]["shape"], nlohmann::json({4, 1, 3, 3}));
   EXPECT_EQ(header["features.1.num_batches_tracked"]["dtype"], "I64");
   EXPECT_EQ(header["extra.bf16"]["dtype"], "BF16");
-  const auto path = temp_file("a.safetensors", bytes);
+  const auto path = state_dict_file("a.safetensors", bytes);
   EXPECT_TRUE(nets::is_state_dict_file(path));
-  expect_same(s, nets::read_state_dict(path));
+  expect_same_dict(s, nets::read_state_dict(path));
 }
 
 TEST(StateDict, TorchFileRoundTrips) {
-  const auto s = nets::state_dict(*convnet(3));
+  const auto s = nets::state_dict(*small_convnet(3));
   const auto bytes = nets::torch_file_bytes(s);
-  const auto path = temp_file("a.pt", std::string(bytes.begin(), bytes.end()));
+  const auto path = state_dict_file("a.pt", std::string(bytes.begin(), bytes.end()));
   EXPECT_TRUE(nets::is_state_dict_file(path));
-  expect_same(s, nets::read_state_dict(path));
+  expect_same_dict(s, nets::read_state_dict(path));
 }
 
 TEST(StateDict, LoadingGivesTheSameOutputsAndReturnsWhatWasLeftOut) {
-  auto a = convnet(4), b = convnet(5);
+  auto a = small_convnet(4), b = small_convnet(5);
   a->eval();
   b->eval();
   auto x = torch::randn({2, 1, 12, 12});
@@ -87,7 +87,7 @@ TEST(StateDict, LoadingGivesTheSameOutputsAndReturnsWhatWasLeftOut) {
 }
 
 TEST(StateDict, ErrorsNameTheFirstMissingOrMismatchedTensor) {
-  auto net = convnet(6);
+  auto net = small_convnet(6);
   auto s = nets::state_dict(*net);
   auto missing = s;
   missing.erase(missing.begin() + 2);  // features.1.bias
@@ -110,11 +110,11 @@ TEST(StateDict, ErrorsNameTheFirstMissingOrMismatchedTensor) {
 }
 
 TEST(StateDict, DamagedFilesAndCheckpointsAreToldApart) {
-  const auto bytes = nets::safetensors_bytes(nets::state_dict(*convnet(7)));
-  const auto cut = temp_file("cut.safetensors", bytes.substr(0, bytes.size() - 10));
+  const auto bytes = nets::safetensors_bytes(nets::state_dict(*small_convnet(7)));
+  const auto cut = state_dict_file("cut.safetensors", bytes.substr(0, bytes.size() - 10));
   EXPECT_TRUE(nets::is_state_dict_file(cut));
   EXPECT_THROW(nets::read_state_dict(cut), c10::Error);
-  const auto text = temp_file("text.pt", "not weights at all");
+  const auto text = state_dict_file("text.pt", "not weights at all");
   EXPECT_FALSE(nets::is_state_dict_file(text));
   EXPECT_THROW(nets::read_state_dict(text), c10::Error);
   // A selfsup checkpoint is a torch::serialize archive: not a state dict file.
@@ -126,8 +126,8 @@ TEST(StateDict, DamagedFilesAndCheckpointsAreToldApart) {
 }
 
 TEST(StateDict, PyTorchDefinitions) {
-  EXPECT_EQ(nets::pytorch_definition(convnet(8))["module"], "selfsup_nets.ConvNet");
-  EXPECT_EQ(nets::pytorch_definition(convnet(8))["args"]["channels"], nlohmann::json({4, 8}));
+  EXPECT_EQ(nets::pytorch_definition(small_convnet(8))["module"], "selfsup_nets.ConvNet");
+  EXPECT_EQ(nets::pytorch_definition(small_convnet(8))["args"]["channels"], nlohmann::json({4, 8}));
   const auto vit = nets::make_backbone(nets::BackboneOptions("vit_mini", 1, 28));
   EXPECT_EQ(nets::pytorch_definition(vit)["args"]["dim"], 128);
   const auto r18 = nets::make_backbone(nets::BackboneOptions("resnet18", 3, 224));
