@@ -136,10 +136,13 @@ torch::Tensor MaeDecoderImpl::forward(const torch::Tensor& encoded, const torch:
               "MaeDecoder: ids_restore must be [N, L] = [", n, ", ", l, "], got ",
               ids_restore.defined() ? ids_restore.sizes() : torch::IntArrayRef{});
   TORCH_CHECK(visible < l, "MaeDecoder: ", visible, " visible tokens leave no patch of ", l, " masked");
-  auto x = decoder_embed->forward(encoded);
-  auto patches = torch::cat({x.narrow(1, 1, visible), mask_token.to(x.scalar_type()).expand({n, l - visible, o.dim()})}, 1);
+  // Under autocast the embedding comes out in bf16; the residual stream stays in the parameters'
+  // dtype, as the encoder's does (LibTorch 1.13's CPU LayerNorm refuses bf16 input with fp32
+  // weights), and only the Linear layers inside the blocks run in bf16.
+  auto x = decoder_embed->forward(encoded).to(mask_token.scalar_type());
+  auto patches = torch::cat({x.narrow(1, 1, visible), mask_token.expand({n, l - visible, o.dim()})}, 1);
   patches = patches.gather(1, ids_restore.unsqueeze(-1).expand({n, l, o.dim()}));  // back to the image's order
-  x = torch::cat({x.narrow(1, 0, 1), patches}, 1) + decoder_pos_embed.to(x.scalar_type());
+  x = torch::cat({x.narrow(1, 0, 1), patches}, 1) + decoder_pos_embed;
   for (const auto& b : *decoder_blocks) x = b->as<TransformerBlockImpl>()->forward(x);
   return decoder_pred->forward(decoder_norm->forward(x)).narrow(1, 1, l);
 }

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "selfsup/nets/vit.h"
+#include "selfsup/train/precision.h"
 #include "support/loss_testing.h"
 
 namespace nets = selfsup::nets;
@@ -131,4 +132,23 @@ TEST(MaeDecoder, PredictsEveryPatchAndPlacesTheMaskToken) {
   EXPECT_GT(dec->decoder_embed->weight.grad().abs().sum().item<float>(), 0.f);
   T::expect_error_mentions([&] { dec->forward(encoded.narrow(2, 0, 5), m.ids_restore); }, {"MaeDecoder", "12"});
   T::expect_error_mentions([] { nets::MaeDecoder(nets::MaeDecoderOptions(8, 15, 4)); }, {"square", "15"});
+}
+
+TEST(MaeDecoder, RunsUnderBf16AutocastAndKeepsItsResidualStreamInFloat) {
+  // CPU autocast hands the blocks bf16 Linear outputs; LibTorch 1.13's CPU LayerNorm refuses a
+  // bf16 input with fp32 weights, so the stream between the blocks must stay in float.
+  torch::manual_seed(1);
+  const int64_t n = 2, l = 16, enc = 12, pix = 9;
+  nets::ViTImpl vit(nets::ViTOptions(1, 16).patch_size(4).dim(enc).depth(1).heads(2));
+  nets::MaeDecoder dec(nets::MaeDecoderOptions(enc, l, pix).dim(8).depth(2).heads(2));
+  const auto images = torch::randn({n, 1, 16, 16});
+  torch::Tensor pred;
+  {
+    selfsup::train::AutocastScope bf16(true, torch::kCPU);
+    pred = nets::mae_forward(vit, *dec, images, 0.75, torch::rand({n, l})).pred;
+  }
+  ASSERT_EQ(pred.sizes(), torch::IntArrayRef({n, l, pix}));
+  EXPECT_TRUE(torch::isfinite(pred).all().item<bool>());
+  pred.to(torch::kFloat).sum().backward();
+  EXPECT_GT(dec->mask_token.grad().abs().sum().item<float>(), 0.f);
 }
