@@ -40,6 +40,8 @@ nlohmann::json classifier_report(methods::SemiMethodImpl& method, const Classifi
   s["val_acc_ema_per_class"] = rows_of<double>(per_class_accuracy(val_ema, data.val.labels, classes));
   s["test_acc_ema_per_class"] = rows_of<double>(per_class_accuracy(test_ema, data.test.labels, classes));
   s["test_confusion_ema"] = rows_of<int64_t>(confusion_matrix(test_ema, data.test.labels, classes));
+  // Every training image labeled (a fully supervised run): no pseudo-label to score.
+  if (data.unlabeled.size() == 0) return s;
   auto probs = torch::softmax(extract_features(ema, data.unlabeled.images, norm, device), 1);
   const auto [conf, pred] = probs.max(1);
   s["unlabeled_acc"] = accuracy(pred, data.unlabeled.labels);
