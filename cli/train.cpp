@@ -4,6 +4,7 @@
 
 #include "commands.h"
 #include "selfsup/core/config.h"
+#include "selfsup/core/progress.h"
 #include "selfsup/dist/dist.h"
 #include "selfsup/methods/method.h"
 #include "selfsup/eval/protocols.h"
@@ -80,6 +81,7 @@ run::RunOptions start_run(const RunFlags& f, const char* command) {
   ro.overwrite = f.overwrite;
   ro.evaluate = !f.no_eval;
   ro.quiet = f.quiet;
+  set_progress_enabled(!f.quiet);
   return ro;
 }
 
@@ -160,6 +162,8 @@ void register_train(CLI::App& app) {
   static std::string device;
   ev->add_option("--device", device, "cpu, cuda or cuda:N (default: the device the checkpoint was trained on)");
   ev->add_option("--summary", summary_out, "also write the figures to this JSON file");
+  static bool eval_quiet = false;
+  ev->add_flag("--quiet", eval_quiet, "no progress lines");
   static std::string reconstruct_png;
   ev->add_option("--reconstruct", reconstruct_png,
                  "a masked autoencoder checkpoint: draw its reconstructions of test images into this PNG instead");
@@ -169,6 +173,7 @@ void register_train(CLI::App& app) {
                  "override a config key: the data set's with --raw-pixels, or one of the checkpoint's config that "
                  "leaves its weights as they are (--set model.pool=mean)");
   ev->callback([] {
+    set_progress_enabled(!eval_quiet);
     std::vector<std::string> protocols = protocol == "all" ? std::vector<std::string>{"knn", "linear", "finetune"}
                                                            : std::vector<std::string>{protocol};
     TORCH_CHECK(!raw || reconstruct_png.empty(), "--reconstruct draws a checkpoint's reconstructions: it does not go "

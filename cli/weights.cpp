@@ -1,6 +1,7 @@
 #include <iostream>
 
 #include "commands.h"
+#include "selfsup/core/progress.h"
 #include "selfsup/run/weights.h"
 #include "selfsup/train/run_dir.h"
 
@@ -27,7 +28,10 @@ void register_weights(CLI::App& app) {
       ->check(CLI::IsMember({"test", "train", "val"}));
   em->add_option("--threads", threads, "intra-op threads (default: all cores)");
   em->add_option("--device", device, "cpu, cuda or cuda:N (default: the device the checkpoint was trained on)");
+  static bool quiet = false;
+  em->add_flag("--quiet", quiet, "no progress lines");
   em->callback([] {
+    set_progress_enabled(!quiet);
     std::cout << run::embed(train::RunDir::checkpoint_of(checkpoint), split, out, threads, device).dump(2) << std::endl;
   });
 }

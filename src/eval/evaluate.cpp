@@ -1,5 +1,6 @@
 #include "selfsup/eval/evaluate.h"
 
+#include "selfsup/core/progress.h"
 #include "selfsup/data/splits.h"
 #include "selfsup/train/hooks.h"
 
@@ -13,10 +14,13 @@ torch::Tensor extract_features(const std::function<torch::Tensor(const torch::Te
   TORCH_CHECK(images_u8.dim() == 4, "extract_features: images must be [N,C,H,W], got ", images_u8.sizes());
   c10::InferenceMode guard;
   std::vector<torch::Tensor> out;
-  for (int64_t i = 0; i < images_u8.size(0); i += batch_size) {
+  const int64_t n = images_u8.size(0);
+  Progress progress("features of " + std::to_string(n) + " images", n);
+  for (int64_t i = 0; i < n; i += batch_size) {
     train::throw_if_stop_requested("the evaluation");
-    auto x = images_u8.slice(0, i, std::min(i + batch_size, images_u8.size(0))).to(device);
+    auto x = images_u8.slice(0, i, std::min(i + batch_size, n)).to(device);
     out.push_back(encode(norm.apply(x.to(torch::kFloat32).div_(255.0))).to(torch::kFloat32).cpu());
+    progress.advance(x.size(0));
   }
   return torch::cat(out);
 }
@@ -36,8 +40,10 @@ torch::Tensor knn_predict(const torch::Tensor& train_features, const torch::Tens
   const int64_t k = std::min<int64_t>(o.k(), bank.size(0));
   auto labels = train_labels.to(bank.device());
   std::vector<torch::Tensor> preds;
+  Progress progress("kNN of " + std::to_string(q.size(0)) + " images", q.size(0));
   for (int64_t i = 0; i < q.size(0); i += o.chunk()) {
     train::throw_if_stop_requested("the evaluation");
+    progress.advance(std::min(o.chunk(), q.size(0) - i));
     auto sim = torch::mm(q.slice(0, i, std::min(i + o.chunk(), q.size(0))), bank.t());
     auto top = sim.topk(k, 1);
     auto weights = (std::get<0>(top) / o.temperature()).exp();
@@ -114,11 +120,13 @@ Chosen choose_l2(const char* who, const torch::Tensor& x_fit, const torch::Tenso
                  const torch::Tensor& y_val, int64_t num_classes, const std::vector<double>& grid, int64_t max_iter) {
   TORCH_CHECK(!grid.empty(), who, ": the L2 grid is empty");
   Chosen best;
+  Progress progress(std::string(who) + ": one L-BFGS fit per L2 strength", static_cast<int64_t>(grid.size()));
   for (double l2 : grid) {
     TORCH_CHECK(l2 >= 0, who, ": L2 strengths must be >= 0, got ", l2);
     auto fitted = fit_logistic(x_fit, y_fit, num_classes, l2, max_iter);
     const double acc = accuracy(predict(fitted, x_val), y_val);
     if (acc > best.val_accuracy) best = {fitted, l2, acc};
+    progress.advance();
   }
   return best;
 }

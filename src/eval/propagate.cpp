@@ -1,5 +1,6 @@
 #include "selfsup/eval/propagate.h"
 
+#include "selfsup/core/progress.h"
 #include "selfsup/train/hooks.h"
 
 namespace selfsup::eval {
@@ -15,9 +16,11 @@ KnnGraph knn_graph(const torch::Tensor& features, const KnnGraphOptions& o) {
   torch::NoGradGuard no_grad;
   auto z = F::normalize(features.to(torch::kFloat32), F::NormalizeFuncOptions().dim(1));
   std::vector<torch::Tensor> index, weight;
+  Progress progress("kNN graph of " + std::to_string(n) + " images", n);
   for (int64_t start = 0; start < n; start += o.chunk()) {
     train::throw_if_stop_requested("the evaluation");
     const int64_t rows = std::min(o.chunk(), n - start);
+    progress.advance(rows);
     auto sim = torch::mm(z.slice(0, start, start + rows), z.t());
     // A node is not its own neighbour (nor is its duplicate's slot taken by it).
     auto self = torch::arange(rows, torch::TensorOptions().dtype(torch::kLong).device(sim.device()));
@@ -71,9 +74,11 @@ torch::Tensor label_propagation(const KnnGraph& graph, const torch::Tensor& seed
   auto y = torch::zeros({n, num_classes}, graph.weight.options());
   y.index_put_({idx, lab}, 1.0);
   auto z = y.clone();
+  Progress progress("label propagation", o.iterations());
   for (int64_t it = 0; it < o.iterations(); ++it) {
     train::throw_if_stop_requested("the evaluation");
     z = o.alpha() * inv_sqrt_deg * symmetric_product(graph, inv_sqrt_deg * z) + (1 - o.alpha()) * y;
+    progress.advance();
   }
   auto mass = z.sum(0, true);
   return z / torch::where(mass > 0, mass, torch::ones_like(mass));

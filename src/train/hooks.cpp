@@ -9,6 +9,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "selfsup/core/progress.h"
 #include "selfsup/dist/dist.h"
 
 namespace selfsup::train {
@@ -18,15 +19,6 @@ std::atomic<int> g_stop{0};
 void on_signal(int sig) { g_stop.store(sig); }
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-std::string format_duration(double s) {
-  if (!std::isfinite(s) || s < 0) return "?";
-  const int64_t t = static_cast<int64_t>(s);
-  std::ostringstream o;
-  if (t >= 3600) o << t / 3600 << "h";
-  o << std::setw(t >= 3600 ? 2 : 1) << std::setfill('0') << (t % 3600) / 60 << "m" << std::setw(2) << t % 60 << "s";
-  return o.str();
-}
 
 }  // namespace
 
