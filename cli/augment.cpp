@@ -37,23 +37,10 @@ void preview(const PreviewArgs& a) {
   torch::Tensor images = splits.train.head(a.n).images;
   TORCH_CHECK(images.size(0) > 0, "the training set of '", splits.train.name, "' is empty");
 
-  // Normalization is left out so the views are seen as images.
   torch::Generator gen = make_generator(derive_seed(seed, "augment-preview"));
-  std::vector<torch::Tensor> shown = views.without_normalize()(images, gen);
-  torch::Tensor original = images.to(torch::kFloat).div_(255);
-  std::vector<torch::Tensor> columns = {original};
-  for (torch::Tensor v : shown) {
-    if (v.sizes() != original.sizes()) {  // a crop to another size: show it at the original's
-      namespace F = torch::nn::functional;
-      v = F::interpolate(v, F::InterpolateFuncOptions()
-                                .size(std::vector<int64_t>{original.size(2), original.size(3)})
-                                .mode(torch::kNearest));
-    }
-    columns.push_back(v);
-  }
-  const int64_t cols = static_cast<int64_t>(columns.size());
-  const int64_t scale = a.scale > 0 ? a.scale : std::max<int64_t>(1, 96 / original.size(2));
-  augment::write_png_grid(a.out, torch::stack(columns, 1).flatten(0, 1), cols, scale);
+  const int64_t cols = static_cast<int64_t>(views.size()) + 1;
+  const int64_t scale = a.scale > 0 ? a.scale : std::max<int64_t>(1, 96 / images.size(2));
+  augment::write_png_grid(a.out, views.preview(images, gen), cols, scale);
 
   std::cout << "wrote " << a.out << ": " << images.size(0) << " " << splits.train.name
             << " images (rows), columns: original";

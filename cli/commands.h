@@ -9,4 +9,5 @@ void register_data(CLI::App& app);      // cli/data.cpp: selfsup data info
 void register_augment(CLI::App& app);   // cli/augment.cpp: selfsup augment preview
 void register_train(CLI::App& app);     // cli/train.cpp: pretrain, semi, pu, prune, eval, methods
 void register_weights(CLI::App& app);   // cli/weights.cpp: export, embed
+void register_report(CLI::App& app);    // cli/report.cpp: report
 }  // namespace selfsup::cli

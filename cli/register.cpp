@@ -6,5 +6,6 @@ void register_all(CLI::App& app) {
   register_augment(app);
   register_train(app);
   register_weights(app);
+  register_report(app);
 }
 }  // namespace selfsup::cli

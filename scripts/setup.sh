@@ -12,6 +12,8 @@ PKGS=(
   clang libclang-rt-14-dev  # the sanitizer build and the fuzz targets (scripts/sanitize.sh, fuzz.sh)
   dataset-fashion-mnist
   python3 python3-torch python3-torchvision python3-numpy
+  libjs-chart.js  # compiled into the report page (src/run/report.html)
+  chromium fonts-dejavu-core python3-pil  # the report's test in a headless browser (tests/cli/report.sh)
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -575,4 +575,21 @@ ViewSet ViewSet::without_normalize() const {
   return out;
 }
 
+Tensor ViewSet::preview(const Tensor& images, torch::Generator& gen) const {
+  TORCH_CHECK(images.dim() == 4 && images.scalar_type() == torch::kByte,
+              "ViewSet::preview: expected uint8 images [N, C, H, W], got ", images.scalar_type(), " ", images.sizes());
+  const Tensor original = images.to(torch::kFloat).div_(255);
+  std::vector<Tensor> columns = {original};
+  for (Tensor v : without_normalize()(images, gen)) {
+    if (v.sizes() != original.sizes()) {
+      namespace F = torch::nn::functional;
+      v = F::interpolate(v, F::InterpolateFuncOptions()
+                                .size(std::vector<int64_t>{original.size(2), original.size(3)})
+                                .mode(torch::kNearest));
+    }
+    columns.push_back(v);
+  }
+  return torch::stack(columns, 1).flatten(0, 1);
+}
+
 }  // namespace selfsup::augment

@@ -9,6 +9,7 @@
 #include "selfsup/data/dataset.h"
 #include "selfsup/methods/method.h"
 #include "selfsup/run/options.h"
+#include "selfsup/run/report.h"
 #include "selfsup/train/checkpoint.h"
 #include "selfsup/train/loader.h"
 #include "selfsup/train/run_dir.h"
@@ -73,5 +74,11 @@ bool add_regularization(const Config& cfg, methods::MethodImpl& method, train::T
 /// The per-layer sparsity of the method's weights (nets/sparsity.h), printed and written into the
 /// run folder (rank 0); returns its totals for the summary.
 nlohmann::json report_sparsity(const train::RunDir& dir, const methods::MethodImpl& method, int64_t image_size);
+
+/// The run's report page (run/report.h) written into its folder (rank 0), its map drawn from the
+/// trained `method` (left in eval mode) unless the run skipped its evaluation (--no-eval) or was
+/// stopped by a signal.
+void write_report(const train::RunDir& dir, const Config& cfg, const Context& c, methods::MethodImpl& method,
+                  const ReportOptions& options, const RunOptions& ro);
 
 }  // namespace selfsup::run::detail

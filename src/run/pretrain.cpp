@@ -56,6 +56,7 @@ nlohmann::json pretrain(Config cfg, const RunOptions& ro) {
         }));
   }
   const auto eval_options = eval::EvalOptions::from_config(cfg);
+  const auto report_options = ReportOptions::from_config(cfg);
   cfg.check_all_used();  // a misspelt key fails now, not after an hour of training
 
   dir.start(cfg);
@@ -75,6 +76,7 @@ nlohmann::json pretrain(Config cfg, const RunOptions& ro) {
     }));
   }
   dir.write_summary(summary);
+  detail::write_report(dir, cfg, c, *method, report_options, ro);
   return summary;
 }
 

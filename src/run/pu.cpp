@@ -167,8 +167,9 @@ nlohmann::json pu(Config cfg, const RunOptions& ro, const std::string& init) {
   const bool estimate = method->needs_prior() && std::isnan(prior);
   if (method->needs_prior() && !estimate) method->set_prior(prior);
 
-  auto loader = detail::two_stream_loader(cfg, c, d.labeled, d.unlabeled, {"weak"}, method->mu(), "loader");
+  auto loader = detail::two_stream_loader(cfg, c, d.labeled, d.unlabeled, method->unlabeled_views(), method->mu(), "loader");
   train::Trainer trainer(cfg, method, *loader, detail::trainer_options(cfg, ro), dir);
+  const auto report_options = ReportOptions::from_config(cfg);
   cfg.check_all_used();
 
   dir.start(cfg);
@@ -240,6 +241,7 @@ nlohmann::json pu(Config cfg, const RunOptions& ro, const std::string& init) {
     return r;
   }));
   dir.write_summary(s);
+  detail::write_report(dir, cfg, c, *method, report_options, ro);
   return s;
 }
 

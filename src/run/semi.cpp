@@ -46,6 +46,7 @@ nlohmann::json semi(Config cfg, const RunOptions& ro, const std::string& init,
   auto loader = detail::two_stream_loader(cfg, c, labeled, unlabeled, method->unlabeled_views(), method->mu(), "loader");
   train::Trainer trainer(cfg, method, *loader, detail::trainer_options(cfg, ro), dir);
   const bool regularized = detail::add_regularization(cfg, *method, trainer);
+  const auto report_options = ReportOptions::from_config(cfg);
   cfg.check_all_used();
 
   dir.start(cfg);
@@ -67,6 +68,7 @@ nlohmann::json semi(Config cfg, const RunOptions& ro, const std::string& init,
               << " (EMA " << s["val_acc_ema"] << ")\n";
   }
   dir.write_summary(s);
+  detail::write_report(dir, cfg, c, *method, report_options, ro);
   return s;
 }
 

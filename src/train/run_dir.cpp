@@ -22,7 +22,8 @@ constexpr const char* kCheckpoint = "last.ckpt";
 constexpr const char* kSummary = "summary.json";
 constexpr const char* kSparsity = "sparsity.json";
 constexpr const char* kReconstructions = "reconstructions.png";
-constexpr const char* kRunFiles[] = {kConfig, kMetrics, kCheckpoint, kSummary, kSparsity, kReconstructions};
+constexpr const char* kReport = "report.html";
+constexpr const char* kRunFiles[] = {kConfig, kMetrics, kCheckpoint, kSummary, kSparsity, kReconstructions, kReport};
 // Held with flock() by the live run: the kernel releases it when the process dies, however.
 constexpr const char* kLock = "run.lock";
 
@@ -156,5 +157,12 @@ void RunDir::write_reconstructions(const std::string& png) const {
 }
 
 std::string RunDir::reconstructions_path() const { return file(kReconstructions); }
+
+void RunDir::write_report(const std::string& html) const {
+  if (empty() || !dist::is_main()) return;
+  write_file_atomic(file(kReport), html);
+}
+
+std::string RunDir::report_path() const { return file(kReport); }
 
 }  // namespace selfsup::train

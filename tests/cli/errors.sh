@@ -35,7 +35,7 @@ expect_error "--resume on an empty folder" "$TMP/empty/last.ckpt" pretrain --res
 "$SELFSUP" pretrain --config "$TMP/ok.yaml" --out "$TMP/good" --no-eval --quiet >"$TMP/out" 2>"$TMP/err" ||
   fail "the reference run failed: $(cat "$TMP/err")"
 # The folder of another run: refused with one line, unless the run is resumed or overwritten.
-expect_error "--out of another run" "--out $TMP/good holds another run (config.yaml, metrics.jsonl, last.ckpt, summary.json): pass --resume" \
+expect_error "--out of another run" "--out $TMP/good holds another run (config.yaml, metrics.jsonl, last.ckpt, summary.json, report.html): pass --resume" \
   pretrain --config "$TMP/ok.yaml" --out "$TMP/good" --no-eval
 expect_error "--resume and --overwrite" "give one" pretrain --resume --overwrite --out "$TMP/good"
 expect_error "--out is a file" "is a file, not a folder" pretrain --config "$TMP/ok.yaml" --out "$TMP/ok.yaml"

@@ -39,7 +39,7 @@ echo "ok: fixmatch summary and metrics"
 if "$SELFSUP" semi --config "$TMP/semi.yaml" --out "$TMP/fix" --quiet >/dev/null 2>"$TMP/again.err"; then
   fail "semi ran into the folder of another run"
 fi
-[ "$(wc -l <"$TMP/again.err")" -eq 1 ] && grep -q "^error: --out $TMP/fix holds another run (config.yaml, metrics.jsonl, last.ckpt, summary.json): pass --resume to continue it or --overwrite to replace it" "$TMP/again.err" ||
+[ "$(wc -l <"$TMP/again.err")" -eq 1 ] && grep -q "^error: --out $TMP/fix holds another run (config.yaml, metrics.jsonl, last.ckpt, summary.json, report.html): pass --resume to continue it or --overwrite to replace it" "$TMP/again.err" ||
   fail "unclear refusal: $(cat "$TMP/again.err")"
 "$SELFSUP" semi --resume --out "$TMP/fix" --quiet >/dev/null 2>"$TMP/resume.err" || fail "semi --resume failed: $(tail -1 "$TMP/resume.err")"
 "$SELFSUP" semi --config "$TMP/semi.yaml" --out "$TMP/fix" --overwrite --set train.max_steps=2 --quiet >/dev/null 2>"$TMP/over.err" ||

@@ -109,6 +109,11 @@ class ViewSet {
 
   ViewSet without_normalize() const;
 
+  /// What the views do to `images` (uint8 [N, C, H, W]), for a person to look at: float in
+  /// [0, 1], [N * (1 + size()), C, H, W], each image followed by its views, normalisation left
+  /// out and a view cropped to another size shown at the original's size.
+  torch::Tensor preview(const torch::Tensor& images, torch::Generator& gen) const;
+
   size_t size() const { return names_.size(); }
   const std::vector<std::string>& names() const { return names_; }
   const Pipeline& pipeline(size_t i) const { return pipelines_.at(i); }

@@ -36,6 +36,8 @@ class PuMethodImpl : public MethodImpl {
   nets::Backbone encoder() const override { return classifier->backbone; }
   int64_t num_views() const override { return 1; }
   int64_t mu() const { return mu_; }
+  /// The view both streams are drawn with (train/semi_loader.h's names).
+  std::vector<std::string> unlabeled_views() const { return {"weak"}; }
 
   /// g(x) [N] in float32.
   torch::Tensor score(const torch::Tensor& x);

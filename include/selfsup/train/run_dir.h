@@ -1,7 +1,8 @@
 #pragma once
 // A run's output folder and the one owner of what is in it: the resolved config, one metrics line
 // per logged step, the checkpoint a run resumes from, the final summary, for a regularized run
-// its sparsity report and for a masked autoencoder its reconstruction picture. Every command that trains writes through it, so a folder is never
+// its sparsity report, for a masked autoencoder its reconstruction picture, and the report page
+// that shows it all. Every command that trains writes through it, so a folder is never
 // shared by two runs by accident: a fresh run refuses a folder that holds another run's files
 // unless told to overwrite them or to resume that run, and a run holds a lock on its folder while
 // it lives, so a second command (even one told to --resume or --overwrite) cannot write into a
@@ -65,6 +66,9 @@ class RunDir {
   /// Writes the reconstruction picture (eval/reconstruct.h; the bytes of a PNG) atomically (rank 0).
   void write_reconstructions(const std::string& png) const;
   std::string reconstructions_path() const;
+  /// Writes the run's report page (run/report.h; HTML) atomically (rank 0).
+  void write_report(const std::string& html) const;
+  std::string report_path() const;
 
  private:
   std::string file(const char* name) const;
