@@ -11,14 +11,14 @@ label draws) and, with --bench (bench/run_mae_bench.py's --json output, copied i
 name), the step benchmark (kind `step_bench`). In "Targets" go the issue's bars: MAE-initialised
 fine-tuning above scratch by 5 points with 10 labels per class and by 1 point with all labels
 (differences of the means, recorded in mae_checks.json), and the step at 1.5x the allocator-fixed
-PyTorch one.
+PyTorch one. A half left out of --labels keeps the files it was filed with; without --bench the
+benchmark filed before stays.
 """
 import argparse
 import json
 import os
-import shutil
-import subprocess
-import sys
+
+from results_filing import Filing, loop_command
 
 SECTION = "Masked autoencoders"
 TARGET_PREFIX = "MAE, "
@@ -28,19 +28,9 @@ CONFIG = "configs/fashion_mnist/semi/supervised_vit.yaml"
 def command(labels, init, seeds, limit, mae):
     flags = f" --init {mae}" if init == "mae" else " --set train.layer_decay=1.0"
     if labels == "all":
-        flags += " --set data.labels_per_class=5900"
+        flags += " --set data.labels_per_class=5900 --set train.warmup_epochs=0.1"
     run = f"selfsup semi --config {CONFIG}{flags} --out runs/mae_ft/{labels}_{init}_s$S --time-limit {limit} --seed $S"
-    if len(seeds) == 1:
-        return run.replace("$S", seeds[0])
-    return f"for S in {' '.join(seeds)}; do {run}; done"
-
-
-def mean_test_acc(results, files):
-    values = []
-    for f in files:
-        with open(os.path.join(results, f)) as fh:
-            values.append(json.load(fh)["test_acc"])
-    return sum(values) / len(values)
+    return loop_command(run, seeds)
 
 
 def main():
@@ -56,27 +46,30 @@ def main():
     ap.add_argument("--labels", default="10 all", help="the halves that ran: 10, all or both")
     a = ap.parse_args()
     seeds = a.seeds.split()
-    results = os.path.join(a.root, "docs", "results")
-    spec_path = os.path.join(results, "tables.json")
-    with open(spec_path) as f:
-        spec = json.load(f)
-    if a.machine not in {m["id"] for m in spec["machines"]}:
-        sys.exit(f"mae_table: unknown machine '{a.machine}' (tables.json lists "
-                 f"{', '.join(m['id'] for m in spec['machines'])})")
+    filing = Filing("mae_table", a.root, a.machine)
+    results = filing.results
 
+    # A half that did not run this time keeps the files it was filed with.
+    checks_path = os.path.join(results, "mae_checks.json")
+    filed = {}
+    if os.path.exists(checks_path):
+        with open(checks_path) as f:
+            filed = json.load(f).get("rows", {})
     files, rows = {}, []
-    halves = [h for h in (("10", seeds, a.limit_few), ("all", ["0"], a.limit_all)) if h[0] in a.labels.split()]
-    for labels, label_seeds, limit in halves:
+    for labels, label_seeds, limit in (("10", seeds, a.limit_few), ("all", ["0"], a.limit_all)):
+        ran = labels in a.labels.split()
+        if not ran and f"{labels}_mae" not in filed:
+            continue
         for init in ("mae", "scratch"):
             key = f"{labels}_{init}"
-            files[key] = []
-            for seed in label_seeds:
-                src = os.path.join(a.runs, f"{key}_s{seed}", "summary.json")
-                if not os.path.exists(src):
-                    sys.exit(f"mae_table: {src} is missing: run scripts/mae_finetune.sh first")
-                name = f"mae_ft_{key}_s{seed}.json"
-                shutil.copyfile(src, os.path.join(results, name))
-                files[key].append(name)
+            if not ran:
+                files[key] = filed[key]
+                label_seeds = [n.rsplit("_s", 1)[1][:-len(".json")] for n in filed[key]]
+            else:
+                files[key] = []
+                for seed in label_seeds:
+                    files[key].append(filing.copy_summary(os.path.join(a.runs, f"{key}_s{seed}"),
+                                                          f"mae_ft_{key}_s{seed}.json", "run scripts/mae_finetune.sh first"))
             what = "10 labels per class" if labels == "10" else "every label"
             how = f"from MAE ({a.mae})" if init == "mae" else "from scratch"
             rows.append({"label": f"{what}, {how}, {limit} s", "files": files[key], "machine": a.machine,
@@ -96,8 +89,7 @@ def main():
         "rows": rows,
     }]
     if a.bench:
-        name = os.path.basename(a.bench)
-        shutil.copyfile(a.bench, os.path.join(results, name))
+        name = filing.copy_file(a.bench)
         tables.append({
             "title": "MAE pretraining step against PyTorch",
             "kind": "step_bench",
@@ -110,21 +102,15 @@ def main():
             ]],
             "command": "/usr/bin/python3 bench/run_mae_bench.py --json " + name,
         })
-    sections = spec["sections"]
-    section = next((s for s in sections if s["title"] == SECTION), None)
-    if section is None:
-        section = {"title": SECTION, "text": [["`method: mae` ([mae.md](mae.md)); the tables are written by",
-                                               "`scripts/mae_finetune.sh` and `scripts/mae_table.py`."]], "tables": []}
-        after = next((i for i, s in enumerate(sections) if s["title"].startswith("Self-supervised")), 0)
-        sections.insert(after + 1, section)
-    titles = {t["title"] for t in tables}
-    section["tables"] = [t for t in section["tables"] if t.get("title") not in titles] + tables
+    section = filing.section(SECTION, [["`method: mae` ([mae.md](mae.md)); the tables are written by",
+                                        "`scripts/mae_finetune.sh` and `scripts/mae_table.py`."]], "Self-supervised")
+    filing.put_tables(section, tables)
 
     checks, targets = {}, []
     for labels, bar, what in (("10", 5.0, "10 labels per class"), ("all", 1.0, "every label")):
         if f"{labels}_mae" not in files:
             continue
-        d = 100 * (mean_test_acc(results, files[f"{labels}_mae"]) - mean_test_acc(results, files[f"{labels}_scratch"]))
+        d = 100 * (filing.mean_test_acc(files[f"{labels}_mae"]) - filing.mean_test_acc(files[f"{labels}_scratch"]))
         checks[f"mae_minus_scratch_{labels}"] = d
         targets.append({"target": f"{TARGET_PREFIX}fine-tuning with {what}: MAE-initialised above from scratch, "
                                   "same budget (mean test accuracy)", "compare": ">=", "bar": bar,
@@ -133,17 +119,10 @@ def main():
         targets.append({"target": f"{TARGET_PREFIX}pretraining step against the allocator-fixed PyTorch one",
                         "compare": ">=", "bar": 1.5, "unit": "x",
                         "sources": [{"file": os.path.basename(a.bench), "path": "selfsup_over_python_allocator_fixed"}]})
-    with open(os.path.join(results, "mae_checks.json"), "w") as f:
-        json.dump(dict(checks, rows=files), f, indent=1)
-        f.write("\n")
-    target_table = next(s for s in sections if s["title"] == "Targets")["tables"][0]
-    target_table["rows"] = [r for r in target_table["rows"] if not r["target"].startswith(TARGET_PREFIX)] + targets
-
-    with open(spec_path, "w") as f:
-        json.dump(spec, f, indent=1, ensure_ascii=False)
-        f.write("\n")
-    subprocess.run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "results_page.py"),
-                    "--root", a.root], check=True)
+    filing.write_json("mae_checks.json", dict(checks, rows=files))
+    # Without --bench the step benchmark filed before stays, with its target.
+    filing.set_targets(TARGET_PREFIX, targets, keep=lambda r: not a.bench and "pretraining step" in r["target"])
+    filing.save()
     for key, value in checks.items():
         print(f"mae_table: {key} = {value:+.2f} points")
 

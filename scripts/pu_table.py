@@ -13,11 +13,9 @@ differences of means are recorded in pu_checks_<limit>.json. A row's time limit 
 from the environment when set, as in pu_table.sh.
 """
 import argparse
-import json
 import os
-import shutil
-import subprocess
-import sys
+
+from results_filing import Filing, loop_command
 
 SECTION = "Positive-unlabeled learning"
 LABELS = {
@@ -42,17 +40,7 @@ def command(row, limit, seeds):
         extra += " " + " ".join(os.environ["EXTRA"].split())
     run = (f"selfsup pu --config configs/fashion_mnist/pu/{config}.yaml{extra} --out runs/pu/{row}_{row_limit(row, limit)}_s$S "
            f"--time-limit {row_limit(row, limit)} --seed $S")
-    if len(seeds) == 1:
-        return run.replace("$S", seeds[0])
-    return f"for S in {' '.join(seeds)}; do {run}; done"
-
-
-def mean_acc(results, files):
-    values = []
-    for f in files:
-        with open(os.path.join(results, f)) as fh:
-            values.append(json.load(fh)["test_acc"])
-    return sum(values) / len(values)
+    return loop_command(run, seeds)
 
 
 def main():
@@ -65,27 +53,17 @@ def main():
     ap.add_argument("--machine", required=True)
     a = ap.parse_args()
     seeds, rows = a.seeds.split(), a.rows.split()
-    results = os.path.join(a.root, "docs", "results")
-    spec_path = os.path.join(results, "tables.json")
-    with open(spec_path) as f:
-        spec = json.load(f)
-    if a.machine not in {m["id"] for m in spec["machines"]}:
-        sys.exit(f"pu_table: unknown machine '{a.machine}' (tables.json lists "
-                 f"{', '.join(m['id'] for m in spec['machines'])})")
+    filing = Filing("pu_table", a.root, a.machine)
 
     files = {}
     for row in rows:
         if row not in LABELS:
-            sys.exit(f"pu_table: unknown row '{row}' (rows: {', '.join(LABELS)})")
+            filing.fail(f"unknown row '{row}' (rows: {', '.join(LABELS)})")
         files[row] = []
         for seed in seeds:
             stem = f"{row}_{row_limit(row, a.limit)}_s{seed}"
-            src = os.path.join(a.runs, stem, "summary.json")
-            if not os.path.exists(src):
-                sys.exit(f"pu_table: {src} is missing: run scripts/pu_table.sh first")
-            name = f"pu_{stem}.json"
-            shutil.copyfile(src, os.path.join(results, name))
-            files[row].append(name)
+            files[row].append(filing.copy_summary(os.path.join(a.runs, stem), f"pu_{stem}.json",
+                                                  "run scripts/pu_table.sh first"))
 
     table = {
         "title": f"Every method, {a.limit} s",
@@ -99,19 +77,14 @@ def main():
         "rows": [{"label": LABELS[r], "files": files[r], "machine": a.machine, "command": command(r, a.limit, seeds)}
                  for r in rows],
     }
-    sections = spec["sections"]
-    section = next((s for s in sections if s["title"] == SECTION), None)
-    if section is None:
-        section = {"title": SECTION, "text": [["`selfsup pu` ([pu.md](pu.md)); the table is written by",
-                                               "`scripts/pu_table.sh`."]], "tables": []}
-        after = next((i for i, s in enumerate(sections) if s["title"].startswith("Semi-supervised")), len(sections) - 1)
-        sections.insert(after + 1, section)
-    section["tables"] = [t for t in section["tables"] if t.get("title") != table["title"]] + [table]
+    section = filing.section(SECTION, [["`selfsup pu` ([pu.md](pu.md)); the table is written by",
+                                        "`scripts/pu_table.sh`."]], "Semi-supervised")
+    filing.put_tables(section, [table])
 
     # The issue's bars, from the means of the seeds.
     checks, targets = {}, []
     if "nnpu" in files:
-        nnpu = mean_acc(results, files["nnpu"])
+        nnpu = filing.mean_test_acc(files["nnpu"])
         checks["nnpu_test_acc"] = nnpu
         targets.append({"target": f"{TARGET_PREFIX}nnPU with the true prior, {a.limit} s: final test accuracy "
                                   "(every seed)", "compare": ">=", "bar": 94.0, "scale": 100, "unit": "%",
@@ -123,23 +96,14 @@ def main():
                  "nnPU with the estimated prior within 1.5 points of nnPU with the true one")):
             if other not in files:
                 continue
-            d = 100 * (nnpu - mean_acc(results, files[other]))
+            d = 100 * (nnpu - filing.mean_test_acc(files[other]))
             checks[key] = abs(d) if key.endswith("_abs") else d
             targets.append({"target": TARGET_PREFIX + what, "compare": compare, "bar": bar, "unit": " points",
                             "sources": [{"file": f"pu_checks_{a.limit}.json", "path": key}]})
     if checks:
-        with open(os.path.join(results, f"pu_checks_{a.limit}.json"), "w") as f:
-            json.dump(dict(checks, seeds=len(seeds), rows=files), f, indent=1)
-            f.write("\n")
-        target_table = next(s for s in sections if s["title"] == "Targets")["tables"][0]
-        target_table["rows"] = [r for r in target_table["rows"]
-                                if not r["target"].startswith(TARGET_PREFIX)] + targets
-
-    with open(spec_path, "w") as f:
-        json.dump(spec, f, indent=1, ensure_ascii=False)
-        f.write("\n")
-    subprocess.run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "results_page.py"),
-                    "--root", a.root], check=True)
+        filing.write_json(f"pu_checks_{a.limit}.json", dict(checks, seeds=len(seeds), rows=files))
+        filing.set_targets(TARGET_PREFIX, targets)
+    filing.save()
     for key, value in checks.items():
         print(f"pu_table: {key} = {value:.4f}")
     print(f"pu_table: wrote {os.path.join(a.root, 'docs', 'results.md')}")
