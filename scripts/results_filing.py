@@ -60,9 +60,13 @@ class Filing:
 
     @staticmethod
     def put_tables(section, tables):
-        """Replaces the section's tables of the same titles (the others stay, in their order)."""
-        titles = {t["title"] for t in tables}
-        section["tables"] = [t for t in section["tables"] if t.get("title") not in titles] + tables
+        """Each table replaces the section's table of its title where it stands, or is appended."""
+        for table in tables:
+            at = next((i for i, t in enumerate(section["tables"]) if t.get("title") == table["title"]), None)
+            if at is None:
+                section["tables"].append(table)
+            else:
+                section["tables"][at] = table
 
     def set_targets(self, prefix, targets, keep=lambda row: False):
         """The Targets table's rows starting with `prefix` become `targets` (plus those `keep` keeps),
