@@ -122,7 +122,8 @@ torch::Tensor tsne(const torch::Tensor& x, const TsneOptions& o, const std::func
   const auto reduced = dims < xd.size(1) ? pca(xd, dims) : xd;
   const auto p = tsne_affinities(reduced, o.perplexity());
 
-  auto init = pca(xd, std::min<int64_t>(2, xd.size(1)));
+  // The leading components of the reduction are the initialisation's: no second decomposition.
+  auto init = dims < xd.size(1) && dims >= 2 ? reduced.narrow(1, 0, 2) : pca(xd, std::min<int64_t>(2, xd.size(1)));
   if (init.size(1) < 2) init = torch::cat({init, torch::zeros_like(init)}, 1);
   const double sd = init.select(1, 0).std().item<double>();
   auto y = init * (1e-4 / (sd > 0 ? sd : 1.0));
