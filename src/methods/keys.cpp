@@ -32,22 +32,25 @@ KeySet& KeySet::set_default_node(const std::string& key, YAML::Node value) {
   TORCH_CHECK(false, "set_default: config key '", key, "' is not declared");
 }
 
-MethodConfig::MethodConfig(const Config& cfg, const KeySet& keys, const std::string& method)
-    : cfg_(cfg), keys_(keys), method_(method) {
-  for (const auto& key : cfg.leaf_keys("method")) {
-    if (key == "method.name" || keys.find(key)) continue;
+MethodConfig::MethodConfig(const Config& cfg, const KeySet& keys, const std::string& method, const std::string& section)
+    : cfg_(cfg), keys_(keys), method_(method), section_(section) {
+  const std::string prefix = section + ".";
+  for (const auto& key : cfg.leaf_keys(section)) {
+    if (key == prefix + "name" || keys.find(key)) continue;
     std::string known;
     for (const auto& k : keys.list()) {
-      if (k.key.rfind("method.", 0) == 0) known += (known.empty() ? "" : ", ") + k.key;
+      if (k.key.rfind(prefix, 0) == 0) known += (known.empty() ? "" : ", ") + k.key;
     }
-    TORCH_CHECK(false, "config key '", key, "' in ", cfg.source(), " is not a key of method ", method, " (its keys: ",
-                known.empty() ? "none" : known, "; `selfsup methods ", method, "` lists them with their defaults)");
+    TORCH_CHECK(false, "config key '", key, "' in ", cfg.source(), " is not a key of ", section, " ", method,
+                " (its keys: ", known.empty() ? "none" : known, "; `selfsup ",
+                section == "method" ? "methods " : "active strategies ", method,
+                "` lists them with their defaults)");
   }
 }
 
 const KeyDecl& MethodConfig::declared(const std::string& key) const {
   const auto* d = keys_.find(key);
-  TORCH_CHECK(d != nullptr, "method ", method_, " reads config key '", key, "' without declaring it");
+  TORCH_CHECK(d != nullptr, section_, " ", method_, " reads config key '", key, "' without declaring it");
   return *d;
 }
 

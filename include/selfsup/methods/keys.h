@@ -43,9 +43,10 @@ class KeySet {
 /// key's declared default, so a method cannot carry a second default of its own.
 class MethodConfig {
  public:
-  /// Refuses any key under `method.` (other than method.name) that `keys` does not declare,
-  /// naming it and the keys `method` has.
-  MethodConfig(const Config& cfg, const KeySet& keys, const std::string& method);
+  /// Refuses any key under `section.` (other than `section`.name) that `keys` does not declare,
+  /// naming it and the keys `method` has. Other pluggable parts with keys of their own (an active
+  /// learning strategy: section "strategy") read their config the same way.
+  MethodConfig(const Config& cfg, const KeySet& keys, const std::string& method, const std::string& section = "method");
 
   template <typename T>
   T get(const std::string& key) const {
@@ -64,6 +65,7 @@ class MethodConfig {
   const Config& cfg_;
   const KeySet& keys_;
   std::string method_;
+  std::string section_;
 };
 
 }  // namespace selfsup::methods
