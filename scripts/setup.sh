@@ -13,6 +13,7 @@ PKGS=(
   dataset-fashion-mnist
   python3 python3-torch python3-torchvision python3-numpy
   libjs-chart.js  # compiled into the report page (src/run/report.html)
+  libopencv-imgproc-dev libopencv-imgcodecs-dev  # the PNG charts (src/plot: active learning curves)
   chromium fonts-dejavu-core python3-pil  # the report's test in a headless browser (tests/cli/report.sh)
 )
 missing=()
