@@ -9,16 +9,14 @@
 
 namespace selfsup::eval {
 
-FinetuneResult finetune(const nets::Backbone& encoder, const data::Dataset& train_set, const data::Dataset& test,
-                        const train::Normalization& norm, torch::Device device, const FinetuneOptions& o) {
-  TORCH_CHECK(o.labels_per_class() > 0, "finetune labels_per_class must be positive, got ", o.labels_per_class());
+FinetunedClassifier finetune_classifier(const nets::Backbone& encoder, const data::Dataset& labeled,
+                                        const train::Normalization& norm, torch::Device device, const FinetuneOptions& o) {
   TORCH_CHECK(o.steps() > 0, "finetune steps must be positive, got ", o.steps());
   TORCH_CHECK(o.lr() > 0, "finetune lr must be positive, got ", o.lr());
-  auto split = data::labeled_subset(train_set.labels, o.labels_per_class(), derive_seed(o.seed(), "finetune-split"));
-  auto labeled = train_set.subset(split.labeled);
-
+  TORCH_CHECK(o.batch_size() > 0, "finetune batch_size must be positive, got ", o.batch_size());
+  TORCH_CHECK(labeled.size() > 0, "finetune: no labeled image");
   auto net = nets::clone_backbone(encoder);
-  torch::nn::Linear head(net->feature_dim(), train_set.num_classes());
+  torch::nn::Linear head(net->feature_dim(), labeled.num_classes());
   net->to(device);
   head->to(device);
   std::vector<torch::optim::OptimizerParamGroup> groups;
@@ -31,8 +29,8 @@ FinetuneResult finetune(const nets::Backbone& encoder, const data::Dataset& trai
   const std::vector<double> base_lr{o.lr(), 10 * o.lr()};
 
   // Normalisation is the data's (applied below), so the preset's own is switched off.
-  auto weak = augment::preset(augment::PresetOptions("weak").image_size(train_set.height())
-                                  .channels(train_set.channels()).normalize(false));
+  auto weak = augment::preset(augment::PresetOptions("weak").image_size(labeled.height())
+                                  .channels(labeled.channels()).normalize(false));
   const int64_t n = labeled.size(), bs = std::min(o.batch_size(), n);
   auto gen = make_generator(derive_seed(o.seed(), "finetune"));
   net->train();
@@ -62,9 +60,18 @@ FinetuneResult finetune(const nets::Backbone& encoder, const data::Dataset& trai
   }
   net->eval();
   head->eval();
-  auto feats = extract_features([&](const torch::Tensor& x) { return net->forward(x); }, test.images, norm, device);
-  auto pred = head(feats.to(device)).argmax(1);
-  return {accuracy(pred, test.labels), n};
+  return {net, head};
+}
+
+FinetuneResult finetune(const nets::Backbone& encoder, const data::Dataset& train_set, const data::Dataset& test,
+                        const train::Normalization& norm, torch::Device device, const FinetuneOptions& o) {
+  TORCH_CHECK(o.labels_per_class() > 0, "finetune labels_per_class must be positive, got ", o.labels_per_class());
+  auto split = data::labeled_subset(train_set.labels, o.labels_per_class(), derive_seed(o.seed(), "finetune-split"));
+  auto labeled = train_set.subset(split.labeled);
+  auto f = finetune_classifier(encoder, labeled, norm, device, o);
+  auto feats = extract_features([&](const torch::Tensor& x) { return f.net->forward(x); }, test.images, norm, device);
+  auto pred = f.head(feats.to(device)).argmax(1);
+  return {accuracy(pred, test.labels), labeled.size()};
 }
 
 }  // namespace selfsup::eval

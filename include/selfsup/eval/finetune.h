@@ -24,6 +24,19 @@ struct FinetuneResult {
   int64_t labeled = 0;
 };
 
+/// A fine-tuned network: the encoder's copy and its linear head, in eval mode.
+struct FinetunedClassifier {
+  nets::Backbone net;
+  torch::nn::Linear head{nullptr};
+};
+
+/// Fine-tunes a deep copy of `encoder` (the original is untouched) with a fresh linear head on
+/// every image of `labeled` (options.labels_per_class is not used), with the steps, batch, lr
+/// and weight decay of `options` and draws from options.seed.
+FinetunedClassifier finetune_classifier(const nets::Backbone& encoder, const data::Dataset& labeled,
+                                        const train::Normalization& norm, torch::Device device,
+                                        const FinetuneOptions& options);
+
 /// Fine-tunes a deep copy of `encoder` (the original is untouched).
 FinetuneResult finetune(const nets::Backbone& encoder, const data::Dataset& train, const data::Dataset& test,
                         const train::Normalization& norm, torch::Device device, const FinetuneOptions& options);
