@@ -10,4 +10,5 @@ void register_augment(CLI::App& app);   // cli/augment.cpp: selfsup augment prev
 void register_train(CLI::App& app);     // cli/train.cpp: pretrain, semi, pu, prune, eval, methods
 void register_weights(CLI::App& app);   // cli/weights.cpp: export, embed
 void register_report(CLI::App& app);    // cli/report.cpp: report
+void register_active(CLI::App& app);    // cli/active.cpp: active, active compare, active strategies
 }  // namespace selfsup::cli

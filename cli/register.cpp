@@ -7,5 +7,6 @@ void register_all(CLI::App& app) {
   register_train(app);
   register_weights(app);
   register_report(app);
+  register_active(app);
 }
 }  // namespace selfsup::cli

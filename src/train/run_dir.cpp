@@ -23,7 +23,15 @@ constexpr const char* kSummary = "summary.json";
 constexpr const char* kSparsity = "sparsity.json";
 constexpr const char* kReconstructions = "reconstructions.png";
 constexpr const char* kReport = "report.html";
-constexpr const char* kRunFiles[] = {kConfig, kMetrics, kCheckpoint, kSummary, kSparsity, kReconstructions, kReport};
+// An active learning loop: its state between rounds (in place of a checkpoint) and its curve.
+constexpr const char* kActiveState = "active_state.json";
+constexpr const char* kCurve = "curve.json";
+constexpr const char* kCurvePicture = "curve.png";
+constexpr const char* kRunFiles[] = {kConfig, kMetrics, kCheckpoint, kSummary, kSparsity, kReconstructions, kReport,
+                                     kActiveState, kCurve, kCurvePicture};
+// A person's labelling round: the query the loop writes and the answer it waits for.
+constexpr const char* kQueryPrefix = "query_round_";
+constexpr const char* kLabelsPrefix = "labels_round_";
 // Held with flock() by the live run: the kernel releases it when the process dies, however.
 constexpr const char* kLock = "run.lock";
 
@@ -57,7 +65,7 @@ RunDir::RunDir(std::string path, RunMode mode) : path_(std::move(path)), mode_(m
                 pid > 0 ? " (process " + std::to_string(pid) + ")" : std::string(), ": wait for it or stop it first");
   }
   if (mode_ == RunMode::kResume) {
-    TORCH_CHECK(has_checkpoint(), "--resume: no checkpoint at ", checkpoint_path());
+    TORCH_CHECK(has_checkpoint() || has_active_state(), "--resume: no checkpoint at ", checkpoint_path());
   } else if (mode_ == RunMode::kFresh) {
     std::string found;
     for (const char* f : kRunFiles) {
@@ -82,6 +90,11 @@ bool RunDir::has_checkpoint() const {
 }
 
 Config RunDir::saved_config() const {
+  if (!has_checkpoint() && has_active_state()) {
+    const auto state = read_active_state();
+    TORCH_CHECK(state.contains("config") && state["config"].is_string(), file(kActiveState), " has no config");
+    return Config::parse(state["config"].get<std::string>(), file(kActiveState));
+  }
   TORCH_CHECK(has_checkpoint(), "no checkpoint at ", checkpoint_path());
   return Config::parse(peek_checkpoint(checkpoint_path()).config_yaml, checkpoint_path());
 }
@@ -116,6 +129,14 @@ void RunDir::start(const Config& cfg) {
       std::error_code ec;
       fs::remove(file(f), ec);
       TORCH_CHECK(!ec, "--overwrite: cannot remove ", file(f), ": ", ec.message());
+    }
+    for (const auto& e : fs::directory_iterator(path_)) {
+      const auto name = e.path().filename().string();
+      if (name.rfind(kQueryPrefix, 0) == 0 || name.rfind(kLabelsPrefix, 0) == 0) {
+        std::error_code ec;
+        fs::remove(e.path(), ec);
+        TORCH_CHECK(!ec, "--overwrite: cannot remove ", e.path().string(), ": ", ec.message());
+      }
     }
   }
   write_file_atomic(file(kConfig), cfg.dump());
@@ -164,5 +185,55 @@ void RunDir::write_report(const std::string& html) const {
 }
 
 std::string RunDir::report_path() const { return file(kReport); }
+
+bool RunDir::has_active_state() const {
+  std::error_code ec;
+  return !empty() && fs::exists(file(kActiveState), ec);
+}
+
+void RunDir::write_active_state(const nlohmann::json& state) const {
+  if (empty() || !dist::is_main()) return;
+  write_file_atomic(file(kActiveState), state.dump() + "\n");
+}
+
+nlohmann::json RunDir::read_active_state() const {
+  const auto path = file(kActiveState);
+  std::ifstream in(path);
+  TORCH_CHECK(in.good(), "cannot read ", path);
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    TORCH_CHECK(false, path, " is damaged: ", e.what());
+  }
+}
+
+void RunDir::write_curve(const nlohmann::json& curve, const std::string& png) const {
+  if (empty() || !dist::is_main()) return;
+  write_file_atomic(file(kCurve), curve.dump(2) + "\n");
+  if (!png.empty()) write_file_atomic(file(kCurvePicture), png);
+}
+
+std::string RunDir::curve_path() const { return file(kCurve); }
+std::string RunDir::curve_picture_path() const { return file(kCurvePicture); }
+
+std::string RunDir::curve_of(const std::string& folder) { return (fs::path(folder) / kCurve).string(); }
+
+namespace {
+std::string round_file(const char* prefix, int64_t round) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%03lld", static_cast<long long>(round));
+  return std::string(prefix) + buf + ".csv";
+}
+}  // namespace
+
+std::string RunDir::query_path(int64_t round) const { return (fs::path(path_) / round_file(kQueryPrefix, round)).string(); }
+void RunDir::write_query(int64_t round, const std::string& csv) const {
+  if (empty() || !dist::is_main()) return;
+  write_file_atomic(query_path(round), csv);
+}
+
+std::string RunDir::labels_path(int64_t round) const {
+  return (fs::path(path_) / round_file(kLabelsPrefix, round)).string();
+}
 
 }  // namespace selfsup::train

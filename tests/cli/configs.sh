@@ -56,6 +56,15 @@ for c in "$SRC"/configs/fashion_mnist/pu/*.yaml; do
     --set train.batch_size=8 --set data.limit=1200 --set data.labeled_positives=50 --set data.val_per_class=10
   n=$((n + 1))
 done
-[ "$n" -ge 30 ] || { echo "FAIL: found only $n configs"; failed=1; }
+# The active learning loops run two rounds on the encoder of a two-step pretrain run.
+"$SELFSUP" pretrain --config "$SRC/configs/fashion_mnist/simclr.yaml" --out "$TMP/encoder" "${short[@]}" \
+  --set train.batch_size=16 --set data.limit=300 --quiet --no-eval >/dev/null 2>"$TMP/err" ||
+  { echo "FAIL: the encoder for the active configs: $(tail -n 2 "$TMP/err")"; failed=1; }
+for c in "$SRC"/configs/fashion_mnist/active/*.yaml; do
+  check "$c" "$SELFSUP" active --config "$c" --init "$TMP/encoder" --out "$TMP/run$n" --set data.limit=300 \
+    --set train.threads=1 --set active.budget=200 --set active.finetune.steps=2
+  n=$((n + 1))
+done
+[ "$n" -ge 40 ] || { echo "FAIL: found only $n configs"; failed=1; }
 [ "$failed" = 0 ] && echo "PASS: all $n shipped configs run"
 exit $failed

@@ -70,6 +70,23 @@ class RunDir {
   void write_report(const std::string& html) const;
   std::string report_path() const;
 
+  /// An active learning loop (run/active.h) keeps its state between rounds in place of a
+  /// checkpoint: the labels revealed, the curve, a query waiting for a person's labels and the
+  /// config. Written atomically (rank 0); read naming the file when it is damaged.
+  bool has_active_state() const;
+  void write_active_state(const nlohmann::json& state) const;
+  nlohmann::json read_active_state() const;
+  /// The learning curve (JSON) and its picture (the bytes of a PNG; none when empty), atomically.
+  void write_curve(const nlohmann::json& curve, const std::string& png) const;
+  std::string curve_path() const;
+  std::string curve_picture_path() const;
+  /// The curve file of the run in `folder`, for readers of finished runs (active compare).
+  static std::string curve_of(const std::string& folder);
+  /// A person's labelling round: the query the loop writes (CSV) and the labels file it waits for.
+  void write_query(int64_t round, const std::string& csv) const;
+  std::string query_path(int64_t round) const;
+  std::string labels_path(int64_t round) const;
+
  private:
   std::string file(const char* name) const;
   std::string path_;
