@@ -8,6 +8,7 @@
 #include <map>
 #include <sstream>
 
+#include "active_semi.h"
 #include "common.h"
 #include "selfsup/active/models.h"
 #include "selfsup/active/query.h"
@@ -37,13 +38,18 @@ ActiveOptions ActiveOptions::from_config(const Config& cfg) {
       .finetune_lr(cfg.get<double>("active.finetune.lr", d.finetune_lr()))
       .finetune_weight_decay(cfg.get<double>("active.finetune.weight_decay", d.finetune_weight_decay()))
       .oracle(cfg.get<std::string>("active.oracle", d.oracle()))
+      .semi_config(cfg.get<std::string>("active.semi.config", d.semi_config()))
+      .semi_steps(cfg.get<int64_t>("active.semi.steps", d.semi_steps()))
       .split(cfg.get<std::string>("active.split", d.split()))
       .val_per_class(cfg.get<int64_t>("active.val_per_class", d.val_per_class()));
 }
 
 void ActiveOptions::check(int64_t pool, int64_t classes) const {
-  TORCH_CHECK(model() == "linear" || model() == "finetune", "active.model must be linear or finetune, got '", model(),
-              "'");
+  TORCH_CHECK(model() == "linear" || model() == "finetune" || model() == "semi",
+              "active.model must be linear, finetune or semi, got '", model(), "'");
+  TORCH_CHECK(model() != "semi" || !semi_config().empty(),
+              "active.model semi trains the method of a semi config each round: set active.semi.config");
+  TORCH_CHECK(semi_steps() >= 1, "active.semi.steps must be positive, got ", semi_steps());
   TORCH_CHECK(oracle() == "simulated" || oracle() == "files", "active.oracle (--oracle) must be simulated or files, got '",
               oracle(), "'");
   TORCH_CHECK(split() == "test" || split() == "val", "active.split must be test or val, got '", split(), "'");
@@ -164,6 +170,7 @@ nlohmann::json curve_json(const Loop& s, const Config& cfg, const ActiveOptions&
           {"seed", cfg.get<uint64_t>("seed", 0)},
           {"dataset", cfg.get<std::string>("data.name", "")},
           {"split", o.split()},
+          {"l2", o.model() == "linear" ? nlohmann::json(o.l2()) : nlohmann::json()},
           {"rounds", s.curve},
           {"auc", x.empty() ? 0.0 : curve_area(x, y)}};
 }
@@ -313,6 +320,11 @@ nlohmann::json active(Config cfg, const RunOptions& ro, const std::string& init_
     if (o.model() == "linear") {
       model = std::make_unique<active::LinearRoundModel>(features, test_features, c.data.test.labels, to_tensor(s.labeled),
                                                          to_tensor(s.labels), classes, o.l2(), o.max_iter());
+    } else if (o.model() == "semi") {
+      detail::Context sc{c.seed, c.device, c.data, norm};
+      model = detail::semi_round_model(o.semi_config(), o.semi_steps(), train::RunDir::checkpoint_of(init), sc,
+                                       to_tensor(s.labeled), to_tensor(s.labels), pool_of().unlabeled,
+                                       derive_seed(c.seed, "model") + round);
     } else {
       model = std::make_unique<active::FinetuneRoundModel>(
           encoder, train_set, c.data.test, to_tensor(s.labeled), to_tensor(s.labels), norm, c.device,
@@ -392,8 +404,15 @@ nlohmann::json active_compare(const std::vector<std::string>& runs, const std::s
     } catch (const nlohmann::json::exception& e) {
       TORCH_CHECK(false, "active compare: ", path, " is damaged: ", e.what());
     }
+    // A group is one recipe: the strategy, the model, and whether the first set used labels.
     std::string name = j.value("strategy", "?");
     if (j.value("model", "linear") != "linear") name += " (" + j.value("model", "") + ")";
+    if (j.value("initial", "balanced") != "balanced") name += " (cold start)";
+    if (j.contains("l2") && j["l2"].is_number() && j["l2"].get<double>() != ActiveOptions().l2()) {
+      std::ostringstream l2;
+      l2 << j["l2"].get<double>();
+      name += " (L2 " + l2.str() + ")";
+    }
     if (!groups.count(name)) order.push_back(name);
     auto& g = groups[name];
     g.runs.push_back(r);

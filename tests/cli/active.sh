@@ -2,11 +2,12 @@
 # selfsup active end to end on a small subset: a simulated loop writes its curve (JSON and PNG),
 # metrics and summary; the same loop answered by a person's files (one process per round, each
 # resuming the last) queries exactly what the uninterrupted loop queried and ends with the same
-# curve; a linear and a fine-tuned model both run; `active compare` draws several runs; bad input
+# curve; a linear, a fine-tuned and a semi-supervised (FixMatch) model all run; `active compare` draws several runs; bad input
 # fails with one error line.
 # Usage: bash active.sh <selfsup binary> <source dir> <build dir>
 set -u
 SELFSUP=$1
+SRC=$2
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/selfsup_active.XXXXXX")
 source "$(dirname "$0")/../support/cli.sh"
 trap 'rm -rf "$TMP"' EXIT
@@ -88,12 +89,16 @@ done
 "$SELFSUP" active --config "$TMP/badge.yaml" --init "$TMP/pre" --out "$TMP/ft" --set active.model=finetune \
   --set active.finetune.steps=3 --set active.budget=20 --quiet >/dev/null 2>"$TMP/err" ||
   fail "the fine-tuned model failed: $(tail -3 "$TMP/err")"
-"$SELFSUP" active compare "$TMP/sim" "$TMP/files" "$TMP/random" "$TMP/margin" "$TMP/typiclust" "$TMP/ft" \
+"$SELFSUP" active --config "$TMP/badge.yaml" --init "$TMP/pre" --out "$TMP/semi" --set active.model=semi \
+  --set active.semi.config="$SRC/configs/fashion_mnist/semi/fixmatch.yaml" --set active.semi.steps=2 \
+  --set active.budget=20 --quiet >/dev/null 2>"$TMP/err" || fail "the semi-supervised model failed: $(tail -3 "$TMP/err")"
+"$SELFSUP" active compare "$TMP/sim" "$TMP/files" "$TMP/random" "$TMP/margin" "$TMP/typiclust" "$TMP/ft" "$TMP/semi" \
   --out "$TMP/compare.png" >"$TMP/compare.txt" 2>"$TMP/err" || fail "active compare failed: $(cat "$TMP/err")"
 grep -q "^badge  *2 " "$TMP/compare.txt" || fail "compare did not group the two badge runs: $(cat "$TMP/compare.txt")"
 grep -q "^badge (finetune)" "$TMP/compare.txt" || fail "compare did not name the fine-tuned run: $(cat "$TMP/compare.txt")"
+grep -q "^badge (semi)" "$TMP/compare.txt" || fail "compare did not name the semi-supervised run: $(cat "$TMP/compare.txt")"
 head -c 8 "$TMP/compare.png" | od -c | grep -q "P   N   G" || fail "compare wrote no PNG"
-echo "ok: random, margin, typiclust, a fine-tuned model, and active compare"
+echo "ok: random, margin, typiclust, a fine-tuned and a semi-supervised model, and active compare"
 
 expect_error "a budget below the initial set" "active.budget (5) is below the initial set" active --config "$TMP/badge.yaml" \
   --init "$TMP/pre" --out "$TMP/e1" --set active.budget=5 --quiet

@@ -13,7 +13,9 @@ namespace selfsup::run {
 
 /// The loop's own keys (`active.*`); the strategy's are `strategy.*` (active/strategy.h).
 struct ActiveOptions {
-  /// "linear": a linear head on the frozen encoder's features; "finetune": the whole network.
+  /// "linear": a linear head on the frozen encoder's features; "finetune": the whole network;
+  /// "semi": the method of a `semi` config (semi_config) on the labeled images and the rest of the
+  /// pool, semi_steps optimizer steps from the pretrained encoder.
   TORCH_ARG(std::string, model) = "linear";
   /// The first labeled set: "balanced" (initial_size / classes of each class, drawn from the
   /// seed), "random", or a strategy that needs no model (a cold start: typiclust, coreset).
@@ -29,6 +31,8 @@ struct ActiveOptions {
   TORCH_ARG(int64_t, finetune_batch_size) = 64;
   TORCH_ARG(double, finetune_lr) = 0.01;
   TORCH_ARG(double, finetune_weight_decay) = 5e-4;
+  TORCH_ARG(std::string, semi_config) = "";
+  TORCH_ARG(int64_t, semi_steps) = 500;
   /// "simulated": labels from the data set; "files": a person answers each round's query CSV.
   TORCH_ARG(std::string, oracle) = "simulated";
   /// What the curve scores: "test", or "val", a validation split of val_per_class images of each
@@ -38,7 +42,7 @@ struct ActiveOptions {
 
  public:
   /// active.model, active.initial, active.initial_size, active.batch, active.budget, active.l2,
-  /// active.max_iter, active.finetune.{steps,batch_size,lr,weight_decay}, active.oracle, active.split,
+  /// active.max_iter, active.finetune.{steps,batch_size,lr,weight_decay}, active.semi.{config,steps}, active.oracle, active.split,
   /// active.val_per_class.
   static ActiveOptions from_config(const Config& cfg);
   /// Throws naming the first option out of range; `pool` is the number of training images and
