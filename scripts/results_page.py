@@ -181,6 +181,25 @@ class Page:
                     "prior estimates", "steps", "wall time", "command"], rows,
                    {"machine": (machines, "Ran on the {}.")}, notes)
 
+    def kind_active(self, t):
+        """`selfsup active` runs (summary + rounds); a row with several files (seeds) shows mean +- sample sd."""
+        counts = sorted({r2["labeled"] for r in t["rows"] for f in r["files"] for r2 in self.load(f)["rounds"]})
+        shown = [n for n in (10, 20, 50, 100, 200, 300, 500) if n in counts]
+        rows, machines, notes = [], [], []
+        for r in t["rows"]:
+            runs = [self.load(f) for f in r["files"]]
+            cells = []
+            for n in shown:
+                accs = [next((x["acc"] for x in run["rounds"] if x["labeled"] == n), None) for run in runs]
+                cells.append(DASH if None in accs else stat(accs, 100, 1))
+            rows.append([self.label_with_note(r, notes) + (f" ({len(runs)} seeds)" if len(runs) > 1 else ""),
+                         stat([x["auc"] for x in runs])] + cells +
+                        [f"{sum(x['seconds'] for x in runs) / len(runs):.0f} s",
+                         f"{sum(x.get('wall_seconds', 0) for x in runs) / len(runs):.0f} s", self.code(r["command"])])
+            machines.append(self.machine(r["machine"]))
+        self.table(["strategy", "area"] + [f"{n} labels" for n in shown] + ["rounds", "wall", "command"], rows,
+                   {"machine": (machines, "Ran on the {}.")}, notes)
+
     def kind_finetune(self, t):
         """`selfsup semi` summaries of fine-tuning runs; a row with several files (label draws) shows
         mean +- sample sd."""
