@@ -11,4 +11,5 @@ void register_train(CLI::App& app);     // cli/train.cpp: pretrain, semi, pu, pr
 void register_weights(CLI::App& app);   // cli/weights.cpp: export, embed
 void register_report(CLI::App& app);    // cli/report.cpp: report
 void register_active(CLI::App& app);    // cli/active.cpp: active, active compare, active strategies
+void register_weak(CLI::App& app);      // cli/weak.cpp: weak label-model, weak synthetic
 }  // namespace selfsup::cli

@@ -8,5 +8,6 @@ void register_all(CLI::App& app) {
   register_weights(app);
   register_report(app);
   register_active(app);
+  register_weak(app);
 }
 }  // namespace selfsup::cli
