@@ -111,7 +111,7 @@ def main():
             "rows": [{"label": s, "files": finetuned[s], "machine": a.machine,
                       "command": command(f"{s}_finetune", f"{s}_finetune", a.encoder, ft_seeds)} for s in finetuned],
         })
-    section = filing.section(SECTION, [["`selfsup active` ([usage.md](usage.md#active-learning)); the tables are",
+    section = filing.section(SECTION, [["`selfsup active` ([usage.md](usage.md#active-learning-active)); the tables are",
                                         "written by `scripts/active_table.sh`."]], "Positive-unlabeled")
     filing.put_tables(section, tables)
 
