@@ -200,6 +200,20 @@ class Page:
         self.table(["strategy", "area"] + [f"{n} labels" for n in shown] + ["rounds", "wall", "command"], rows,
                    {"machine": (machines, "Ran on the {}.")}, notes)
 
+    def kind_weak_synthetic(self, t):
+        """scripts/weak_synthetic.py's file: per setting and label model, label accuracy and the error of
+        the estimated function accuracies, mean +- sample sd over the seeds."""
+        data = self.load(t["file"])
+        rows = []
+        for name, setting in data["settings"].items():
+            lo, hi = setting["accuracy"]
+            for model, runs in setting["models"].items():
+                rows.append([f"{name} ({lo:.2f}-{hi:.2f})", model, stat([r["label_accuracy"] for r in runs]),
+                             DASH if model == "majority_vote" else stat([r["accuracy_mae"] for r in runs], 1, 3),
+                             str(len(runs))])
+        self.put(f"Ran on the {self.machine(t['machine'])}. Command: {self.code(t['command'])}.", "")
+        self.table(["function accuracies", "label model", "label accuracy", "accuracy error", "seeds"], rows)
+
     def kind_finetune(self, t):
         """`selfsup semi` summaries of fine-tuning runs; a row with several files (label draws) shows
         mean +- sample sd."""
