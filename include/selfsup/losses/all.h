@@ -1,12 +1,15 @@
 #pragma once
-// Every self-supervised, semi-supervised and positive-unlabeled loss and the weight regularizers: functional forms in selfsup::functional,
+// Every self-supervised, semi-supervised, positive-unlabeled and noisy-label loss and the weight regularizers: functional forms in selfsup::functional,
 // modules in selfsup::losses.
 #include "selfsup/losses/barlow_twins.h"
 #include "selfsup/losses/byol.h"
 #include "selfsup/losses/class_contrast.h"
+#include "selfsup/losses/co_teaching.h"
 #include "selfsup/losses/consistency.h"
 #include "selfsup/losses/dist_align.h"
+#include "selfsup/losses/elr.h"
 #include "selfsup/losses/flexmatch.h"
+#include "selfsup/losses/gce.h"
 #include "selfsup/losses/info_nce.h"
 #include "selfsup/losses/mae.h"
 #include "selfsup/losses/masked_mean.h"
