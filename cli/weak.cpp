@@ -1,7 +1,8 @@
-// selfsup weak label-model | weak synthetic
+// selfsup weak apply | weak label-model | weak synthetic
 #include <iostream>
 
 #include "commands.h"
+#include "run_flags.h"
 #include "selfsup/run/weak.h"
 #include "selfsup/weak/label_model.h"
 
@@ -9,6 +10,18 @@ namespace selfsup::cli {
 void register_weak(CLI::App& app) {
   auto* weak = app.add_subcommand("weak", "weak supervision: label models over labeling functions' votes");
   weak->require_subcommand(1);
+
+  static RunFlags apply_flags;
+  auto* apply = weak->add_subcommand("apply", "apply the labeling functions of a config to the training and test images: votes");
+  apply->add_option("--config", apply_flags.config, "the YAML: data, weak.encoder, weak.seed_per_class, functions")->required();
+  apply->add_option("--out", apply_flags.out, "the folder for votes_train.npy, votes_test.npy, labels_*.npy, apply.json")
+      ->required();
+  apply->add_option("--set", apply_flags.sets, "override a config key: key=value (repeatable)");
+  apply->add_option("--seed", apply_flags.seed, "the seed (draws the seed images)");
+  apply->add_flag("--quiet", apply_flags.quiet, "no progress lines");
+  apply->callback([] {
+    std::cout << run::weak_apply(resolve_config(apply_flags), apply_flags.out, apply_flags.quiet).dump(2) << std::endl;
+  });
 
   static run::LabelModelRequest req;
   auto* lm = weak->add_subcommand("label-model", "fit a label model to a votes matrix: probabilistic labels and each function's accuracy");

@@ -1,12 +1,20 @@
 #include "selfsup/run/weak.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
+#include <optional>
 #include <sstream>
 
+#include "common.h"
 #include "selfsup/data/npy.h"
+#include "selfsup/data/splits.h"
+#include "selfsup/eval/evaluate.h"
+#include "selfsup/train/run_dir.h"
 #include "selfsup/train/checkpoint.h"
 #include "selfsup/weak/label_model.h"
+#include "selfsup/weak/labeling_functions.h"
 
 namespace selfsup::run {
 
@@ -95,7 +103,7 @@ nlohmann::json label_model(const LabelModelRequest& r) {
                    {"class_balance", balance},
                    {"class_balance_given", !r.class_balance.empty()},
                    {"per_function", functions},
-                   {"files", {"probabilities.npy", "predictions.csv", "label_model.json"}}};
+                   {"files", {"probabilities.npy", "covered.npy", "predictions.csv", "label_model.json"}}};
   if (!r.labels.empty()) {
     const auto gold = data::parse_npy(file_bytes(r.labels, "the labels file"), r.labels).to(torch::kLong).flatten();
     TORCH_CHECK(gold.size(0) == votes.size(0), "labels file ", r.labels, " has ", gold.size(0), " labels for ",
@@ -108,6 +116,8 @@ nlohmann::json label_model(const LabelModelRequest& r) {
   fs::create_directories(r.out_dir, ec);
   TORCH_CHECK(!ec, "weak label-model: cannot create ", r.out_dir, ": ", ec.message());
   train::write_file_atomic((fs::path(r.out_dir) / "probabilities.npy").string(), data::npy_bytes(probs));
+  // Which examples some function voted on: an end model trains on those only (data.soft_labels).
+  train::write_file_atomic((fs::path(r.out_dir) / "covered.npy").string(), data::npy_bytes(covered.to(torch::kUInt8)));
   std::ostringstream csv;
   csv << "index,label,confidence\n";
   const auto conf = std::get<0>(conf_pred);
@@ -139,6 +149,87 @@ nlohmann::json synthetic_votes(const std::string& out_dir, int64_t n, int64_t fu
   train::write_file_atomic((fs::path(out_dir) / "labels.npy").string(), data::npy_bytes(d.labels));
   return {{"examples", n}, {"functions", functions}, {"classes", classes}, {"accuracy", acc}, {"coverage", cov},
           {"seed", seed}, {"files", {"votes.npy", "labels.npy"}}};
+}
+
+namespace {
+
+// Per function: coverage, and the accuracy of its votes against the gold labels (scoring only).
+nlohmann::json score_functions(const torch::Tensor& votes, const torch::Tensor& gold,
+                               const std::vector<weak::LabelingFunction>& functions) {
+  nlohmann::json out = nlohmann::json::array();
+  for (size_t j = 0; j < functions.size(); ++j) {
+    const auto v = votes.select(1, static_cast<int64_t>(j));
+    const auto on = v.ge(0);
+    const double covered = on.sum().item<double>();
+    out.push_back({{"name", functions[j].name},
+                   {"type", functions[j].type},
+                   {"coverage", covered / static_cast<double>(v.numel())},
+                   {"accuracy", covered > 0 ? v.eq(gold).logical_and(on).sum().item<double>() / covered : 0.0}});
+  }
+  return out;
+}
+
+}  // namespace
+
+nlohmann::json weak_apply(Config cfg, const std::string& out_dir, bool quiet) {
+  auto c = detail::setup(cfg);
+  const auto& train = c.data.train;
+  const auto functions = weak::parse_labeling_functions(cfg.node("functions"), train.classes);
+  const auto per_class = cfg.get<int64_t>("weak.seed_per_class", 5);
+  TORCH_CHECK(per_class > 0, "weak.seed_per_class must be positive, got ", per_class);
+  const auto seed_idx = data::labeled_subset(train.labels, per_class, derive_seed(c.seed, "weak_seed")).labeled;
+  const bool need_features =
+      std::any_of(functions.begin(), functions.end(), [](const auto& f) { return f.needs_features(); });
+  const auto encoder_run = cfg.get<std::string>("weak.encoder", "");
+  TORCH_CHECK(!need_features || !encoder_run.empty(),
+              "weak.encoder: the prototype and knn functions need a pretrain run's encoder (its folder or checkpoint)");
+  torch::Tensor feats_train, feats_test, seed_feats;
+  std::optional<detail::LoadedRun> loaded;
+  if (need_features) {
+    loaded = detail::load_run(train::RunDir::checkpoint_of(encoder_run), cfg.get<int>("train.threads", 0),
+                              cfg.get<std::string>("device", "cpu"), {});
+    TORCH_CHECK(loaded->context.data.train.channels() == train.channels() &&
+                    loaded->context.data.train.height() == train.height(),
+                "weak.encoder: the encoder takes ", loaded->context.data.train.channels(), "x",
+                loaded->context.data.train.height(), " images, the data set has ", train.channels(), "x", train.height());
+  }
+  cfg.check_all_used();
+  if (need_features) {
+    const auto encoder = loaded->method->encoder();
+    const auto encode = [&](const torch::Tensor& x) { return encoder->forward(x); };
+    if (!quiet) std::cerr << "weak apply: features of " << train.size() << " training and " << c.data.test.size() << " test images\n";
+    feats_train = eval::extract_features(encode, train.images, loaded->context.norm, c.device).to(torch::kCPU, torch::kFloat);
+    feats_test = eval::extract_features(encode, c.data.test.images, loaded->context.norm, c.device).to(torch::kCPU, torch::kFloat);
+    seed_feats = feats_train.index_select(0, seed_idx.to(torch::kCPU));
+  }
+  const auto seed_labels = train.labels.index_select(0, seed_idx).to(torch::kCPU);
+  const int64_t k = train.num_classes();
+  const auto votes_train = weak::apply_labeling_functions(functions, train.images, feats_train, seed_feats, seed_labels, k);
+  const auto votes_test = weak::apply_labeling_functions(functions, c.data.test.images, feats_test, seed_feats, seed_labels, k);
+
+  std::error_code ec;
+  fs::create_directories(out_dir, ec);
+  TORCH_CHECK(!ec, "weak apply: cannot create ", out_dir, ": ", ec.message());
+  const auto put = [&](const char* name, const torch::Tensor& t) {
+    train::write_file_atomic((fs::path(out_dir) / name).string(), data::npy_bytes(t.contiguous()));
+  };
+  put("votes_train.npy", votes_train);
+  put("votes_test.npy", votes_test);
+  put("labels_train.npy", train.labels.to(torch::kCPU));
+  put("labels_test.npy", c.data.test.labels.to(torch::kCPU));
+  put("seed_indices.npy", seed_idx.to(torch::kCPU));
+  const auto covered = [](const torch::Tensor& v) { return v.ge(0).any(1).to(torch::kDouble).mean().item<double>(); };
+  nlohmann::json j{{"functions", score_functions(votes_train, train.labels.to(torch::kCPU), functions)},
+                   {"functions_test", score_functions(votes_test, c.data.test.labels.to(torch::kCPU), functions)},
+                   {"seed_images", seed_idx.size(0)},
+                   {"encoder", encoder_run},
+                   {"covered_train", covered(votes_train)},
+                   {"covered_test", covered(votes_test)},
+                   {"classes", train.classes},
+                   {"files", {"votes_train.npy", "votes_test.npy", "labels_train.npy", "labels_test.npy", "seed_indices.npy",
+                              "apply.json"}}};
+  train::write_file_atomic((fs::path(out_dir) / "apply.json").string(), j.dump(1) + "\n");
+  return j;
 }
 
 }  // namespace selfsup::run

@@ -56,6 +56,11 @@ for c in "$SRC"/configs/fashion_mnist/pu/*.yaml; do
     --set train.batch_size=8 --set data.limit=1200 --set data.labeled_positives=50 --set data.val_per_class=10
   n=$((n + 1))
 done
+for c in "$SRC"/configs/fashion_mnist/noisy/*.yaml; do
+  check "$c" "$SELFSUP" semi --config "$c" --out "$TMP/run$n" --set train.max_steps=2 --set train.threads=1 \
+    --set train.batch_size=8 --set data.limit=1200 --set data.labels_per_class=40 --set data.val_per_class=10
+  n=$((n + 1))
+done
 # The active learning loops run two rounds on the encoder of a two-step pretrain run.
 "$SELFSUP" pretrain --config "$SRC/configs/fashion_mnist/simclr.yaml" --out "$TMP/encoder" "${short[@]}" \
   --set train.batch_size=16 --set data.limit=300 --quiet --no-eval >/dev/null 2>"$TMP/err" ||
@@ -65,6 +70,19 @@ for c in "$SRC"/configs/fashion_mnist/active/*.yaml; do
     --set train.threads=1 --set active.budget=200 --set active.finetune.steps=2
   n=$((n + 1))
 done
+# Weak supervision: the labeling functions on that encoder, a label model, the end model on its labels.
+wl=(--set data.limit=300 --set train.threads=1)
+if "$SELFSUP" weak apply --config "$SRC/configs/fashion_mnist/weak/functions.yaml" --out "$TMP/votes" \
+  --set weak.encoder="$TMP/encoder" "${wl[@]}" --quiet >/dev/null 2>"$TMP/err" &&
+  "$SELFSUP" weak label-model --votes "$TMP/votes/votes_train.npy" --classes 10 --out "$TMP/lm" >/dev/null 2>>"$TMP/err"; then
+  check "configs/fashion_mnist/weak/end_model.yaml" "$SELFSUP" semi --config "$SRC/configs/fashion_mnist/weak/end_model.yaml" \
+    --out "$TMP/run$n" --set data.soft_labels="$TMP/lm" "${wl[@]}" --set data.labels_per_class=10 \
+    --set data.val_per_class=5 --set train.max_steps=2 --set train.batch_size=8
+else
+  echo "FAIL: configs/fashion_mnist/weak/functions.yaml: $(tail -n 2 "$TMP/err")"
+  failed=1
+fi
+n=$((n + 2))
 [ "$n" -ge 40 ] || { echo "FAIL: found only $n configs"; failed=1; }
 [ "$failed" = 0 ] && echo "PASS: all $n shipped configs run"
 exit $failed

@@ -101,3 +101,42 @@ if "$SELFSUP" semi --config "$TMP/sup.yaml" --set method.name=mean_teacher --set
 fi
 grep -q "^error: config key 'method.dist_align' .* is not a key of method mean_teacher" "$TMP/bad3.err" || fail "unclear error: $(cat "$TMP/bad3.err")"
 echo "ok: bad input fails with one error line"
+
+# Noisy labels: synthetic noise on the labeled set (data.label_noise), a noisy-label method, the
+# corrupted share in the summary; a resumed co-teaching run keeps both networks; bad settings fail
+# with one error line.
+sed 's/name: fixmatch, mu: 2/name: co_teaching, forget_rate: 0.4, forget_ramp_epochs: 1/; s/labels_per_class: 4,/labels_per_class: 50, label_noise: symmetric, noise_rate: 0.4,/' \
+  "$TMP/semi.yaml" >"$TMP/noisy.yaml"
+"$SELFSUP" semi --config "$TMP/noisy.yaml" --out "$TMP/noisy" --quiet >/dev/null 2>"$TMP/noisy.err" ||
+  fail "co_teaching with noisy labels failed: $(tail -3 "$TMP/noisy.err")"
+python3 - "$TMP/noisy/summary.json" "$TMP/noisy/metrics.jsonl" <<'EOF' || fail "noisy-label summary or metrics wrong"
+import json, sys
+s = json.load(open(sys.argv[1]))
+n = s["label_noise"]
+assert n["type"] == "symmetric" and n["rate"] == 0.4, n
+assert 0.25 < n["corrupted"] < 0.55, n   # 500 labels at rate 0.4
+rates = [json.loads(l).get("forget_rate") for l in open(sys.argv[2])]
+rates = [r for r in rates if r is not None]
+assert rates and max(rates) <= 0.4 + 1e-9, rates
+EOF
+"$SELFSUP" semi --resume --out "$TMP/noisy" --quiet >/dev/null 2>"$TMP/noisy_resume.err" ||
+  fail "co_teaching --resume failed: $(tail -1 "$TMP/noisy_resume.err")"
+for m in gce elr; do
+  sed "s/name: co_teaching, forget_rate: 0.4, forget_ramp_epochs: 1/name: $m/" "$TMP/noisy.yaml" >"$TMP/$m.yaml"
+  "$SELFSUP" semi --config "$TMP/$m.yaml" --out "$TMP/$m" --quiet >/dev/null 2>"$TMP/$m.err" ||
+    fail "$m with noisy labels failed: $(tail -3 "$TMP/$m.err")"
+done
+if "$SELFSUP" semi --config "$TMP/noisy.yaml" --set data.label_noise=uniform --out "$TMP/bad_noise" --quiet >/dev/null 2>"$TMP/bad_noise.err"; then
+  fail "an unknown label noise was accepted"
+fi
+grep -q "^error: data.label_noise must be none, symmetric or pairflip, got 'uniform'" "$TMP/bad_noise.err" ||
+  fail "unclear error: $(cat "$TMP/bad_noise.err")"
+if "$SELFSUP" semi --config "$TMP/noisy.yaml" --set data.noise_rate=1.2 --out "$TMP/bad_rate" --quiet >/dev/null 2>"$TMP/bad_rate.err"; then
+  fail "a noise rate of 1.2 was accepted"
+fi
+grep -q "^error: data.noise_rate must be in \\[0, 1), got 1.2" "$TMP/bad_rate.err" || fail "unclear error: $(cat "$TMP/bad_rate.err")"
+if "$SELFSUP" semi --config "$TMP/noisy.yaml" --set method.forget_rate=-0.1 --out "$TMP/bad_forget" --quiet >/dev/null 2>"$TMP/bad_forget.err"; then
+  fail "a negative forget rate was accepted"
+fi
+grep -q "^error: .*forget_rate must be in \\[0, 1), got -0.1" "$TMP/bad_forget.err" || fail "unclear error: $(cat "$TMP/bad_forget.err")"
+echo "ok: noisy labels (co_teaching, gce, elr), resume and bad settings"

@@ -54,4 +54,65 @@ expect_error "a value that is not a number" "line 2: 'x' is not an integer" weak
   --out "$TMP/e4"
 expect_error "an unknown label model" "snorkel" weak label-model --votes "$TMP/big.csv" --model snorkel --out "$TMP/e5"
 expect_error "a missing votes file" "cannot read the votes file" weak label-model --votes "$TMP/nope.csv" --out "$TMP/e6"
+
+# Image labeling functions on a tiny encoder, a label model over their votes, the end model on its
+# probabilistic labels.
+cat >"$TMP/lf.yaml" <<EOF
+data: {name: fashion-mnist, limit: 400}
+weak: {encoder: $TMP/enc, seed_per_class: 3}
+train: {threads: 1}
+functions:
+  - {name: proto, type: prototype, margin: 0.01}
+  - {name: knn, type: knn, k: 3, min_agreement: 0.6}
+  - {name: flat, type: rule, stat: height, below: 0.47, label: Sneaker}
+EOF
+cat >"$TMP/enc.yaml" <<EOF
+method: {name: simclr}
+data: {name: fashion-mnist, limit: 400}
+model: {backbone: convnet, channels: [8, 16, 32]}
+train: {batch_size: 16, max_steps: 2, threads: 1}
+EOF
+"$SELFSUP" pretrain --config "$TMP/enc.yaml" --out "$TMP/enc" --quiet --no-eval >/dev/null 2>"$TMP/err" ||
+  fail "the encoder: $(tail -2 "$TMP/err")"
+"$SELFSUP" weak apply --config "$TMP/lf.yaml" --out "$TMP/votes" --quiet >"$TMP/apply.json" 2>"$TMP/err" ||
+  fail "weak apply failed: $(tail -2 "$TMP/err")"
+"$SELFSUP" weak label-model --votes "$TMP/votes/votes_train.npy" --labels "$TMP/votes/labels_train.npy" --classes 10 \
+  --out "$TMP/lm" >/dev/null 2>"$TMP/err" || fail "label-model on the applied votes failed: $(cat "$TMP/err")"
+cat >"$TMP/end.yaml" <<EOF
+method: {name: soft_label}
+data: {name: fashion-mnist, limit: 400, labels_per_class: 20, val_per_class: 5, soft_labels: $TMP/lm}
+model: {backbone: convnet, channels: [8, 16, 32]}
+train: {batch_size: 16, max_steps: 4, threads: 1}
+EOF
+"$SELFSUP" semi --config "$TMP/end.yaml" --init "$TMP/enc" --out "$TMP/end" --quiet >/dev/null 2>"$TMP/err" ||
+  fail "the end model failed: $(tail -2 "$TMP/err")"
+python3 - "$TMP" <<'EOF' || fail "weak apply / end model files"
+import json, os, struct, sys
+d = sys.argv[1]
+a = json.load(open(f"{d}/apply.json"))
+assert [f["name"] for f in a["functions"]] == ["proto", "knn", "flat"], a
+assert a["seed_images"] == 30 and 0 < a["covered_train"] <= 1, a
+for f in a["functions"] + a["functions_test"]:
+    assert 0 <= f["coverage"] <= 1 and 0 <= f["accuracy"] <= 1, f
+def shape(path):  # the shape in a .npy header
+    head = open(path, "rb").read(256).decode("latin1")
+    return tuple(int(x) for x in head.split("'shape': (")[1].split(")")[0].split(",") if x.strip())
+assert shape(f"{d}/votes/votes_train.npy") == (400, 3), shape(f"{d}/votes/votes_train.npy")
+assert shape(f"{d}/votes/votes_test.npy")[1] == 3
+assert shape(f"{d}/lm/covered.npy") == (400,)
+s = json.load(open(f"{d}/end/summary.json"))
+assert s["method"] == "soft_label" and 0 < s["soft_labels"]["images"] <= s["labeled"] <= 400, s
+assert 0 <= s["test_acc"] <= 1
+EOF
+echo "ok: weak apply, label model, end model"
+expect_error "an unknown function type" "labeling function 'x': type must be prototype, knn or rule, got 'lasso'" \
+  weak apply --config "$TMP/lf.yaml" --set 'functions=[{name: x, type: lasso}]' --out "$TMP/e7"
+expect_error "a prototype function without an encoder" "weak.encoder: the prototype and knn functions need" \
+  weak apply --config "$TMP/lf.yaml" --set "weak.encoder=''" --out "$TMP/e8"
+expect_error "a rule voting an unknown class" "label 'Hat' is neither a class name" \
+  weak apply --config "$TMP/lf.yaml" --set 'functions=[{name: x, type: rule, stat: ink, below: 0.1, label: Hat}]' --out "$TMP/e9"
+expect_error "soft_label without soft labels" "set data.soft_labels" \
+  semi --config "$TMP/end.yaml" --set "data.soft_labels=''" --out "$TMP/e10" --quiet
+expect_error "soft labels of another data set" "probabilities.npy must be [1200, 10]" \
+  semi --config "$TMP/end.yaml" --set data.limit=1200 --out "$TMP/e11" --quiet
 echo "PASS"

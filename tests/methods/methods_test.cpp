@@ -139,7 +139,7 @@ TEST(MethodKeys, KindsDecideWhichCommandTrainsAMethod) {
   EXPECT_EQ(r.get("simclr").kind, methods::Kind::kSelfSupervised);
   EXPECT_EQ(r.get("fixmatch").kind, methods::Kind::kSemiSupervised);
   EXPECT_EQ(r.get("supervised").kind, methods::Kind::kSupervised);
-  EXPECT_EQ(r.names({methods::Kind::kSupervised}), "supervised");
+  EXPECT_EQ(r.names({methods::Kind::kSupervised}), "co_teaching, elr, gce, soft_label, supervised");
   auto cfg = Config::parse("{method: {name: fixmatch}, model: {backbone: convnet, channels: [8, 16, 32]}}");
   const auto msg = selfsup::testing::error_of([&] {
     methods::make_method(cfg, {1, 28, 10, 500, 100, 0}, {methods::Kind::kSelfSupervised, methods::Kind::kSupervised});

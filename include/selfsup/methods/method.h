@@ -44,6 +44,9 @@ struct DataSpec {
   int64_t num_unlabeled = 0;  // semi-supervised: size of the unlabeled set (FlexMatch's memory)
   int64_t num_labeled = 0;    // semi-supervised: size of the labeled set (SimMatch's bank)
   uint64_t seed = 0;          // the run's seed: per-step randomness derives from it
+  /// Probabilistic labels [num_labeled, num_classes] of the labeled set, row i for its image i,
+  /// when the run trains on a label model's output (data.soft_labels); undefined otherwise.
+  torch::Tensor soft_targets = {};
 };
 
 class MethodImpl : public torch::nn::Module {

@@ -7,6 +7,8 @@
 
 #include <torch/torch.h>
 
+#include "selfsup/core/config.h"
+
 namespace selfsup::run {
 
 /// Reads a votes matrix: a CSV of integers (one example a line, one labeling function a column,
@@ -32,5 +34,14 @@ nlohmann::json label_model(const LabelModelRequest& request);
 nlohmann::json synthetic_votes(const std::string& out_dir, int64_t n, int64_t functions, int64_t classes,
                                double accuracy_low, double accuracy_high, double coverage_low, double coverage_high,
                                uint64_t seed);
+
+/// `selfsup weak apply`: the labeling functions of cfg's `functions:` (weak/labeling_functions.h)
+/// applied to the training and the test images of cfg's data set, with weak.seed_per_class seed
+/// images per class drawn from the training set (a stream of the run's seed) and the encoder
+/// of the pretrain run weak.encoder for prototype and knn functions. Writes into out_dir
+/// (atomically): votes_train.npy, votes_test.npy (int64 [images, functions], -1 abstains), the gold
+/// labels labels_train.npy and labels_test.npy (for scoring only: `weak label-model --labels`),
+/// seed_indices.npy and apply.json (per function its coverage and accuracy on each split).
+nlohmann::json weak_apply(Config cfg, const std::string& out_dir, bool quiet);
 
 }  // namespace selfsup::run
