@@ -214,6 +214,45 @@ class Page:
         self.put(f"Ran on the {self.machine(t['machine'])}. Command: {self.code(t['command'])}.", "")
         self.table(["function accuracies", "label model", "label accuracy", "accuracy error", "seeds"], rows)
 
+    def kind_noisy(self, t):
+        """`selfsup semi` summaries of runs on noisy labels (scripts/noisy_table.py): per noise and
+        method the share of labels actually corrupted and the final model's accuracy; a row with
+        several files (seeds) shows mean +- sample sd."""
+        rows, machines, notes = [], [], []
+        for r in t["rows"]:
+            runs = [self.load(f) for f in r["files"]]
+            rows.append([r["noise"], self.label_with_note(r, notes) + (f" ({len(runs)} seeds)" if len(runs) > 1 else ""),
+                         stat([x["label_noise"]["corrupted"] for x in runs], 100, 1) + "%",
+                         stat([x["test_acc"] for x in runs]), stat([x["test_acc_ema"] for x in runs]),
+                         stat([x["val_acc"] for x in runs], 100, 1),
+                         f"{sum(x['labeled_epochs'] for x in runs) / len(runs):.0f}",
+                         f"{sum(x['train_seconds'] for x in runs) / len(runs):.0f} s", self.code(r["command"])])
+            machines.append(self.machine(r["machine"]))
+        self.table(["noise", "method", "labels corrupted", "test acc, final", "test acc, EMA", "val acc", "epochs",
+                    "training", "command"], rows, {"machine": (machines, "Ran on the {}.")}, notes)
+
+    def kind_weak_pipeline(self, t):
+        """scripts/weak_pipeline.py's file: each labeling function's coverage and accuracy, each label
+        model's accuracy on the training and the test images, and the end model's."""
+        d = self.load(t["file"])
+        self.put(f"Ran on the {self.machine(t['machine'])}. Commands: " + ", then ".join(self.code(c) for c in t["commands"]) + ".", "")
+        rows = [[f["name"], f["type"], f"{100 * f['coverage']:.1f}%", f"{100 * f['accuracy']:.1f}",
+                 f"{100 * g['coverage']:.1f}%", f"{100 * g['accuracy']:.1f}"]
+                for f, g in zip(d["functions"], d["functions_test"])]
+        self.table(["function", "type", "coverage, train", "accuracy where it votes, train", "coverage, test",
+                    "accuracy, test"], rows)
+        rows = []
+        for m, r in d["label_models"].items():
+            rows.append([m, f"{100 * r['train']['label_accuracy']:.2f}", f"{100 * r['test']['label_accuracy']:.2f}"])
+        e = d["end_model"]
+        s = e["summary"]
+        rows.append([f"end model on {e['label_model']}'s labels ({s['soft_labels']['images']:,} images, "
+                     f"{s['train_seconds']:.0f} s)", DASH, f"{100 * s['test_acc']:.2f}"])
+        self.put(f"Images some function voted on: {100 * d['covered_train']:.1f}% of the training set, "
+                 f"{100 * d['covered_test']:.1f}% of the test set; an image no function voted on gets the label model's "
+                 "class balance (majority vote: a tie), and counts.", "")
+        self.table(["labels from", "accuracy, 60,000 training images", "accuracy, 10,000 test images"], rows)
+
     def kind_finetune(self, t):
         """`selfsup semi` summaries of fine-tuning runs; a row with several files (label draws) shows
         mean +- sample sd."""
