@@ -235,7 +235,10 @@ class Page:
         """scripts/weak_pipeline.py's file: each labeling function's coverage and accuracy, each label
         model's accuracy on the training and the test images, and the end model's."""
         d = self.load(t["file"])
-        self.put(f"Ran on the {self.machine(t['machine'])}. Commands: " + ", then ".join(self.code(c) for c in t["commands"]) + ".", "")
+        enc = d["encoder"]
+        self.put(f"Ran on the {self.machine(t['machine'])}. Command: {self.code(t['commands'][0])}; {t['commands'][1]}"
+                 f" (`{t['commands'][2]}`). The encoder ({enc['run']}, {enc['train_seconds']:.0f} s of SimCLR): kNN "
+                 f"{100 * enc['knn_acc']:.2f}, linear {100 * enc['linear_acc']:.2f}.", "")
         rows = [[f["name"], f["type"], f"{100 * f['coverage']:.1f}%", f"{100 * f['accuracy']:.1f}",
                  f"{100 * g['coverage']:.1f}%", f"{100 * g['accuracy']:.1f}"]
                 for f, g in zip(d["functions"], d["functions_test"])]
