@@ -15,11 +15,6 @@ namespace T = selfsup::testing;
 
 namespace {
 
-torch::Tensor ct_labels(int64_t n, int64_t c, uint64_t seed) {
-  auto gen = at::detail::createCPUGenerator(seed);
-  return torch::randint(0, c, {n}, gen, torch::kLong);
-}
-
 std::vector<double> ct_ce_loops(const torch::Tensor& logits, const torch::Tensor& labels) {
   const T::Rows l = T::to_rows(logits);
   std::vector<double> out;
@@ -72,7 +67,7 @@ TEST(CoTeaching, SelectionKeepsTheSmallLossFractionTheScheduleSays) {
 // Each network is scored on the other's selection: loss_a is the mean CE of a over b's small-loss
 // examples, and a's gradient reaches those rows only.
 TEST(CoTeaching, EachNetworkTrainsOnThePeersSelection) {
-  const auto y = ct_labels(20, 5, 1);
+  const auto y = T::random_labels(20, 5, 1);
   auto a = (T::randn64({20, 5}, 2) * 2).requires_grad_();
   auto b = (T::randn64({20, 5}, 3) * 2).requires_grad_();
   const auto out = F::co_teaching_loss(a, b, y, F::CoTeachingOptions().forget_rate(0.3));
@@ -101,7 +96,7 @@ TEST(CoTeaching, EachNetworkTrainsOnThePeersSelection) {
 }
 
 TEST(CoTeaching, GradientMatchesFiniteDifferences) {
-  const auto y = ct_labels(9, 4, 4);
+  const auto y = T::random_labels(9, 4, 4);
   const auto a = T::randn64({9, 4}, 5) * 2, b = T::randn64({9, 4}, 6) * 2;
   // The selection is piecewise constant: with well-separated losses the small steps of the check
   // never change it.
@@ -115,7 +110,7 @@ TEST(CoTeaching, GradientMatchesFiniteDifferences) {
 }
 
 TEST(CoTeaching, BadArgumentsAreNamed) {
-  const auto y = ct_labels(4, 3, 7);
+  const auto y = T::random_labels(4, 3, 7);
   const auto a = T::randn64({4, 3}, 8);
   for (double r : {-0.1, 1.0, std::nan("")}) {
     T::expect_error_mentions([&] { F::co_teaching_loss(a, a, y, F::CoTeachingOptions().forget_rate(r)); },

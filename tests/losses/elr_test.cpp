@@ -12,11 +12,6 @@ namespace T = selfsup::testing;
 
 namespace {
 
-torch::Tensor elr_labels(int64_t n, int64_t c, uint64_t seed) {
-  auto gen = at::detail::createCPUGenerator(seed);
-  return torch::randint(0, c, {n}, gen, torch::kLong);
-}
-
 // The update and the loss written out per example, in plain doubles; updates `targets` in place.
 double elr_loops(const torch::Tensor& logits, const torch::Tensor& labels, T::Rows& targets,
                  const std::vector<int64_t>& idx, double beta, double lambda) {
@@ -47,7 +42,7 @@ TEST(Elr, MatchesLoopReferenceOverSeveralVisits) {
   const std::vector<std::vector<int64_t>> visits{{3, 7, 1}, {7, 2, 3}, {3, 9, 0}};
   for (size_t v = 0; v < visits.size(); ++v) {
     const auto logits = T::randn64({3, 4}, 10 + v) * 2;
-    const auto y = elr_labels(3, 4, 20 + v);
+    const auto y = T::random_labels(3, 4, 20 + v);
     const auto idx = torch::tensor(visits[v], torch::kLong);
     const double got = T::value(F::elr_loss(logits, y, targets, idx, F::ElrOptions().beta(0.7).lambda(3)));
     EXPECT_NEAR(got, elr_loops(logits, y, ref, visits[v], 0.7, 3), 1e-12) << "visit " << v;
@@ -60,7 +55,7 @@ TEST(Elr, MatchesLoopReferenceOverSeveralVisits) {
 
 TEST(Elr, ClosedForms) {
   const auto logits = T::randn64({5, 3}, 1);
-  const auto y = elr_labels(5, 3, 2);
+  const auto y = T::random_labels(5, 3, 2);
   const double ce = T::value(torch::nn::functional::cross_entropy(logits, y));
   auto t = torch::zeros({5, 3}, torch::kFloat64);
   const auto idx = torch::arange(5, torch::kLong);
@@ -71,7 +66,7 @@ TEST(Elr, ClosedForms) {
   // Uniform logits and beta 0: t = p = 1/C, so the term is lambda log(1 - 1/C).
   auto u = torch::zeros({2, 4}, torch::kFloat64);
   const auto flat = torch::zeros({2, 4}, torch::kFloat64);
-  const auto y2 = elr_labels(2, 4, 3);
+  const auto y2 = T::random_labels(2, 4, 3);
   EXPECT_NEAR(T::value(F::elr_loss(flat, y2, u, torch::arange(2, torch::kLong), F::ElrOptions().beta(0).lambda(2))),
               std::log(4.0) + 2 * std::log(0.75), 1e-12);
 }
@@ -79,7 +74,7 @@ TEST(Elr, ClosedForms) {
 // The target is a constant for the gradient (stop-gradient). With beta within 1e-9 of 1 the
 // update barely moves it, so finite differences of the whole call see the same constant target.
 TEST(Elr, GradientMatchesFiniteDifferencesWithTheTargetHeld) {
-  const auto y = elr_labels(6, 4, 4);
+  const auto y = T::random_labels(6, 4, 4);
   const auto t0 = torch::softmax(T::randn64({6, 4}, 5), 1);
   const auto r = T::gradcheck(
       [&](const std::vector<torch::Tensor>& in) {
@@ -107,7 +102,7 @@ TEST(Elr, RegulariserPullsTowardsTheTarget) {
 
 TEST(Elr, BadArgumentsAreNamed) {
   const auto x = T::randn64({2, 3}, 7);
-  const auto y = elr_labels(2, 3, 8);
+  const auto y = T::random_labels(2, 3, 8);
   auto t = torch::zeros({4, 3}, torch::kFloat64);
   const auto idx = torch::tensor({0, 1}, torch::kLong);
   T::expect_error_mentions([&] { F::elr_loss(x, y, t, idx, F::ElrOptions().beta(1.0)); }, {"beta must be in [0, 1)"});

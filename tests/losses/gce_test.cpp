@@ -23,16 +23,11 @@ double gce_loops(const torch::Tensor& logits, const torch::Tensor& labels, doubl
   return total / static_cast<double>(l.size());
 }
 
-torch::Tensor gce_labels(int64_t n, int64_t c, uint64_t seed) {
-  auto gen = at::detail::createCPUGenerator(seed);
-  return torch::randint(0, c, {n}, gen, torch::kLong);
-}
-
 }  // namespace
 
 TEST(GeneralizedCrossEntropy, MatchesLoopReference) {
   const auto logits = T::randn64({7, 5}, 1) * 3;
-  const auto y = gce_labels(7, 5, 2);
+  const auto y = T::random_labels(7, 5, 2);
   for (double q : {0.1, 0.3, 0.7, 1.0}) {
     EXPECT_NEAR(T::value(F::generalized_cross_entropy(logits, y, F::GceOptions().q(q))), gce_loops(logits, y, q), 1e-12)
         << "q " << q;
@@ -40,7 +35,7 @@ TEST(GeneralizedCrossEntropy, MatchesLoopReference) {
 }
 
 TEST(GeneralizedCrossEntropy, ClosedForms) {
-  const auto y = gce_labels(4, 6, 3);
+  const auto y = T::random_labels(4, 6, 3);
   // Uniform logits: p_y = 1 / C, so L_q = (1 - C^-q) / q.
   const auto flat = torch::zeros({4, 6}, torch::kFloat64);
   EXPECT_NEAR(T::value(F::generalized_cross_entropy(flat, y)), (1 - std::pow(6.0, -0.7)) / 0.7, 1e-12);
@@ -59,7 +54,7 @@ TEST(GeneralizedCrossEntropy, ClosedForms) {
 
 // d L_q / d logits_i = p_y^q (d CE_i / d logits_i): cross-entropy's gradient, scaled per example.
 TEST(GeneralizedCrossEntropy, GradientIsCrossEntropysScaledByPyToTheQ) {
-  const auto y = gce_labels(5, 4, 5);
+  const auto y = T::random_labels(5, 4, 5);
   auto a = (T::randn64({5, 4}, 6) * 2).requires_grad_();
   F::generalized_cross_entropy(a, y).backward();
   auto b = a.detach().clone().requires_grad_();
@@ -70,7 +65,7 @@ TEST(GeneralizedCrossEntropy, GradientIsCrossEntropysScaledByPyToTheQ) {
 }
 
 TEST(GeneralizedCrossEntropy, GradientMatchesFiniteDifferences) {
-  const auto y = gce_labels(6, 3, 7);
+  const auto y = T::random_labels(6, 3, 7);
   for (double q : {0.2, 0.7, 1.0}) {
     const auto r = T::gradcheck(
         [&](const std::vector<torch::Tensor>& in) { return F::generalized_cross_entropy(in[0], y, F::GceOptions().q(q)); },
@@ -81,7 +76,7 @@ TEST(GeneralizedCrossEntropy, GradientMatchesFiniteDifferences) {
 
 TEST(GeneralizedCrossEntropy, ReducedPrecisionIsComputedInFloat) {
   const auto logits = T::randn64({8, 5}, 9);
-  const auto y = gce_labels(8, 5, 10);
+  const auto y = T::random_labels(8, 5, 10);
   const auto got = F::generalized_cross_entropy(logits.to(torch::kBFloat16), y);
   EXPECT_EQ(got.scalar_type(), torch::kFloat32);
   EXPECT_NEAR(got.item<double>(), gce_loops(logits.to(torch::kBFloat16).to(torch::kFloat64), y, 0.7), 1e-5);
@@ -89,7 +84,7 @@ TEST(GeneralizedCrossEntropy, ReducedPrecisionIsComputedInFloat) {
 
 TEST(GeneralizedCrossEntropy, BadArgumentsAreNamed) {
   const auto logits = T::randn64({3, 4}, 11);
-  const auto y = gce_labels(3, 4, 12);
+  const auto y = T::random_labels(3, 4, 12);
   for (double q : {0.0, -0.5, 1.5, std::numeric_limits<double>::quiet_NaN()}) {
     T::expect_error_mentions([&] { F::generalized_cross_entropy(logits, y, F::GceOptions().q(q)); },
                              {"generalized_cross_entropy", "q must be in (0, 1]"});
@@ -101,6 +96,6 @@ TEST(GeneralizedCrossEntropy, BadArgumentsAreNamed) {
 TEST(GeneralizedCrossEntropy, ModuleMatchesFunctional) {
   selfsup::losses::GeneralizedCrossEntropy m(F::GceOptions().q(0.4));
   const auto logits = T::randn64({5, 3}, 13);
-  const auto y = gce_labels(5, 3, 14);
+  const auto y = T::random_labels(5, 3, 14);
   EXPECT_DOUBLE_EQ(T::value(m(logits, y)), T::value(F::generalized_cross_entropy(logits, y, F::GceOptions().q(0.4))));
 }

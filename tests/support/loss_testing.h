@@ -29,6 +29,12 @@ inline torch::Tensor uniform64(at::IntArrayRef shape, double lo, double hi, uint
   return torch::rand(shape, gen, torch::dtype(torch::kFloat64)) * (hi - lo) + lo;
 }
 
+/// Class labels [n] uniform in [0, classes), int64, drawn from their own seeded generator.
+inline torch::Tensor random_labels(int64_t n, int64_t classes, uint64_t seed) {
+  auto gen = at::detail::createCPUGenerator(seed);
+  return torch::randint(0, classes, {n}, gen, torch::kLong);
+}
+
 /// The rows of a 2-D tensor as plain doubles.
 inline Rows to_rows(const torch::Tensor& t) {
   const torch::Tensor c = t.detach().to(torch::kFloat64).contiguous();
