@@ -27,7 +27,7 @@ data::LabelNoiseOptions label_noise(const Config& cfg, uint64_t seed) {
   return data::LabelNoiseOptions().type(type).rate(rate).seed(derive_seed(seed, "label_noise"));
 }
 
-// A .npy file of a label-model folder, `what` naming it in errors.
+// A .npy file of a label-model folder; errors name its path.
 torch::Tensor read_npy(const std::string& dir, const char* name) {
   const std::string path = dir + "/" + name;
   auto bytes = data::FileReader(path).read_all();
