@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "selfsup/nets/kernels.h"
+#include "selfsup/core/runtime.h"
 #include "selfsup/train/precision.h"
 #include "support/gradcheck.h"
 #include "support/compare.h"
@@ -64,6 +65,7 @@ TEST(StemConv, AnInputThatNeedsAGradientTakesConv2d) {
 }
 
 TEST(StemConv, UnderAutocastItIsConv2dInBf16) {
+  if (!cpu_has_native_bf16()) GTEST_SKIP() << "no native bf16 here (or SELFSUP_CPU_ISA below avx512): training never autocasts";
   auto x = torch::randn({2, 1, 6, 6});
   auto w = torch::randn({4, 1, 3, 3});
   train::AutocastScope bf16(true, torch::kCPU);

@@ -24,7 +24,7 @@ void pad_plane(const T* plane, int64_t h, int64_t w, T* pad) {
 
 // out[y][x] = sum over the 3x3 taps of k[dy][dx] * pad[y + dy][x + dx], one output plane.
 template <typename T>
-inline void forward_plane(const T* __restrict__ pad, const T* __restrict__ k, T* __restrict__ out,
+SELFSUP_ALWAYS_INLINE inline void forward_plane(const T* __restrict__ pad, const T* __restrict__ k, T* __restrict__ out,
                           T* __restrict__ flat /* [h * wp] */, int64_t h, int64_t w) {
   const int64_t wp = w + 2, len = h * wp;
   const T k0 = k[0], k1 = k[1], k2 = k[2], k3 = k[3], k4 = k[4], k5 = k[5], k6 = k[6], k7 = k[7], k8 = k[8];
@@ -42,7 +42,7 @@ inline void forward_plane(const T* __restrict__ pad, const T* __restrict__ k, T*
 // coordinates (gflat, its 2 extra columns per row zero) so each tap is one long loop; each
 // tap's products go to 16 running partial sums (vectorisable), added in double at the end.
 template <typename T>
-inline void weight_grad_plane(const T* __restrict__ pad, const T* __restrict__ g, int64_t h, int64_t w,
+SELFSUP_ALWAYS_INLINE inline void weight_grad_plane(const T* __restrict__ pad, const T* __restrict__ g, int64_t h, int64_t w,
                               T* __restrict__ gflat /* [h * wp] */, double* __restrict__ dk) {
   const int64_t wp = w + 2, len = h * wp;
   for (int64_t y = 0; y < h; ++y) std::copy(g + y * w, g + (y + 1) * w, gflat + y * wp);
@@ -61,15 +61,13 @@ inline void weight_grad_plane(const T* __restrict__ pad, const T* __restrict__ g
   }
 }
 
-// float32 is what training runs: compiled for AVX-512, AVX2 and baseline x86-64, chosen at load
-// time (the binary stays portable). float64 (tests) takes the baseline.
-SELFSUP_KERNEL_CLONES void forward_plane_f32(const float* pad, const float* k, float* out, float* flat, int64_t h,
-                                      int64_t w) {
-  forward_plane(pad, k, out, flat, h, w);
+// float32 is what training runs: in cpu_isa()'s version (the binary stays portable). float64
+// (tests) takes the baseline.
+void forward_plane_f32(const float* pad, const float* k, float* out, float* flat, int64_t h, int64_t w) {
+  call_cloned([&]() SELFSUP_ALWAYS_INLINE { forward_plane(pad, k, out, flat, h, w); });
 }
-SELFSUP_KERNEL_CLONES void weight_grad_plane_f32(const float* pad, const float* g, int64_t h, int64_t w, float* acc,
-                                          double* dk) {
-  weight_grad_plane(pad, g, h, w, acc, dk);
+void weight_grad_plane_f32(const float* pad, const float* g, int64_t h, int64_t w, float* acc, double* dk) {
+  call_cloned([&]() SELFSUP_ALWAYS_INLINE { weight_grad_plane(pad, g, h, w, acc, dk); });
 }
 void forward_plane_any(const float* pad, const float* k, float* out, float* flat, int64_t h, int64_t w) {
   forward_plane_f32(pad, k, out, flat, h, w);
