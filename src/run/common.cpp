@@ -104,6 +104,8 @@ nlohmann::json train_summary(const Config& cfg, const Context& c, const train::T
   s["final_loss"] = r.last_loss;
   s["threads"] = at::get_num_threads();
   s["processes"] = dist::world_size();
+  s["cpu"] = cpu_model_name();
+  s["precision"] = r.precision.to_json();
   return s;
 }
 

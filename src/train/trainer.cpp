@@ -1,8 +1,13 @@
 #include "selfsup/train/trainer.h"
 
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/cuda.h>
+
+#include <algorithm>
 #include <cmath>
-#include <limits>
 #include <iostream>
+#include <limits>
+#include <sstream>
 
 #include "selfsup/core/runtime.h"
 #include "selfsup/dist/dist.h"
@@ -38,13 +43,16 @@ TrainerOptions TrainerOptions::from_config(const Config& cfg) {
   o.log_every_steps(cfg.get<int64_t>("train.log_every_steps", o.log_every_steps()));
   o.fit_schedule_to_time(cfg.get<bool>("train.fit_schedule_to_time", o.fit_schedule_to_time()));
   o.precision(cfg.get<std::string>("precision", o.precision()));
+  o.precision_probe_steps(cfg.get<int64_t>("train.precision_probe_steps", o.precision_probe_steps()));
   TORCH_CHECK(o.epochs() > 0 || o.max_steps() > 0, "train.epochs must be positive, got ", o.epochs());
   TORCH_CHECK(o.max_steps() >= 0, "train.max_steps must be >= 0, got ", o.max_steps());
   TORCH_CHECK(o.warmup_epochs() >= 0, "train.warmup_epochs must be >= 0, got ", o.warmup_epochs());
   TORCH_CHECK(o.grad_clip() >= 0, "train.grad_clip must be >= 0, got ", o.grad_clip());
   TORCH_CHECK(o.log_every_steps() > 0, "train.log_every_steps must be positive, got ", o.log_every_steps());
-  TORCH_CHECK(o.precision() == "fp32" || o.precision() == "bf16", "precision must be fp32 or bf16, got '",
-              o.precision(), "'");
+  TORCH_CHECK(o.precision() == "fp32" || o.precision() == "bf16" || o.precision() == "auto",
+              "precision must be fp32, bf16 or auto, got '", o.precision(), "'");
+  TORCH_CHECK(o.precision_probe_steps() > 0, "train.precision_probe_steps must be positive, got ",
+              o.precision_probe_steps());
   return o;
 }
 
@@ -114,8 +122,8 @@ LoopState Trainer::begin() {
   dist::broadcast_module(*method_);
   schedule_ = WarmupCosine{static_cast<int64_t>(std::llround(options_.warmup_epochs() * s.steps_per_epoch)), s.total,
                            options_.warmup_start_factor(), options_.min_lr_factor()};
-  bf16_ = use_bf16(options_.precision(), params_);
   method_->train();
+  choose_precision(s);
   s.start = Clock::now();
   return s;
 }
@@ -150,6 +158,113 @@ void Trainer::step(LoopState& s) {
   s.out = &step_output_;
 }
 
+void Trainer::choose_precision(const LoopState& s) {
+  precision_ = PrecisionChoice{};
+  if (options_.precision() != "auto") {
+    bf16_ = use_bf16(options_.precision(), params_);
+    precision_.precision = bf16_ ? "bf16" : "fp32";
+    return;
+  }
+  const auto device = params_.empty() ? c10::DeviceType::CPU : params_.front().device().type();
+  const auto candidates =
+      options_.precision_candidates().empty() ? native_precisions(device) : options_.precision_candidates();
+  for (const auto& p : candidates) {
+    TORCH_CHECK(p == "fp32" || p == "bf16", "precision candidates must be fp32 or bf16, got '", p, "'");
+  }
+  if (candidates.size() == 1) {
+    precision_.precision = candidates.front();
+    precision_.source = "only";
+  } else {
+    // The step's shape: the method, its parameters and one batch.
+    std::ostringstream shape;
+    shape << cfg_.get<std::string>("method.name", "") << " | params";
+    for (const auto& p : params_) shape << " " << p.sizes();
+    shape << " | batch";
+    for (const auto& v : loader_.get(s.step).views) shape << " " << v.sizes();
+    const auto key = precision_cache_key(shape.str(), device);
+    const auto path = precision_cache_path();
+    // Rank 0's cache decides for every rank, so that either all probe (its steps may gather
+    // across ranks) or none does.
+    auto cached = dist::is_main() ? read_precision_cache(path, key) : std::nullopt;
+    auto pick = torch::tensor({cached ? (cached->precision == "bf16" ? 2.0 : 1.0) : 0.0}, torch::kFloat64);
+    dist::broadcast_(pick);
+    if (pick.item<double>() > 0) {
+      precision_ = cached ? *cached : PrecisionChoice{};
+      precision_.precision = pick.item<double>() > 1 ? "bf16" : "fp32";
+      precision_.source = "cache";
+    } else {
+      const auto start = Clock::now();
+      precision_.images_per_second = probe_precisions(s, candidates);
+      precision_.probe_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+      precision_.precision = faster_precision(precision_.images_per_second);
+      precision_.source = "probe";
+      if (dist::is_main()) {
+        write_precision_cache(path, key, precision_);
+        precision_.cache_file = path;
+      }
+    }
+  }
+  bf16_ = precision_.precision == "bf16";
+  cfg_.set("precision", YAML::Node(precision_.precision));
+  if (dist::is_main()) std::cerr << precision_.describe() << "\n";
+}
+
+std::map<std::string, double> Trainer::probe_precisions(const LoopState& s, const std::vector<std::string>& candidates) {
+  std::vector<torch::Tensor> saved;
+  {
+    torch::NoGradGuard no_grad;
+    for (const auto& p : method_->parameters()) saved.push_back(p.detach().clone());
+    for (const auto& b : method_->buffers()) saved.push_back(b.detach().clone());
+  }
+  auto generator = at::detail::getDefaultCPUGenerator();
+  const auto rng = generator.get_state();
+  const bool cuda = !params_.empty() && params_.front().is_cuda();
+  int64_t next = s.step;
+  auto timed_step = [&](const std::string& precision) {
+    auto batch = loader_.get(next++);
+    if (cuda) torch::cuda::synchronize();
+    const auto t0 = Clock::now();
+    optimizer_->zero_grad();
+    methods::StepOutput out;
+    {
+      AutocastScope autocast(precision == "bf16", batch.views.front().device().type());
+      out = method_->training_step(batch);
+    }
+    out.loss.to(torch::kFloat32).backward();
+    if (cuda) torch::cuda::synchronize();
+    const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    return batch.views.front().size(0) / seconds;
+  };
+  // Two steps each to warm up (the first builds each precision's kernels), then the precisions in
+  // turn, so that a slow spell of the machine hits both; the median of each.
+  for (int warm = 0; warm < 2; ++warm) {
+    for (const auto& p : candidates) timed_step(p);
+  }
+  std::map<std::string, std::vector<double>> rates;
+  for (int64_t i = 0; i < options_.precision_probe_steps(); ++i) {
+    for (const auto& p : candidates) rates[p].push_back(timed_step(p));
+  }
+  // Every rank takes the slowest rank's rate, so that all choose the same.
+  auto medians = torch::empty({static_cast<int64_t>(candidates.size())}, torch::kFloat64);
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    auto& r = rates[candidates[i]];
+    std::nth_element(r.begin(), r.begin() + r.size() / 2, r.end());
+    medians[static_cast<int64_t>(i)] = -r[r.size() / 2];
+  }
+  dist::all_reduce_max_(medians);
+  std::map<std::string, double> result;
+  for (size_t i = 0; i < candidates.size(); ++i) result[candidates[i]] = -medians[static_cast<int64_t>(i)].item<double>();
+  {
+    torch::NoGradGuard no_grad;
+    size_t i = 0;
+    for (auto& p : method_->parameters()) p.copy_(saved[i++]);
+    for (auto& b : method_->buffers()) b.copy_(saved[i++]);
+  }
+  optimizer_->zero_grad();
+  generator.set_state(rng);
+  return result;
+}
+
 TrainResult Trainer::fit() {
   LoopState s = begin();
   for (auto& h : hooks_) h->before_run(s);
@@ -164,6 +279,7 @@ TrainResult Trainer::fit() {
   r.images_per_second = s.run_seconds() > 0 ? s.images / s.run_seconds() : 0;
   r.stopped_early = s.stopped_early;
   r.last_loss = s.loss;
+  r.precision = precision_;
   for (auto& h : hooks_) h->after_run(s);
   return r;
 }

@@ -13,6 +13,7 @@
 #include "selfsup/train/hooks.h"
 #include "selfsup/train/loader.h"
 #include "selfsup/train/optim.h"
+#include "selfsup/train/precision.h"
 #include "selfsup/train/run_dir.h"
 
 namespace selfsup::train {
@@ -32,13 +33,16 @@ struct TrainerOptions {
   TORCH_ARG(int64_t, checkpoint_every_steps) = 0;
   TORCH_ARG(int64_t, log_every_steps) = 50;
   TORCH_ARG(bool, progress) = true;
-  TORCH_ARG(std::string, precision) = "fp32";   // fp32 | bf16
+  TORCH_ARG(std::string, precision) = "fp32";   // fp32 | bf16 | auto (train/precision.h)
+  TORCH_ARG(int64_t, precision_probe_steps) = 5;  // timed steps per precision under auto
+  // The precisions auto chooses from; empty: those the device computes natively.
+  TORCH_ARG(std::vector<std::string>, precision_candidates) = {};
 
   // TORCH_ARG leaves the struct in a private section.
  public:
   /// Reads train.epochs, train.max_steps, train.warmup_epochs, train.warmup_start_factor,
   /// train.min_lr_factor, train.grad_clip, train.checkpoint_every_steps, train.log_every_steps,
-  /// train.fit_schedule_to_time, precision.
+  /// train.fit_schedule_to_time, precision, train.precision_probe_steps.
   static TrainerOptions from_config(const Config& cfg);
 };
 
@@ -49,6 +53,7 @@ struct TrainResult {
   double images_per_second = 0;
   bool stopped_early = false;  // by the time limit or a signal
   double last_loss = 0;
+  PrecisionChoice precision = {};
 };
 
 class Trainer {
@@ -74,6 +79,13 @@ class Trainer {
   Optimizer::LrScales encoder_lr_scales(const Config& cfg) const;
   LoopState begin();
   void step(LoopState& s);
+  /// Settles the precision (train/precision.h): the config's, or under auto the cached or probed
+  /// faster one, which is then written into the run's config so that a resume keeps it.
+  void choose_precision(const LoopState& s);
+  /// Times training steps in each candidate precision on the batches from step `s.step` on and
+  /// returns images per second; the weights, buffers, gradients and random state are restored, so
+  /// the run continues exactly as if it had started in the chosen precision.
+  std::map<std::string, double> probe_precisions(const LoopState& s, const std::vector<std::string>& candidates);
   Config cfg_;  // a copy: the trainer may outlive the caller's config
   methods::Method method_;
   BatchSource& loader_;
@@ -85,6 +97,7 @@ class Trainer {
   WarmupCosine schedule_;
   methods::StepOutput step_output_;  // the last step's, which the hooks read
   bool bf16_ = false;
+  PrecisionChoice precision_;
   StopRule stop_;
   NanGuard nan_guard_;
   std::vector<std::unique_ptr<TrainHook>> hooks_;
