@@ -11,7 +11,15 @@ End-to-end rates are taken between step WARMUP and step WARMUP + STEPS of a trai
 Peak memory is the largest total PSS of the process and its children (DataLoader workers share
 pages with their parent; PSS counts each shared page once across them), sampled every 0.1 s.
 
+With --short (about 3 minutes): only `selfsup pretrain` end to end, in fp32, in bf16 and as the
+shipped config runs (precision: auto, probing afresh each time with an empty decision cache):
+whether the default trains within 5% of the faster fixed precision on this CPU.
+
+The JSON names the CPU (model and flags) and LibTorch's thread count, since figures compare only
+within one machine.
+
 usage: /usr/bin/python3 bench/run_speed_bench.py [--build build] [--reps 3] [--steps 40] [--warmup 20] [--json out.json]
+       /usr/bin/python3 bench/run_speed_bench.py --short [--json out.json]
 (about 8.5 minutes a repetition with these defaults on 2 cores)
 """
 import argparse
@@ -88,16 +96,62 @@ def phases(text, prefix):
             for m in re.finditer(rf"^{prefix} phase=(\w+) images_per_s=([0-9.]+)", text, re.M)}
 
 
-def ours_e2e(selfsup, precision, args, batch):
-    with tempfile.TemporaryDirectory() as out:
+def cpu_info():
+    """The CPU's model name and flags, from /proc/cpuinfo."""
+    info = {"model": "", "flags": []}
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            key = key.strip()
+            if key == "model name" and not info["model"]:
+                info["model"] = value.strip()
+            elif key == "flags" and not info["flags"]:
+                info["flags"] = value.split()
+    info["vector_flags"] = sorted(f for f in info["flags"] if f.startswith(("avx", "amx", "fma")))
+    info["cores"] = os.cpu_count()
+    return info
+
+
+def ours_e2e(selfsup, precision, args, batch, summary_out=None):
+    """selfsup's end-to-end rate (images/s) between step WARMUP and WARMUP + STEPS, and peak MiB.
+    precision=auto probes with an empty decision cache of its own."""
+    with tempfile.TemporaryDirectory() as out, tempfile.TemporaryDirectory() as cache:
         text, peak = run([selfsup, "pretrain", "--config", "configs/fashion_mnist/simclr.yaml", "--out", out,
                           "--no-eval", "--quiet", "--set", f"precision={precision}",
                           "--set", f"train.max_steps={args.warmup + args.steps}",
-                          "--set", f"train.log_every_steps={args.warmup}"])
+                          "--set", f"train.log_every_steps={args.warmup}"], {"SELFSUP_CACHE_DIR": cache})
         with open(os.path.join(out, "metrics.jsonl")) as f:
             seconds = {j["step"]: j["seconds"] for j in map(json.loads, f)}
+        if summary_out is not None:
+            with open(os.path.join(out, "summary.json")) as f:
+                summary_out.update(json.load(f))
     elapsed = seconds[args.warmup + args.steps] - seconds[args.warmup]
     return args.steps * batch / elapsed, peak
+
+
+def short(args, selfsup, batch):
+    """The default config's end-to-end rate against the faster fixed precision, alternating."""
+    samples, choices = {}, []
+    for rep in range(args.reps):
+        for precision in ("fp32", "bf16", "auto"):
+            summary = {}
+            ips, _ = ours_e2e(selfsup, precision, args, batch, summary)
+            samples.setdefault(precision, []).append(ips)
+            if precision == "auto":
+                choices.append(summary["precision"])
+        print(f"rep {rep + 1}/{args.reps}: images/s " + ", ".join(f"{k} {v[-1]:.0f}" for k, v in samples.items())
+              + f"; auto chose {choices[-1]['precision']} ({choices[-1].get('probe_seconds', 0):.1f} s probe)",
+              flush=True)
+    med = {k: statistics.median(v) for k, v in samples.items()}
+    fastest = max(("fp32", "bf16"), key=lambda k: med[k])
+    ratio = med["auto"] / med[fastest]
+    print(f"\nmedians of {args.reps} reps, {args.steps} timed steps of batch {batch} after {args.warmup} warm-up steps")
+    for k in ("fp32", "bf16", "auto"):
+        print(f"  {k:6s} {med[k]:8.0f} images/s")
+    print(f"default (auto) / fastest fixed ({fastest}): {ratio:.3f}  "
+          f"{'within' if ratio >= 0.95 else 'NOT within'} 5%")
+    return {"mode": "short", "medians": med, "samples": samples, "auto_choices": choices, "fastest_fixed": fastest,
+            "default_vs_fastest": ratio, "within_5_percent": ratio >= 0.95}
 
 
 def main():
@@ -107,7 +161,10 @@ def main():
     p.add_argument("--steps", type=int, default=40)
     p.add_argument("--warmup", type=int, default=20)
     p.add_argument("--json", help="also write the medians here")
+    p.add_argument("--short", action="store_true", help="only the default config against fp32 and bf16 (~3 min)")
     args = p.parse_args()
+    if args.short and "--steps" not in sys.argv:
+        args.steps = 80
     if args.warmup < 1 or args.steps % args.warmup:
         p.error("--steps must be a multiple of --warmup (selfsup logs every --warmup steps)")
     selfsup = os.path.join(args.build, "selfsup")
@@ -115,6 +172,16 @@ def main():
     batch = 256
     py = [sys.executable, os.path.join(HERE, "python", "simclr_torch.py"), "--steps", str(args.steps),
           "--warmup", str(args.warmup), "--batch", str(batch)]
+    cpu = cpu_info()
+    print(f"CPU: {cpu['model']}, {cpu['cores']} cores, {' '.join(cpu['vector_flags'])}", flush=True)
+    if args.short:
+        result = short(args, selfsup, batch)
+        result.update({"cpu": cpu, "reps": args.reps, "steps": args.steps, "warmup": args.warmup, "batch": batch,
+                       "date": time.strftime("%Y-%m-%d")})
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(result, f, indent=2)
+        return
     samples = {}
 
     def add(key, value):
@@ -179,7 +246,8 @@ def main():
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"medians": med, "ratios": ratios, "samples": samples, "reps": args.reps,
-                       "steps": args.steps, "warmup": args.warmup, "batch": batch}, f, indent=2)
+                       "steps": args.steps, "warmup": args.warmup, "batch": batch, "cpu": cpu,
+                       "date": time.strftime("%Y-%m-%d")}, f, indent=2)
 
 
 if __name__ == "__main__":

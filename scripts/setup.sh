@@ -25,9 +25,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
   $SUDO apt-get update
   $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
 fi
-# Debian's LibTorch links the reference BLAS unless the OpenMP OpenBLAS is the chosen alternative.
+# Debian's LibTorch links the reference BLAS unless the OpenMP OpenBLAS is the chosen alternative,
+# and libopenblas.so.0 itself defaults to the pthread build, whose worker threads spin beside
+# LibTorch's OpenMP threads: fp32 SimCLR steps took 104 ms against 74 ms with the OpenMP build on
+# a 2-core AMD EPYC (docs/experiments/2026-12-04-cpu-precision.md).
 if command -v update-alternatives >/dev/null; then
-  for alt in libblas.so.3-x86_64-linux-gnu liblapack.so.3-x86_64-linux-gnu; do
+  for alt in libblas.so.3-x86_64-linux-gnu liblapack.so.3-x86_64-linux-gnu libopenblas.so.0-x86_64-linux-gnu; do
     cand=$(update-alternatives --list "$alt" 2>/dev/null | grep openblas-openmp | head -n1 || true)
     if [ -n "$cand" ]; then $SUDO update-alternatives --set "$alt" "$cand" >/dev/null; fi
   done

@@ -233,27 +233,48 @@ std::map<std::string, double> Trainer::probe_precisions(const LoopState& s, cons
     out.loss.to(torch::kFloat32).backward();
     if (cuda) torch::cuda::synchronize();
     const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-    return batch.views.front().size(0) / seconds;
+    return std::make_pair(static_cast<double>(batch.views.front().size(0)), seconds);
   };
-  // Two steps each to warm up (the first builds each precision's kernels), then the precisions in
-  // turn, so that a slow spell of the machine hits both; the median of each.
+  // Two steps each to warm up (the first builds each precision's kernels), then blocks of steps in
+  // each precision in turn, so that a slow spell of the machine hits both. Step times are noisy
+  // (an fp32 step on a 2-core machine took 70 to 200 ms) and the precisions may differ by a few
+  // percent, so blocks go on until the paired blocks' log rate ratio is clearly non-zero, or
+  // clearly within 5% (either choice is then as good), or the step budget is spent.
   for (int warm = 0; warm < 2; ++warm) {
     for (const auto& p : candidates) timed_step(p);
   }
-  std::map<std::string, std::vector<double>> rates;
-  for (int64_t i = 0; i < options_.precision_probe_steps(); ++i) {
-    for (const auto& p : candidates) rates[p].push_back(timed_step(p));
+  constexpr int64_t kBlock = 8, kMinRounds = 3;
+  const int64_t rounds = std::max(kMinRounds, (options_.precision_probe_steps() + kBlock - 1) / kBlock);
+  const double indifferent = std::log(1.05);
+  std::map<std::string, std::pair<double, double>> images_seconds;
+  std::vector<double> log_ratios;  // log(rate of the last candidate / rate of the first), per round
+  for (int64_t round = 0; round < rounds; ++round) {
+    // Every rank takes the slowest rank's time, so that all decide alike.
+    auto times = torch::zeros({static_cast<int64_t>(candidates.size())}, torch::kFloat64);
+    double images = 0;
+    for (size_t c = 0; c < candidates.size(); ++c) {
+      images = 0;
+      for (int64_t i = 0; i < kBlock; ++i) {
+        const auto [n, seconds] = timed_step(candidates[c]);
+        images += n;
+        times[static_cast<int64_t>(c)] += seconds;
+      }
+    }
+    dist::all_reduce_max_(times);
+    for (size_t c = 0; c < candidates.size(); ++c) {
+      images_seconds[candidates[c]].first += images;
+      images_seconds[candidates[c]].second += times[static_cast<int64_t>(c)].item<double>();
+    }
+    log_ratios.push_back(std::log(times[0].item<double>() / times[static_cast<int64_t>(candidates.size()) - 1].item<double>()));
+    if (static_cast<int64_t>(log_ratios.size()) < kMinRounds) continue;
+    double mean = 0, var = 0;
+    for (double r : log_ratios) mean += r / log_ratios.size();
+    for (double r : log_ratios) var += (r - mean) * (r - mean) / (log_ratios.size() - 1);
+    const double se = std::sqrt(var / log_ratios.size());
+    if (std::abs(mean) > 2 * se || std::abs(mean) + 2 * se < indifferent) break;
   }
-  // Every rank takes the slowest rank's rate, so that all choose the same.
-  auto medians = torch::empty({static_cast<int64_t>(candidates.size())}, torch::kFloat64);
-  for (size_t i = 0; i < candidates.size(); ++i) {
-    auto& r = rates[candidates[i]];
-    std::nth_element(r.begin(), r.begin() + r.size() / 2, r.end());
-    medians[static_cast<int64_t>(i)] = -r[r.size() / 2];
-  }
-  dist::all_reduce_max_(medians);
   std::map<std::string, double> result;
-  for (size_t i = 0; i < candidates.size(); ++i) result[candidates[i]] = -medians[static_cast<int64_t>(i)].item<double>();
+  for (const auto& [p, is] : images_seconds) result[p] = is.first / is.second;
   {
     torch::NoGradGuard no_grad;
     size_t i = 0;

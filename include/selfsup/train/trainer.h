@@ -34,7 +34,7 @@ struct TrainerOptions {
   TORCH_ARG(int64_t, log_every_steps) = 50;
   TORCH_ARG(bool, progress) = true;
   TORCH_ARG(std::string, precision) = "fp32";   // fp32 | bf16 | auto (train/precision.h)
-  TORCH_ARG(int64_t, precision_probe_steps) = 5;  // timed steps per precision under auto
+  TORCH_ARG(int64_t, precision_probe_steps) = 80;  // the most timed steps per precision under auto
   // The precisions auto chooses from; empty: those the device computes natively.
   TORCH_ARG(std::vector<std::string>, precision_candidates) = {};
 
