@@ -377,6 +377,25 @@ class Page:
                    {"machine": ([self.machine(t["machine"])] * 2, "Ran on the {}.")})
         self.put(f"Command: {self.code(t['command'])}.", "")
 
+    def kind_precision_check(self, t):
+        """bench/run_speed_bench.py --short: the shipped config (precision: auto) against fp32 and bf16."""
+        s = self.load(t["file"])
+        m = s["medians"]
+        rows = [[name, f"{m[k]:,.0f}", " / ".join(f"{x:,.0f}" for x in s["samples"][k])]
+                for name, k in (("fp32", "fp32"), ("bf16", "bf16"), ("auto (the shipped config)", "auto"))]
+        self.table(["SimCLR end to end", "images/s (median)", "repetitions"], rows,
+                   {"machine": ([self.machine(t["machine"])] * len(rows), "Ran on the {}.")})
+        chosen = sorted({c["precision"] for c in s["auto_choices"]})
+        probes = [c.get("probe_seconds", 0) for c in s["auto_choices"]]
+        self.put(f"auto chose {', '.join(chosen)} in {len(s['auto_choices'])} of {len(s['auto_choices'])} runs, "
+                 f"probing {min(probes):.1f}-{max(probes):.1f} s each (outside the timed steps). The default's rate "
+                 f"over the faster fixed precision's, per repetition: "
+                 f"{', '.join(f'{r:.3f}' for r in s['ratios'])}; median {s['default_vs_fastest']:.3f} "
+                 f"({'within' if s['within_5_percent'] else 'not within'} 5%). CPU: {s['cpu']['model']}, "
+                 f"{s['cpu']['cores']} cores. {s['reps']} repetitions of {s['warmup']} warm-up and {s['steps']} timed "
+                 f"steps of batch {s['batch']}, the three runs' order rotating.", "")
+        self.put(f"Command: {self.code(t['command'])}.", "")
+
     def kind_step_bench(self, t):
         s = self.load(t["file"])
         names = [("selfsup", "selfsup"), ("PyTorch, allocator fixed", "python_allocator_fixed"),

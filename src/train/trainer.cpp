@@ -233,7 +233,7 @@ std::map<std::string, double> Trainer::probe_precisions(const LoopState& s, cons
     out.loss.to(torch::kFloat32).backward();
     if (cuda) torch::cuda::synchronize();
     const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-    return std::make_pair(static_cast<double>(batch.views.front().size(0)), seconds);
+    return std::make_pair(static_cast<double>(batch.views.front().size(0) * dist::world_size()), seconds);  // global batch
   };
   // Two steps each to warm up (the first builds each precision's kernels), then blocks of steps in
   // each precision in turn, so that a slow spell of the machine hits both. Step times are noisy
