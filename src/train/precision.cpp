@@ -65,6 +65,8 @@ std::string PrecisionChoice::describe() const {
     out << ", from " << cache_file;
   } else if (source == "only") {
     out << ", the only precision this device computes natively";
+  } else if (source == "short") {
+    out << ", without timing: the run is shorter than train.precision_probe_min_steps";
   }
   return out.str();
 }

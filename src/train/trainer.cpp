@@ -44,6 +44,7 @@ TrainerOptions TrainerOptions::from_config(const Config& cfg) {
   o.fit_schedule_to_time(cfg.get<bool>("train.fit_schedule_to_time", o.fit_schedule_to_time()));
   o.precision(cfg.get<std::string>("precision", o.precision()));
   o.precision_probe_steps(cfg.get<int64_t>("train.precision_probe_steps", o.precision_probe_steps()));
+  o.precision_probe_min_steps(cfg.get<int64_t>("train.precision_probe_min_steps", o.precision_probe_min_steps()));
   TORCH_CHECK(o.epochs() > 0 || o.max_steps() > 0, "train.epochs must be positive, got ", o.epochs());
   TORCH_CHECK(o.max_steps() >= 0, "train.max_steps must be >= 0, got ", o.max_steps());
   TORCH_CHECK(o.warmup_epochs() >= 0, "train.warmup_epochs must be >= 0, got ", o.warmup_epochs());
@@ -174,6 +175,11 @@ void Trainer::choose_precision(const LoopState& s) {
   if (candidates.size() == 1) {
     precision_.precision = candidates.front();
     precision_.source = "only";
+  } else if (s.total - s.step < options_.precision_probe_min_steps()) {
+    // The probe costs 50 to 160 steps' passes: a short run (a smoke test, a few rounds) takes
+    // fp32, which is never emulated and rounds least.
+    precision_.precision = "fp32";
+    precision_.source = "short";
   } else {
     // The step's shape: the method, its parameters and one batch.
     std::ostringstream shape;

@@ -151,7 +151,7 @@ TEST_P(PrecisionProbe, LeavesTheRunAsIfStartedInTheChoice) {
   const auto cfg = trainutil::tiny_config(method);
   const auto base = train::TrainerOptions().max_steps(4).checkpoint_every_steps(2).progress(false);
   auto autos = base;
-  autos.precision("auto").precision_probe_steps(2).precision_candidates({"fp32", "bf16"});
+  autos.precision("auto").precision_probe_steps(2).precision_probe_min_steps(0).precision_candidates({"fp32", "bf16"});
 
   const auto dir = trainutil::fresh_dir("precision_probe_" + method);
   auto probed = trainutil::build_run(cfg, autos, dir);
@@ -181,6 +181,19 @@ TEST_P(PrecisionProbe, LeavesTheRunAsIfStartedInTheChoice) {
   EXPECT_EQ(ra.precision.source, "cache");
   EXPECT_EQ(ra.precision.precision, r.precision.precision);
   EXPECT_EQ(ra.precision.cache_file, cache + "/precision.json");
+}
+
+TEST(PrecisionProbeShortRun, TakesFp32WithoutTiming) {
+  const auto cache = trainutil::fresh_dir("precision_short_cache");
+  PrecisionEnvVar env("SELFSUP_CACHE_DIR", cache.c_str());
+  auto opts = train::TrainerOptions().max_steps(3).progress(false).precision("auto").precision_probe_min_steps(4)
+                  .precision_candidates({"fp32", "bf16"});
+  auto run = trainutil::build_run(trainutil::tiny_config("simclr"), opts);
+  const auto r = run->trainer->fit();
+  EXPECT_EQ(r.precision.source, "short");
+  EXPECT_EQ(r.precision.precision, "fp32");
+  EXPECT_TRUE(r.precision.images_per_second.empty());
+  EXPECT_FALSE(std::filesystem::exists(cache + "/precision.json"));  // nothing measured, nothing cached
 }
 
 INSTANTIATE_TEST_SUITE_P(Methods, PrecisionProbe, ::testing::Values("simclr", "byol", "mae"));

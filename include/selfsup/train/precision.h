@@ -65,7 +65,7 @@ class AutocastScope {
 /// fp32 on one AVX-512 BF16 CPU and 38% slower on another, so no fixed default suits both.
 struct PrecisionChoice {
   std::string precision = "fp32";  // fp32 | bf16: what the steps run in
-  std::string source = "config";   // config | probe | cache | only (one native precision)
+  std::string source = "config";   // config | probe | cache | only (one native precision) | short (run)
   std::map<std::string, double> images_per_second = {};  // per precision, from the probe (or the cache)
   double probe_seconds = 0;
   std::string cache_file = {};

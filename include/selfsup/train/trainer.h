@@ -35,6 +35,7 @@ struct TrainerOptions {
   TORCH_ARG(bool, progress) = true;
   TORCH_ARG(std::string, precision) = "fp32";   // fp32 | bf16 | auto (train/precision.h)
   TORCH_ARG(int64_t, precision_probe_steps) = 80;  // the most timed steps per precision under auto
+  TORCH_ARG(int64_t, precision_probe_min_steps) = 500;  // shorter runs take fp32 without probing
   // The precisions auto chooses from; empty: those the device computes natively.
   TORCH_ARG(std::vector<std::string>, precision_candidates) = {};
 
@@ -42,7 +43,8 @@ struct TrainerOptions {
  public:
   /// Reads train.epochs, train.max_steps, train.warmup_epochs, train.warmup_start_factor,
   /// train.min_lr_factor, train.grad_clip, train.checkpoint_every_steps, train.log_every_steps,
-  /// train.fit_schedule_to_time, precision, train.precision_probe_steps.
+  /// train.fit_schedule_to_time, precision, train.precision_probe_steps,
+  /// train.precision_probe_min_steps.
   static TrainerOptions from_config(const Config& cfg);
 };
 
