@@ -5,7 +5,9 @@
 # of each. Prints, per strength, the dense and pruned test accuracy, the share of filters removed,
 # MACs before / after, and the inference speed-up of the original against the thinned classifier
 # timed side by side at one batch size (256 test images).
-# Usage: [STRENGTHS="2e-3 5e-3 1e-2"] [EPOCHS=15] bash scripts/sparse_table.sh [OUT_DIR [--set k=v ...]]
+# Usage: [STRENGTHS="2e-3 5e-3 1e-2"] [EPOCHS=15] [FT_EPOCHS=3] [FT_LR=0.01] [REUSE_DENSE=1] \
+#          bash scripts/sparse_table.sh [OUT_DIR [--set k=v ...]]
+# (FT_*: the fine-tuning of the thinned network; REUSE_DENSE=1 keeps an existing OUT_DIR/dense run.)
 # (the --set flags go to every training, e.g. a quick check on a subset).
 # Each command's wall time is appended to OUT_DIR/wall_times.txt.
 set -euo pipefail
@@ -16,16 +18,22 @@ BIN=${SELFSUP:-./build/selfsup}
 CFG=configs/fashion_mnist/semi/supervised_group_lasso.yaml
 STRENGTHS=${STRENGTHS:-"2e-3 5e-3 1e-2"}
 EPOCHS=${EPOCHS:-15}
+FT_EPOCHS=${FT_EPOCHS:-3}
+FT_LR=${FT_LR:-0.01}
 mkdir -p "$OUT"
 t() { local s=$SECONDS; "$@"; echo "wall $((SECONDS - s)) s: $*" | tee -a "$OUT/wall_times.txt"; }
 
-t "$BIN" semi --config "$CFG" --out "$OUT/dense" --overwrite --quiet --set train.epochs="$EPOCHS" \
-  --set 'regularize=[]' "$@" >"$OUT/dense.json"
+if [ "${REUSE_DENSE:-0}" = 1 ] && [ -f "$OUT/dense/summary.json" ]; then
+  echo "keeping the dense run in $OUT/dense"
+else
+  t "$BIN" semi --config "$CFG" --out "$OUT/dense" --overwrite --quiet --set train.epochs="$EPOCHS" \
+    --set 'regularize=[]' "$@" >"$OUT/dense.json"
+fi
 for s in $STRENGTHS; do
   t "$BIN" semi --config "$CFG" --out "$OUT/gl_$s" --overwrite --quiet --set train.epochs="$EPOCHS" \
     --set "regularize=[{type: group_lasso, group: filters, strength: $s, threshold: 1.0e-2}]" "$@" >"$OUT/gl_$s.json"
   t "$BIN" prune --checkpoint "$OUT/gl_$s" --out "$OUT/pruned_$s" --overwrite --quiet \
-    --set train.epochs=3 --set train.lr=0.01 --set train.warmup_epochs=0 --set 'regularize=[]' >"$OUT/pruned_$s.json"
+    --set train.epochs="$FT_EPOCHS" --set train.lr="$FT_LR" --set train.warmup_epochs=0 --set 'regularize=[]' >"$OUT/pruned_$s.json"
 done
 
 python3 - "$OUT" $STRENGTHS <<'PY'
