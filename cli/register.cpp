@@ -9,5 +9,6 @@ void register_all(CLI::App& app) {
   register_report(app);
   register_active(app);
   register_weak(app);
+  register_denoise(app);
 }
 }  // namespace selfsup::cli

@@ -14,6 +14,8 @@ PKGS=(
   python3 python3-torch python3-torchvision python3-numpy
   libjs-chart.js  # compiled into the report page (src/run/report.html)
   libopencv-imgproc-dev libopencv-imgcodecs-dev  # the PNG charts (src/plot: active learning curves)
+  libopencv-photo-dev  # denoising's non-local means baseline (src/denoise)
+  python3-skimage  # the grayscale test images of the denoising configs (configs/denoise)
   chromium fonts-dejavu-core python3-pil  # the report's test in a headless browser (tests/cli/report.sh)
 )
 missing=()

@@ -92,6 +92,7 @@ const char* kind_name(Kind kind) {
     case Kind::kSemiSupervised: return "semi-supervised";
     case Kind::kSupervised: return "supervised";
     case Kind::kPositiveUnlabeled: return "positive-unlabeled";
+    case Kind::kDenoising: return "denoising";
   }
   return "?";
 }

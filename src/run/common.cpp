@@ -28,7 +28,7 @@ bool join_ranks(const Config& cfg) {
   return cfg.get<bool>("dist.sync_batchnorm", true);
 }
 
-Context setup(const Config& cfg) {
+Context setup_process(const Config& cfg) {
   int threads = cfg.get<int>("train.threads", 0);
   if (threads <= 0 && dist::local_world_size() > 1) {
     threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / dist::local_world_size());
@@ -37,6 +37,11 @@ Context setup(const Config& cfg) {
   Context c;
   c.seed = cfg.get<uint64_t>("seed", 0);
   c.device = parse_device(cfg.get<std::string>("device", "cpu"));
+  return c;
+}
+
+Context setup(const Config& cfg) {
+  auto c = setup_process(cfg);
   c.data = data::load_dataset(cfg);
   TORCH_CHECK(c.data.train.height() == c.data.train.width(), "square images expected, got ", c.data.train.height(),
               "x", c.data.train.width());

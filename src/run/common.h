@@ -33,8 +33,10 @@ struct Context {
   data::DataSplits data;
   train::Normalization norm;
 };
-/// Threads (train.threads; processes sharing a machine share its cores), seed, device, the data
-/// set and its normalisation.
+/// Threads (train.threads; processes sharing a machine share its cores), seed and device: a
+/// Context without data, for commands that read their own.
+Context setup_process(const Config& cfg);
+/// setup_process, then the data set (data.name) and its normalisation.
 Context setup(const Config& cfg);
 
 /// A checkpoint's method, rebuilt from the config it carries (`sets` applied: keys that leave its

@@ -22,13 +22,14 @@ constexpr const char* kCheckpoint = "last.ckpt";
 constexpr const char* kSummary = "summary.json";
 constexpr const char* kSparsity = "sparsity.json";
 constexpr const char* kReconstructions = "reconstructions.png";
+constexpr const char* kDenoiseExamples = "denoise_examples.png";
 constexpr const char* kReport = "report.html";
 // An active learning loop: its state between rounds (in place of a checkpoint) and its curve.
 constexpr const char* kActiveState = "active_state.json";
 constexpr const char* kCurve = "curve.json";
 constexpr const char* kCurvePicture = "curve.png";
 constexpr const char* kRunFiles[] = {kConfig, kMetrics, kCheckpoint, kSummary, kSparsity, kReconstructions, kReport,
-                                     kActiveState, kCurve, kCurvePicture};
+                                     kDenoiseExamples, kActiveState, kCurve, kCurvePicture};
 // A person's labelling round: the query the loop writes and the answer it waits for.
 constexpr const char* kQueryPrefix = "query_round_";
 constexpr const char* kLabelsPrefix = "labels_round_";
@@ -178,6 +179,13 @@ void RunDir::write_reconstructions(const std::string& png) const {
 }
 
 std::string RunDir::reconstructions_path() const { return file(kReconstructions); }
+
+void RunDir::write_denoise_examples(const std::string& png) const {
+  if (empty() || !dist::is_main()) return;
+  write_file_atomic(file(kDenoiseExamples), png);
+}
+
+std::string RunDir::denoise_examples_path() const { return file(kDenoiseExamples); }
 
 void RunDir::write_report(const std::string& html) const {
   if (empty() || !dist::is_main()) return;

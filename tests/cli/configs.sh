@@ -83,6 +83,12 @@ else
   failed=1
 fi
 n=$((n + 2))
-[ "$n" -ge 40 ] || { echo "FAIL: found only $n configs"; failed=1; }
+# Denoising: two steps on small patches (the configs' images are read in full).
+for c in "$SRC"/configs/denoise/*.yaml; do
+  check "$c" "$SELFSUP" denoise train --config "$c" --out "$TMP/run$n" --set train.max_steps=2 --set train.threads=1 \
+    --set train.batch_size=2
+  n=$((n + 1))
+done
+[ "$n" -ge 44 ] || { echo "FAIL: found only $n configs"; failed=1; }
 [ "$failed" = 0 ] && echo "PASS: all $n shipped configs run"
 exit $failed

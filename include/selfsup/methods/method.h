@@ -76,6 +76,7 @@ enum class Kind {
   kSemiSupervised,  // a few labels plus unlabeled images: `selfsup semi`
   kSupervised,      // labels only: the reference under either command
   kPositiveUnlabeled,  // labeled positives plus unlabeled images, a binary classifier: `selfsup pu`
+  kDenoising,          // noisy images (and for some a target), an image-to-image network: `selfsup denoise`
 };
 const char* kind_name(Kind kind);
 

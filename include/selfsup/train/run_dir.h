@@ -66,6 +66,9 @@ class RunDir {
   /// Writes the reconstruction picture (eval/reconstruct.h; the bytes of a PNG) atomically (rank 0).
   void write_reconstructions(const std::string& png) const;
   std::string reconstructions_path() const;
+  /// Writes a denoising run's examples picture (denoise/images.h; PNG bytes) atomically (rank 0).
+  void write_denoise_examples(const std::string& png) const;
+  std::string denoise_examples_path() const;
   /// Writes the run's report page (run/report.h; HTML) atomically (rank 0).
   void write_report(const std::string& html) const;
   std::string report_path() const;
