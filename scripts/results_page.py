@@ -256,6 +256,70 @@ class Page:
                  "class balance (majority vote: a tie), and counts.", "")
         self.table(["labels from", "accuracy, 60,000 training images", "accuracy, 10,000 test images"], rows)
 
+    def kind_sparse(self, t):
+        """Group lasso, thinning and fine-tuning (scripts/sparse_table.sh): the dense classifier's
+        `selfsup semi` summary, then per strength the regularized run's (its zeroed filters) and the
+        `selfsup prune` run's (filters, MACs, parameters and inference time before and after)."""
+        dense = self.load(t["dense"]["file"])
+        base = dense["test_acc"]
+        rows, machines, notes = [], [], []
+        first = self.load(t["rows"][0]["thinned"])["prune"]
+        rows.append(["dense", f"{100 * base:.2f}", "", str(first["filters_before"]), f"{first['macs_before']:,.0f}",
+                     f"{first['params_before']:,}", "", f"{t['dense']['wall']} s", self.code(t["dense"]["command"])])
+        machines.append(self.machine(t["dense"]["machine"]))
+        for r in t["rows"]:
+            z, th = self.load(r["zeroed"]), self.load(r["thinned"])
+            p, sp = th["prune"], z["sparsity"]
+            label = self.label_with_note(r, notes)
+            rows.append([f"{label}, zeroed in training", f"{100 * z['test_acc']:.2f}",
+                         f"{100 * (z['test_acc'] - base):+.2f}", f"{sp['zero_filters']} zeroed",
+                         f"{sp['macs_after']:,.0f} once thinned", DASH, DASH, f"{r['walls'][0]} s",
+                         self.code(r["commands"][0])])
+            rows.append([f"{label}, thinned and fine-tuned", f"{100 * th['test_acc']:.2f}",
+                         f"{100 * (th['test_acc'] - base):+.2f}",
+                         f"{p['filters_after']} ({100 * (1 - p['filters_after'] / p['filters_before']):.0f}% removed)",
+                         f"{p['macs_after']:,.0f} ({p['macs_before'] / p['macs_after']:.2f}x fewer)",
+                         f"{p['params_after']:,}",
+                         f"{p['infer_ms_before']:.1f} -> {p['infer_ms_after']:.1f} ms ({p['infer_speedup']:.2f}x)",
+                         f"{r['walls'][1]} s", self.code(r["commands"][1])])
+            machines += [self.machine(r["machine"])] * 2
+        self.table(["run", "test acc", "vs dense", "conv filters", "MACs / image", "parameters",
+                    f"inference, batch {first['infer_batch']}", "wall time", "command"], rows,
+                   {"machine": (machines, "Ran on the {}.")}, notes)
+
+    def kind_sparsity_report(self, t):
+        """A run's sparsity.json (nets/sparsity.h): per layer, what group lasso zeroed."""
+        r = self.load(t["file"])
+        rows = []
+        for l in r["layers"] + [r["total"]]:
+            rows.append([l["name"], f"{l['zero_filters']} of {l['filters']}", f"{l['zero_kernels']} of {l['kernels']}",
+                         f"{100 * l['zero_params_fraction']:.1f}%", f"{l['macs']:,.0f}", f"{l['macs_after']:,.0f}"])
+        self.table(["layer", "zero filters", "zero 2-D kernels", "zero parameters", "MACs", "MACs once thinned"], rows)
+
+    def kind_denoise(self, t):
+        """`selfsup denoise eval`'s file (every method and filter on the same noisy test images) and
+        each trained run's summary: PSNR / SSIM, the gain over the noisy input, and how it was fitted."""
+        d = self.load(t["file"])
+        runs = {r["label"]: r for r in t["rows"]}
+        noisy = d["noisy"]
+        images = list(noisy["images"])
+        rows = [["noisy input", f"{noisy['psnr']:.2f}", f"{noisy['ssim']:.3f}", DASH]
+                + [f"{noisy['images'][i]['psnr']:.2f}" for i in images] + [DASH, DASH]]
+        for name, m in d["methods"].items():
+            r = runs[name]
+            if "summary" in r:
+                s = self.load(r["summary"])
+                how = f"{s['steps']:,} steps, {s['train_seconds']:.0f} s"
+            else:
+                key = "h" if "h" in m else "sigma"
+                how = f"{key} {m[key]:g}, chosen on the validation images"
+            rows.append([r["text"], f"{m['psnr']:.2f}", f"{m['ssim']:.3f}", f"{m['psnr'] - noisy['psnr']:+.2f}"]
+                        + [f"{m['images'][i]['psnr']:.2f}" for i in images] + [how, self.code(r.get("command"))])
+        self.put(f"Ran on the {self.machine(t['machine'])}. Noise: {d['noise']} (seed {d['eval_noise_seed']}); "
+                 f"scored by {self.code(t['command'])}.", "")
+        self.table(["method", "PSNR (dB)", "SSIM", "gain (dB)"] + [f"{i}, PSNR" for i in images]
+                   + ["fitted", "command"], rows)
+
     def kind_finetune(self, t):
         """`selfsup semi` summaries of fine-tuning runs; a row with several files (label draws) shows
         mean +- sample sd."""
