@@ -62,6 +62,11 @@ print(d.rsplit("/", 1)[1], "loss", round(first, 4), "->", round(last, 4), "test 
 PY
   [ -s "$TMP/$m/denoise_examples.png" ] || fail "$m: no denoise_examples.png"
 done
+# Under bf16 autocast too (fp32 with a warning where the CPU has no native bf16): nb2nb's pass
+# without gradient must not leave the step's cast weights without one.
+"$SELFSUP" denoise train --config "$TMP/base.yaml" --set method.name=nb2nb --set precision=bf16 \
+  --set train.max_steps=3 --out "$TMP/nb2nb_bf16" --quiet --no-eval >/dev/null 2>"$TMP/bf16.err" ||
+  fail "nb2nb in bf16: $(tail -3 "$TMP/bf16.err")"
 # Clean targets beat doing nothing after 60 steps.
 python3 - "$TMP/n2c/summary.json" <<'PY' || fail "n2c does not denoise"
 import json, sys

@@ -24,15 +24,18 @@ class Neighbor2NeighborImpl : public DenoiseMethodImpl {
     const auto& noisy = noisy_of(b, "nb2nb");
     auto gen = step_generator("nb2nb-pairs");
     const auto pairs = functional::neighbor_pairs(noisy.size(0), noisy.size(2), noisy.size(3), gen);
+    // The pass with gradient first: under autocast the weights' low-precision copies are cached for
+    // the step, and a copy made under no_grad would carry no gradient into the later pass.
+    const auto denoised_first = denoise(functional::subsample(noisy, pairs.first));
     torch::Tensor denoised;
     {
       torch::NoGradGuard no_grad;
       denoised = denoise(noisy);
     }
     const double gamma = ramp_ ? gamma_ * static_cast<double>(step()) / static_cast<double>(total_steps()) : gamma_;
-    const auto l = functional::neighbor2neighbor_loss(
-        denoise(functional::subsample(noisy, pairs.first)), functional::subsample(noisy, pairs.second),
-        functional::subsample(denoised, pairs.first), functional::subsample(denoised, pairs.second), gamma);
+    const auto l = functional::neighbor2neighbor_loss(denoised_first, functional::subsample(noisy, pairs.second),
+                                                      functional::subsample(denoised, pairs.first),
+                                                      functional::subsample(denoised, pairs.second), gamma);
     return {l.loss,
             {{"reconstruction", l.reconstruction.item<double>()},
              {"regularization", l.regularization.item<double>()},
