@@ -44,7 +44,7 @@ void register_active(CLI::App& app) {
       const auto& s = registry.get(strategy_name);
       std::cout << s.name << ": " << s.help << (s.needs_model ? "" : " (also a cold start)") << "\n";
       for (const auto& k : s.keys.list()) {
-        std::cout << "  " << k.key << ": " << YAML::Dump(k.default_value) << "  # " << k.help << "\n";
+        std::cout << "  " << k.key << ": " << format_default(k.default_value) << "  # " << k.help << "\n";
       }
       return;
     }

@@ -1,6 +1,8 @@
 #include "run_flags.h"
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 
 #include "selfsup/core/progress.h"
 #include "selfsup/train/hooks.h"
@@ -22,6 +24,30 @@ CLI::Validator not_negative() {
         return {};
       },
       "NUMBER >= 0");
+}
+
+std::string format_default(const YAML::Node& value) {
+  if (value.IsSequence()) {
+    std::string out = "[";
+    for (size_t i = 0; i < value.size(); ++i) out += (i ? ", " : "") + format_default(value[i]);
+    return out + "]";
+  }
+  if (!value.IsScalar()) return YAML::Dump(value);
+  const std::string& text = value.Scalar();
+  char* end = nullptr;
+  const double v = std::strtod(text.c_str(), &end);
+  const bool is_float = !text.empty() && end == text.c_str() + text.size() &&
+                        text.find_first_of(".eE") != std::string::npos && std::isfinite(v);
+  if (!is_float) return YAML::Dump(value);
+  char buf[40];
+  for (int digits = 1; digits <= 17; ++digits) {
+    std::snprintf(buf, sizeof(buf), "%.*g", digits, v);
+    if (std::strtod(buf, nullptr) == v) break;
+  }
+  std::string out = buf;
+  // Still a float to YAML's reader: 2 would read back as an integer.
+  if (out.find_first_of(".eEn") == std::string::npos) out += ".0";
+  return out;
 }
 
 void add_run_flags(CLI::App* cmd, RunFlags& f) {

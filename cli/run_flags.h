@@ -27,6 +27,10 @@ CLI::Validator not_negative();
 /// --config, --out, --set, --seed, --time-limit, --resume, --overwrite, --no-eval, --quiet.
 void add_run_flags(CLI::App* cmd, RunFlags& f);
 
+/// A declared key's default as a config would spell it: numbers in the fewest digits that read
+/// back to the same double (yaml-cpp writes 0.2 as 0.20000000000000001), lists in flow style.
+std::string format_default(const YAML::Node& value);
+
 /// Checks the flags every training command needs and turns them into run options; installs the
 /// SIGINT/SIGTERM handlers that stop a run cleanly.
 run::RunOptions start_run(const RunFlags& f, const char* command);

@@ -144,7 +144,7 @@ void register_train(CLI::App& app) {
       const auto& m = registry.get(method_name);
       std::cout << m.name << " (" << methods::kind_name(m.kind) << "): " << m.description << "\n";
       for (const auto& k : m.keys.list()) {
-        const std::string value = YAML::Dump(k.default_value);
+        const std::string value = format_default(k.default_value);
         std::cout << "  " << k.key << ": " << value << std::string(value.size() + k.key.size() < 44 ? 44 - value.size() - k.key.size() : 1, ' ')
                   << "# " << k.help << "\n";
       }

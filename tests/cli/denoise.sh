@@ -2,12 +2,18 @@
 # selfsup denoise end to end on a few small synthetic images: each method (n2c, n2n, n2v, nb2nb)
 # trains a small U-Net whose loss falls, scores the held-out image and draws its examples picture;
 # apply denoises a gray PNG and an RGB image into PNG / JPEG of the same size; eval scores a run
-# and both classical filters on the same noisy images; bad input fails with one error line each.
+# and both classical filters on the same noisy images; a killed nb2nb run resumes to the weights of
+# an uninterrupted one; bad input fails with one error line each.
 # Usage: bash denoise.sh <selfsup binary> <source dir> <build dir>
 set -u
 SELFSUP=$1
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/selfsup_denoise.XXXXXX")
-trap 'rm -rf "$TMP"' EXIT
+PID=
+cleanup() {
+  [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
 source "$(dirname "$0")/../support/cli.sh"
 
 python3 - "$TMP/img" <<'PY' || fail "writing the test images"
@@ -39,7 +45,7 @@ data: {root: $TMP/img, channels: 1, train: [a.png, b.png, c.png], val: [v.png], 
 noise: {type: gaussian, sigma: 25}
 model: {unet_width: 8, unet_depth: 2}
 train: {max_steps: 300, batch_size: 8, patch_size: 32, optimizer: adamw, lr: 3.0e-3, weight_decay: 0.0,
-        log_every_steps: 5, threads: 1}
+        log_every_steps: 5, checkpoint_every_steps: 20, threads: 1}
 seed: 0
 YAML
 
@@ -67,12 +73,34 @@ done
 "$SELFSUP" denoise train --config "$TMP/base.yaml" --set method.name=nb2nb --set precision=bf16 \
   --set train.max_steps=3 --out "$TMP/nb2nb_bf16" --quiet --no-eval >/dev/null 2>"$TMP/bf16.err" ||
   fail "nb2nb in bf16: $(tail -3 "$TMP/bf16.err")"
-# Clean targets beat doing nothing after 60 steps.
+# Clean targets beat doing nothing after 300 steps.
 python3 - "$TMP/n2c/summary.json" <<'PY' || fail "n2c does not denoise"
 import json, sys
 s = json.load(open(sys.argv[1]))
 assert s["test"]["psnr"] > s["noisy"]["test"]["psnr"] + 2, (s["test"]["psnr"], s["noisy"]["test"]["psnr"])
 PY
+
+# Exact resume: nb2nb (per-step pair draws, gamma's ramp) killed after its first checkpoint and
+# resumed ends with the tensors of the uninterrupted run above.
+"$SELFSUP" denoise train --config "$TMP/base.yaml" --set method.name=nb2nb --out "$TMP/B" --quiet --no-eval \
+  >/dev/null 2>"$TMP/B1.err" &
+PID=$!
+for _ in $(seq 1 3000); do
+  [ -f "$TMP/B/last.ckpt" ] && break
+  kill -0 "$PID" 2>/dev/null || break
+  sleep 0.01
+done
+kill -9 "$PID" 2>/dev/null
+wait "$PID" 2>/dev/null
+PID=
+[ -f "$TMP/B/last.ckpt" ] || fail "the nb2nb run wrote no checkpoint before it ended: $(cat "$TMP/B1.err")"
+[ -f "$TMP/B/summary.json" ] && fail "the nb2nb run finished before it could be killed"
+"$SELFSUP" denoise train --resume --out "$TMP/B" --quiet --no-eval >"$TMP/B2.out" 2>"$TMP/B2.err" ||
+  fail "resuming nb2nb failed: $(cat "$TMP/B2.err")"
+grep -q "resuming from .* at step" "$TMP/B2.err" || fail "the resumed run did not say where: $(cat "$TMP/B2.err")"
+/usr/bin/python3 "$(dirname "$0")/same_checkpoint_tensors.py" "$TMP/nb2nb/last.ckpt" "$TMP/B/last.ckpt" ||
+  fail "the resumed nb2nb run ends with other tensors than the uninterrupted one"
+echo "ok: nb2nb killed at $(sed -n 's/^resuming from .* at step \([0-9]*\) of .*/\1/p' "$TMP/B2.err") resumes exactly"
 
 # apply: gray PNG -> PNG, RGB PNG -> JPEG (each channel through the gray network), same sizes.
 "$SELFSUP" denoise apply --checkpoint "$TMP/n2n" --in "$TMP/img/t.png" --out "$TMP/t_out.png" >/dev/null 2>"$TMP/err" ||
@@ -104,6 +132,14 @@ assert abs(j["methods"]["n2c"]["psnr"] - n2c["test"]["psnr"]) < 1e-9, "not the s
 from PIL import Image
 assert Image.open(f"{t}/ex.png").format == "PNG"
 PY
+
+# `selfsup methods NAME` spells defaults as a config would (not 0.20000000000000001).
+"$SELFSUP" methods nb2nb >"$TMP/keys.txt" 2>&1 || fail "methods nb2nb: $(cat "$TMP/keys.txt")"
+grep -q "method.gamma: 2.0 " "$TMP/keys.txt" || fail "methods nb2nb: $(cat "$TMP/keys.txt")"
+"$SELFSUP" methods n2v >>"$TMP/keys.txt" 2>&1 && "$SELFSUP" methods fixmatch >>"$TMP/keys.txt" 2>&1 ||
+  fail "methods n2v / fixmatch"
+grep -q "method.mask_fraction: 0.01 " "$TMP/keys.txt" || fail "methods n2v: $(cat "$TMP/keys.txt")"
+grep -Eq "[0-9]\.[0-9]{12,}" "$TMP/keys.txt" && fail "a default printed at full precision: $(cat "$TMP/keys.txt")"
 
 # Bad input: one error line each.
 expect_error "a file that is not an image" "bad.png" denoise apply --checkpoint "$TMP/n2n" --in "$TMP/img/bad.png" \
