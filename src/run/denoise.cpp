@@ -36,12 +36,18 @@ std::vector<torch::Tensor> read_all(const std::string& root, const std::vector<s
   return out;
 }
 
+/// data.channels: 1 (gray, colour images converted) or 3 (RGB).
+int64_t channels_of(const Config& cfg) {
+  const auto channels = cfg.get<int64_t>("data.channels", 1);
+  TORCH_CHECK(channels == 1 || channels == 3, "data.channels must be 1 (gray) or 3 (RGB), got ", channels);
+  return channels;
+}
+
 DenoiseData load_data(const Config& cfg) {
   DenoiseData d;
   d.root = cfg.require<std::string>("data.root");
   TORCH_CHECK(fs::is_directory(d.root), "data.root '", d.root, "' is not a folder");
-  d.channels = cfg.get<int64_t>("data.channels", 1);
-  TORCH_CHECK(d.channels == 1 || d.channels == 3, "data.channels must be 1 (gray) or 3 (RGB), got ", d.channels);
+  d.channels = channels_of(cfg);
   d.val_names = cfg.get<std::vector<std::string>>("data.val", {});
   d.test_names = cfg.get<std::vector<std::string>>("data.test", {});
   TORCH_CHECK(!d.val_names.empty() && !d.test_names.empty(),
@@ -96,7 +102,7 @@ LoadedDenoiser load_denoiser(const std::string& path, int threads, const std::st
   const auto kind = methods::Registry::instance().get(cfg.get<std::string>("method.name", "")).kind;
   TORCH_CHECK(kind == methods::Kind::kDenoising, checkpoint, " holds a ", methods::kind_name(kind),
               " method, not a denoiser");
-  auto method = methods::make_denoise_method(cfg, {cfg.get<int64_t>("data.channels", 1), 0, 0, 0, 0, c.seed});
+  auto method = methods::make_denoise_method(cfg, {channels_of(cfg), 0, 0, 0, 0, c.seed});
   method->to(c.device);
   train::load_checkpoint(checkpoint, *method, nullptr);
   method->eval();
@@ -127,7 +133,8 @@ nlohmann::json denoise_train(Config cfg, const RunOptions& ro) {
   auto c = detail::setup_process(cfg);
   const auto d = load_data(cfg);
   const auto noise = data::NoiseOptions::from_config(cfg);
-  const int64_t patch = cfg.get<int64_t>("train.patch_size", 64);
+  const train::DenoiseLoaderOptions defaults;
+  const int64_t patch = cfg.get<int64_t>("train.patch_size", defaults.patch_size());
   const uint64_t noise_seed = eval_noise_seed(cfg);
 
   seed_everything(derive_seed(c.seed, "init"));
@@ -139,7 +146,7 @@ nlohmann::json denoise_train(Config cfg, const RunOptions& ro) {
   check_sizes(d.test_names, d.test, *method->net);
   train::DenoiseLoader loader(d.train, noise, method->target(),
                               train::DenoiseLoaderOptions()
-                                  .batch_size(cfg.get<int64_t>("train.batch_size", 16))
+                                  .batch_size(cfg.get<int64_t>("train.batch_size", defaults.batch_size()))
                                   .patch_size(patch)
                                   .seed(derive_seed(c.seed, "loader"))
                                   .rank(dist::rank())
