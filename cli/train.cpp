@@ -35,7 +35,20 @@ void register_train(CLI::App& app) {
       "semi", "semi-supervised training from data.labels_per_class labels per class, then test accuracy");
   add_run_flags(semi, semi_flags);
   semi->add_option("--init", init, "start the classifier from a pretrain run (its folder, or its checkpoint file), or from an encoder's state dict (safetensors, or torch.save(model.state_dict()))");
+  static std::string dump_split;
+  semi->add_option("--dump-split", dump_split,
+                   "write the labeled, unlabeled and validation indices of the config's draw (JSON) to this file and "
+                   "stop, without training");
   semi->callback([] {
+    if (!dump_split.empty()) {
+      TORCH_CHECK(!semi_flags.config.empty(), "--dump-split needs --config FILE");
+      const auto j = run::semi_split_indices(resolve_config(semi_flags));
+      train::write_file_atomic(dump_split, j.dump() + "\n");
+      std::cout << "labeled " << j["labeled"].size() << ", unlabeled " << j["unlabeled"].size() << ", validation "
+                << j["val"].size() << " images of " << j["dataset"].get<std::string>() << " (seed "
+                << j["seed"].get<uint64_t>() << ") written to " << dump_split << std::endl;
+      return;
+    }
     const auto ro = start_run(semi_flags, "semi");
     auto summary = run::semi(semi_flags.resume ? Config() : resolve_config(semi_flags), ro,
                              init.empty() ? init : train::RunDir::checkpoint_of(init));

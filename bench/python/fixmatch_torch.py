@@ -17,10 +17,23 @@ Phases (each after `--warmup` untimed steps), one parseable line each:
   python phase=compute steps_per_s=...   forward + backward + step + EMA on one ready batch
 Run it with GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=4294967296 for
 "allocator fixed" (bench/run_fixmatch_bench.py does).
+
+Training mode (`--split FILE --budget SECONDS`): trains on the labeled, unlabeled and validation
+images of a draw written by `selfsup semi --dump-split FILE` (the same indices into the training
+set), with the real labels, for a wall-clock budget. The learning rate follows USB's cosine
+lr cos(7 pi k / 16 K), K the steps the budget holds, estimated from the first steps and refitted
+every 30 s, as selfsup fits its schedule to --time-limit. At each `--log-at` point of training time
+the clock stops while the EMA model is scored on the validation split and the test set; only the
+comparison benchmark reads the test figures (bench/run_semi_compare.py), nothing is chosen by
+them. Writes a JSON summary with `--out`.
 """
 import argparse
 import copy
+import gzip
+import json
+import math
 import os
+import time
 
 import numpy as np
 import torch
@@ -76,6 +89,122 @@ class Classifier(nn.Module):
         return self.head(self.backbone(x))
 
 
+def read_idx_labels(path):
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    return np.frombuffer(data, dtype=np.uint8, offset=8).astype(np.int64)
+
+
+@torch.no_grad()
+def accuracy(model, images, labels, normalize, batch=1000):
+    model.eval()
+    correct = 0
+    for i in range(0, len(images), batch):
+        x = torch.from_numpy(images[i:i + batch]).float().div(255).unsqueeze(1)
+        x = normalize(x)
+        correct += (model(x).argmax(1) == torch.from_numpy(labels[i:i + batch])).sum().item()
+    return correct / len(images)
+
+
+def train_for_budget(args, weak, strong, normalize):
+    """FixMatch on a selfsup draw for a wall-clock budget (see the module's docstring)."""
+    with open(args.split) as f:
+        split = json.load(f)
+    images = read_idx_images(os.path.join(args.root, "train-images-idx3-ubyte.gz"))
+    labels = read_idx_labels(os.path.join(args.root, "train-labels-idx1-ubyte.gz"))
+    test_x = read_idx_images(os.path.join(args.root, "t10k-images-idx3-ubyte.gz"))
+    test_y = read_idx_labels(os.path.join(args.root, "t10k-labels-idx1-ubyte.gz"))
+    if split["train_size"] != len(images):
+        raise SystemExit(f"the split is of {split['train_size']} training images, the data set has {len(images)}")
+    lab = np.array(split["labeled"], dtype=np.int64)
+    unl = np.array(split["unlabeled"], dtype=np.int64)
+    val = np.array(split["val"], dtype=np.int64)
+    # The draw is read under this data set's own labels: labels_per_class of each class, or the
+    # file is of another data set or order.
+    counts = np.bincount(labels[lab], minlength=10)
+    if not (counts == split["labels_per_class"]).all():
+        raise SystemExit(f"the split's labeled images are {counts.tolist()} per class under {args.root}'s labels, "
+                         f"expected {split['labels_per_class']} each")
+
+    class Labeled(Dataset):
+        def __init__(self):
+            self.images = [Image.fromarray(a, "L") for a in images[lab]]
+            self.labels = labels[lab]
+
+        def __len__(self):
+            return len(self.images)
+
+        def __getitem__(self, i):
+            return weak(self.images[i]), self.labels[i]
+
+    labeled = Labeled()
+    unlabeled = Views(images[unl], [weak, strong])
+    lb_loader = DataLoader(labeled, batch_size=args.batch, sampler=RandomSampler(labeled, True, 10**8),
+                           num_workers=args.workers, persistent_workers=args.workers > 0, drop_last=True)
+    ulb_loader = DataLoader(unlabeled, batch_size=args.batch * args.mu, sampler=RandomSampler(unlabeled, True, 10**9),
+                            num_workers=args.workers, persistent_workers=args.workers > 0, drop_last=True)
+    lb_iter, ulb_iter = iter(lb_loader), iter(ulb_loader)
+    torch.manual_seed(args.seed)
+    np.random.seed(args.seed)
+    model = Classifier()
+    ema = copy.deepcopy(model)
+    for q in ema.parameters():
+        q.requires_grad_(False)
+    decay = [q for q in model.parameters() if q.ndim > 1]
+    plain = [q for q in model.parameters() if q.ndim <= 1]
+    opt = torch.optim.SGD([{"params": decay, "weight_decay": 5e-4}, {"params": plain, "weight_decay": 0.0}],
+                          lr=args.lr, momentum=0.9, nesterov=True)
+    log_at = sorted(float(t) for t in args.log_at.split(",") if t) if args.log_at else []
+    log_at = [t for t in log_at if t < args.budget] + [args.budget]
+    points, step, trained, total_steps = [], 0, 0.0, None
+    window_start, window_steps = 0.0, 0
+    while trained < args.budget:
+        start = time.perf_counter()
+        x_lb, y_lb = next(lb_iter)
+        x_w, x_s = next(ulb_iter)
+        if total_steps is not None:
+            for g in opt.param_groups:
+                g["lr"] = args.lr * math.cos(7 * math.pi * min(step, total_steps) / (16 * total_steps))
+        model.train()
+        n = x_lb.shape[0]
+        logits = model(torch.cat([x_lb, x_w, x_s]))
+        lg_lb, lg_w, lg_s = logits[:n], logits[n:n + x_w.shape[0]], logits[n + x_w.shape[0]:]
+        sup = F.cross_entropy(lg_lb, y_lb)
+        conf, pseudo = torch.softmax(lg_w.detach(), dim=1).max(1)
+        unsup = (F.cross_entropy(lg_s, pseudo, reduction="none") * (conf >= 0.95).float()).mean()
+        opt.zero_grad(set_to_none=True)
+        (sup + unsup).backward()
+        opt.step()
+        with torch.no_grad():
+            d = min(1 - 1 / (step + 2), 0.999)
+            for e, m in zip(ema.parameters(), model.parameters()):
+                e.mul_(d).add_(m.detach(), alpha=1 - d)
+            for e, m in zip(ema.buffers(), model.buffers()):
+                e.copy_(m)
+        step += 1
+        trained += time.perf_counter() - start
+        window_steps += 1
+        # The schedule's length: from steps 10..40, then from each 30 s window.
+        if (total_steps is None and step == 40) or trained - window_start >= 30:
+            rate = window_steps / max(trained - window_start, 1e-9)
+            total_steps = max(step + 1, step + int(rate * (args.budget - trained)))
+            window_start, window_steps = trained, 0
+        while log_at and trained >= log_at[0]:
+            t = log_at.pop(0)
+            points.append({"seconds": t, "steps": step, "val_acc_ema": accuracy(ema, images[val], labels[val], normalize),
+                           "test_acc_ema": accuracy(ema, test_x, test_y, normalize)})
+            print(json.dumps(points[-1]), flush=True)
+    out = {"split": args.split, "seed": args.seed, "budget": args.budget, "steps": step, "threads": args.threads,
+           "workers": args.workers, "labeled": len(lab), "unlabeled": len(unl), "validation": len(val),
+           "points": points, "test_acc_ema": points[-1]["test_acc_ema"], "val_acc_ema": points[-1]["val_acc_ema"]}
+    if args.out:
+        tmp = args.out + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(out, f, indent=2)
+        os.replace(tmp, args.out)
+    print(json.dumps({k: v for k, v in out.items() if k != "points"}))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--root", default="/usr/share/datasets/fashion-mnist")
@@ -86,6 +215,12 @@ def main():
     p.add_argument("--workers", type=int, default=2, help="worker processes of each DataLoader")
     p.add_argument("--threads", type=int, default=2, help="torch intra-op threads of the training process")
     p.add_argument("--phases", default="e2e,augment,compute")
+    p.add_argument("--split", help="training mode: a `selfsup semi --dump-split` file")
+    p.add_argument("--budget", type=float, default=1800, help="training mode: seconds of training")
+    p.add_argument("--log-at", default="300,600,900,1200,1800", help="training mode: seconds to score the EMA model at")
+    p.add_argument("--lr", type=float, default=0.03)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="training mode: the JSON summary to write")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -98,6 +233,8 @@ def main():
                       normalize])
     strong = T.Compose([T.RandomCrop(28, padding=4, padding_mode="reflect"), T.RandomHorizontalFlip(),
                         T.RandAugment(num_ops=2), T.ToTensor(), Cutout(0.5, 0.5), normalize])
+    if args.split:
+        return train_for_budget(args, weak, strong, normalize)
     labeled = Views(images[:100], [weak])
     unlabeled = Views(images[100:], [weak, strong])
     # USB draws both streams with replacement for a fixed number of iterations.

@@ -59,7 +59,39 @@ SoftLabels soft_labels(const std::string& dir, const torch::Tensor& labeled, int
   return {kept, p / p.sum(1, true).clamp_min(1e-12)};
 }
 
+/// The run's draw of labeled, unlabeled and validation images (data.labels_per_class,
+/// data.val_per_class, the seed).
+struct Draw {
+  int64_t per_class = 0, val_per_class = 0;
+  data::SemiSplit split;
+};
+Draw draw_of(const Config& cfg, const data::Dataset& train, uint64_t seed) {
+  Draw d;
+  d.per_class = cfg.get<int64_t>("data.labels_per_class", 10);
+  d.val_per_class = cfg.get<int64_t>("data.val_per_class", 100);
+  d.split = data::semi_split(train.labels, d.per_class, d.val_per_class, seed);
+  return d;
+}
+
+std::vector<int64_t> index_list(const torch::Tensor& t) {
+  const auto v = t.to(torch::kCPU, torch::kLong).contiguous();
+  return {v.data_ptr<int64_t>(), v.data_ptr<int64_t>() + v.numel()};
+}
+
 }  // namespace
+
+nlohmann::json semi_split_indices(const Config& cfg) {
+  const auto c = detail::setup(cfg);
+  const auto d = draw_of(cfg, c.data.train, c.seed);
+  return {{"dataset", c.data.train.name},
+          {"train_size", c.data.train.size()},
+          {"seed", c.seed},
+          {"labels_per_class", d.per_class},
+          {"val_per_class", d.val_per_class},
+          {"labeled", index_list(d.split.labeled)},
+          {"unlabeled", index_list(d.split.unlabeled)},
+          {"val", index_list(d.split.val)}};
+}
 
 nlohmann::json semi(Config cfg, const RunOptions& ro, const std::string& init,
                     const std::function<void(methods::SemiMethodImpl&)>& prepare) {
@@ -68,8 +100,9 @@ nlohmann::json semi(Config cfg, const RunOptions& ro, const std::string& init,
                               "semi");
   const bool sync_bn = detail::join_ranks(cfg);
   auto c = detail::setup(cfg);
-  const int64_t per_class = cfg.get<int64_t>("data.labels_per_class", 10);
-  const auto split = data::semi_split(c.data.train.labels, per_class, cfg.get<int64_t>("data.val_per_class", 100), c.seed);
+  const auto draw = draw_of(cfg, c.data.train, c.seed);
+  const int64_t per_class = draw.per_class;
+  const auto& split = draw.split;
   const auto soft_dir = cfg.get<std::string>("data.soft_labels", "");
   const auto soft = soft_dir.empty() ? SoftLabels{split.labeled, {}}
                                      : soft_labels(soft_dir, split.labeled, c.data.train.size(), c.data.train.num_classes());

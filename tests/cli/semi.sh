@@ -5,6 +5,7 @@
 # Usage: bash semi.sh <selfsup binary> <source dir> <build dir>
 set -u
 SELFSUP=$1
+SRC=$2
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/selfsup_semi.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 fail() {
@@ -140,3 +141,38 @@ if "$SELFSUP" semi --config "$TMP/noisy.yaml" --set method.forget_rate=-0.1 --ou
 fi
 grep -q "^error: .*forget_rate must be in \\[0, 1), got -0.1" "$TMP/bad_forget.err" || fail "unclear error: $(cat "$TMP/bad_forget.err")"
 echo "ok: noisy labels (co_teaching, gce, elr), resume and bad settings"
+
+# --dump-split: the draw a run trains on, as indices another program can read; the same config and
+# seed give the same file; labeled, unlabeled and validation images are disjoint and cover the set.
+"$SELFSUP" semi --config "$TMP/semi.yaml" --dump-split "$TMP/split1.json" >/dev/null 2>"$TMP/split.err" ||
+  fail "--dump-split failed: $(cat "$TMP/split.err")"
+"$SELFSUP" semi --config "$TMP/semi.yaml" --dump-split "$TMP/split2.json" >/dev/null 2>&1 || fail "--dump-split again"
+"$SELFSUP" semi --config "$TMP/semi.yaml" --seed 2 --dump-split "$TMP/split3.json" >/dev/null 2>&1 || fail "--dump-split, seed 2"
+cmp -s "$TMP/split1.json" "$TMP/split2.json" || fail "the same draw wrote two different files"
+/usr/bin/python3 - "$TMP" <<'PY' || fail "the split file"
+import json, sys
+t = sys.argv[1]
+a, c = json.load(open(f"{t}/split1.json")), json.load(open(f"{t}/split3.json"))
+lab, unl, val = set(a["labeled"]), set(a["unlabeled"]), set(a["val"])
+assert a["labels_per_class"] == 4 and len(lab) == 40 and len(val) == 100, (len(lab), len(val))
+assert not (lab & unl) and not (lab & val) and not (unl & val)
+assert lab | unl | val == set(range(a["train_size"])), a["train_size"]
+assert a["seed"] == 1 and c["seed"] == 2 and set(c["labeled"]) != lab
+PY
+# The Python FixMatch of the comparison benchmark reads the same draw of the full training set:
+# its labeled images are labels_per_class of each class under its own reading of the labels, and it
+# trains on them and scores its EMA model.
+"$SELFSUP" semi --config "$SRC/configs/fashion_mnist/semi/fixmatch.yaml" --set data.labels_per_class=3 \
+  --dump-split "$TMP/full.json" >/dev/null 2>&1 || fail "--dump-split of the full training set"
+GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=4294967296 /usr/bin/python3 \
+  "$SRC/bench/python/fixmatch_torch.py" --split "$TMP/full.json" --budget 2 --log-at 1 --batch 8 --mu 2 --workers 0 \
+  --threads 1 --out "$TMP/py.json" >"$TMP/py.out" 2>&1 || fail "the Python side on the split: $(tail -3 "$TMP/py.out")"
+/usr/bin/python3 - "$TMP" <<'PY' || fail "the Python side's summary"
+import json, sys
+t = sys.argv[1]
+s, py = json.load(open(f"{t}/full.json")), json.load(open(f"{t}/py.json"))
+assert (py["labeled"], py["unlabeled"], py["validation"]) == (len(s["labeled"]), len(s["unlabeled"]), len(s["val"])), py
+assert py["labeled"] == 30 and py["steps"] > 0 and [p["seconds"] for p in py["points"]] == [1.0, 2.0], py
+assert all(0 <= p["test_acc_ema"] <= 1 and 0 <= p["val_acc_ema"] <= 1 for p in py["points"]), py
+PY
+echo "ok: --dump-split"

@@ -19,4 +19,9 @@ namespace selfsup::run {
 nlohmann::json semi(Config cfg, const RunOptions& options, const std::string& init_checkpoint = "",
                     const std::function<void(methods::SemiMethodImpl&)>& prepare = {});
 
+/// The draw `semi` would train on with `cfg`: {dataset, train_size, seed, labels_per_class,
+/// val_per_class, labeled, unlabeled, val}, the last three indices into the training set. What
+/// `selfsup semi --dump-split FILE` writes, so another program can train on the same images.
+nlohmann::json semi_split_indices(const Config& cfg);
+
 }  // namespace selfsup::run

@@ -1,0 +1,107 @@
+#!/usr/bin/python3
+"""FixMatch on equal terms: `selfsup semi` against the Python FixMatch a user would otherwise run.
+
+For each label draw (--seeds; 10 labels per class by default), `selfsup semi --dump-split` writes
+the draw's labeled, unlabeled and validation indices, and both sides train on exactly those
+images, from scratch, one at a time on the whole machine, their order alternating per draw:
+  python    bench/python/fixmatch_torch.py --split (USB's FixMatch: per-image PIL augmentation,
+            two DataLoaders, the allocator fixed) for --budget seconds, its EMA model scored on the
+            validation split and the test set at each --log-at point (the clock stopped meanwhile);
+  selfsup   `selfsup semi --config configs/fashion_mnist/semi/fixmatch.yaml --time-limit T` for each
+            T of --selfsup-budgets (each its own run: the schedule fits its budget).
+The test figures serve this comparison only; nothing is chosen by them. Writes one JSON with every
+run's figures and the CPU it ran on.
+
+usage: /usr/bin/python3 bench/run_semi_compare.py [--build build] [--seeds 0,1,2] [--budget 1800]
+       [--selfsup-budgets 900,1800] [--labels-per-class 10] [--out runs/semi_compare] [--json out.json]
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+ALLOC_FIXED = "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=4294967296"
+
+
+def cpu_model():
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return "unknown"
+
+
+def run(cmd, env=None, log=None):
+    start = time.time()
+    with open(log, "w") if log else open(os.devnull, "w") as err:
+        subprocess.run(cmd, check=True, env=env, stdout=subprocess.PIPE if log else None, stderr=err, cwd=ROOT)
+    return time.time() - start
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--build", default="build")
+    p.add_argument("--config", default="configs/fashion_mnist/semi/fixmatch.yaml")
+    p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--labels-per-class", type=int, default=10)
+    p.add_argument("--budget", type=float, default=1800, help="the Python side's seconds of training")
+    p.add_argument("--log-at", default="300,600,900,1200,1800")
+    p.add_argument("--selfsup-budgets", default="900,1800")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--out", default="runs/semi_compare")
+    p.add_argument("--json", default=None)
+    args = p.parse_args()
+    selfsup = os.path.join(ROOT, args.build, "selfsup")
+    os.makedirs(os.path.join(ROOT, args.out), exist_ok=True)
+    result = {"cpu": cpu_model(), "config": args.config, "labels_per_class": args.labels_per_class, "draws": []}
+    for i, seed in enumerate(int(s) for s in args.seeds.split(",")):
+        out = os.path.join(args.out, f"seed{seed}")
+        os.makedirs(os.path.join(ROOT, out), exist_ok=True)
+        split = os.path.join(out, "split.json")
+        sets = ["--set", f"data.labels_per_class={args.labels_per_class}", "--set", f"train.threads={args.threads}"]
+        run([selfsup, "semi", "--config", args.config, "--seed", str(seed), "--dump-split", split] + sets)
+        draw = {"seed": seed, "split": split, "selfsup": {}, "python": None}
+
+        def python_side():
+            js = os.path.join(out, "python.json")
+            env = dict(os.environ, GLIBC_TUNABLES=ALLOC_FIXED)
+            wall = run(["/usr/bin/python3", os.path.join(HERE, "python", "fixmatch_torch.py"), "--split", split,
+                        "--budget", str(args.budget), "--log-at", args.log_at, "--seed", str(seed),
+                        "--threads", str(args.threads), "--out", js], env=env, log=os.path.join(out, "python.log"))
+            with open(os.path.join(ROOT, js)) as f:
+                draw["python"] = dict(json.load(f), wall_seconds=wall)
+
+        def selfsup_side():
+            for budget in (float(b) for b in args.selfsup_budgets.split(",")):
+                run_dir = os.path.join(out, f"selfsup_{budget:.0f}")
+                wall = run([selfsup, "semi", "--config", args.config, "--seed", str(seed), "--out", run_dir,
+                            "--overwrite", "--quiet", "--time-limit", str(budget)] + sets,
+                           log=os.path.join(out, f"selfsup_{budget:.0f}.log"))
+                with open(os.path.join(ROOT, run_dir, "summary.json")) as f:
+                    s = json.load(f)
+                draw["selfsup"][f"{budget:.0f}"] = {"test_acc_ema": s["test_acc_ema"], "val_acc_ema": s["val_acc_ema"],
+                                                    "test_acc": s["test_acc"], "steps": s["steps"],
+                                                    "train_seconds": s["train_seconds"], "wall_seconds": wall,
+                                                    "run": run_dir}
+
+        for side in ((python_side, selfsup_side) if i % 2 == 0 else (selfsup_side, python_side)):
+            side()
+        result["draws"].append(draw)
+        print(json.dumps(draw), flush=True)
+    mean = lambda xs: sum(xs) / len(xs)
+    result["python_mean_test_acc_ema"] = mean([d["python"]["test_acc_ema"] for d in result["draws"]])
+    for b in args.selfsup_budgets.split(","):
+        result[f"selfsup_{b}_mean_test_acc_ema"] = mean([d["selfsup"][b]["test_acc_ema"] for d in result["draws"]])
+    text = json.dumps(result, indent=1)
+    if args.json:
+        with open(args.json, "w") as f:
+            f.write(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
