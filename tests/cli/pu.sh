@@ -146,7 +146,7 @@ expect_error "unknown unlabeled set" "data.unlabeled must be all" \
   pu --config "$TMP/pu.yaml" --out "$TMP/e6" --set data.unlabeled=most
 expect_error "semi-supervised method under pu" "method 'fixmatch' is semi-supervised; this command trains elkan_noto, nnpu, pn, upu, vpu" \
   pu --config "$TMP/pu.yaml" --out "$TMP/e7" --set method.name=fixmatch
-expect_error "PU method under semi" "method 'nnpu' is positive-unlabeled; this command trains co_teaching, elr, fixmatch" \
+expect_error "PU method under semi" "method 'nnpu' is positive-unlabeled; this command trains co_teaching, deep_co_training, elr, fixmatch" \
   semi --config "$SRC/configs/fashion_mnist/semi/supervised.yaml" --out "$TMP/e8" --set method.name=nnpu
 expect_error "PU method under pretrain" "method 'vpu' is positive-unlabeled; this command trains barlow_twins" \
   pretrain --config "$TMP/pre.yaml" --out "$TMP/e9" --set method.name=vpu

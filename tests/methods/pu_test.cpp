@@ -106,7 +106,7 @@ TEST(PuMethods, KindAndThePriorTheyNeed) {
     methods::make_method(pu_test_config("nnpu"), {1, 28, 2, 100, 10, 0},
                          {methods::Kind::kSemiSupervised, methods::Kind::kSupervised});
   });
-  EXPECT_NE(msg.find("method 'nnpu' is positive-unlabeled; this command trains co_teaching, elr, fixmatch"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("method 'nnpu' is positive-unlabeled; this command trains co_teaching, deep_co_training, elr, fixmatch"), std::string::npos) << msg;
   // ...and `pu` refuses the others.
   const auto other = selfsup::testing::error_of([&] { methods::make_pu_method(pu_test_config("fixmatch"), {1, 28, 2, 100, 10, 0}); });
   EXPECT_NE(other.find("method 'fixmatch' is semi-supervised; this command trains elkan_noto, nnpu, pn, upu, vpu"),

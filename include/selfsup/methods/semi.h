@@ -100,6 +100,8 @@ class SemiMethodImpl : public MethodImpl {
   /// lambda_u, ramped linearly from 0 over the first ramp_steps optimizer steps when that is set,
   /// else over the first ramp_fraction of the planned steps.
   double unlabeled_weight() const;
+  /// That ramp alone, in [0, 1] (for a method with more than one unlabeled term).
+  double unlabeled_ramp() const;
   /// Optimizer steps completed (restored on resume): seeds per-step randomness.
   int64_t completed_steps() const { return progress_[0].item<int64_t>(); }
   /// One forward pass of several inputs together (BatchNorm sees one batch of labeled and

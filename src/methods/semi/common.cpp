@@ -92,16 +92,18 @@ void SemiMethodImpl::after_optimizer_step(int64_t step, int64_t total_steps) {
   progress_[1] = total_steps;
 }
 
-double SemiMethodImpl::unlabeled_weight() const {
+double SemiMethodImpl::unlabeled_ramp() const {
   const double step = static_cast<double>(progress_[0].item<int64_t>());
   // A ramp in steps keeps a method's published warm-up whatever the run's length; a share of the
   // run would bring a weight like MixMatch's 75 to full strength within a few hundred steps of a
   // short run, before the classifier's guesses are worth matching.
-  if (ramp_steps_ > 0) return lambda_u_ * std::min(1.0, step / static_cast<double>(ramp_steps_));
-  if (ramp_fraction_ <= 0) return lambda_u_;
+  if (ramp_steps_ > 0) return std::min(1.0, step / static_cast<double>(ramp_steps_));
+  if (ramp_fraction_ <= 0) return 1.0;
   const double total = static_cast<double>(std::max<int64_t>(1, progress_[1].item<int64_t>()));
-  return lambda_u_ * std::min(1.0, step / (ramp_fraction_ * total));
+  return std::min(1.0, step / (ramp_fraction_ * total));
 }
+
+double SemiMethodImpl::unlabeled_weight() const { return lambda_u_ * unlabeled_ramp(); }
 
 std::vector<torch::Tensor> SemiMethodImpl::forward_together(const std::vector<torch::Tensor>& inputs) {
   return forward_together_with_features(inputs).logits;
