@@ -13,4 +13,5 @@ void register_report(CLI::App& app);    // cli/report.cpp: report
 void register_active(CLI::App& app);    // cli/active.cpp: active, active compare, active strategies
 void register_weak(CLI::App& app);      // cli/weak.cpp: weak label-model, weak synthetic
 void register_denoise(CLI::App& app);   // cli/denoise.cpp: denoise train, apply, eval
+void register_tune(CLI::App& app);      // cli/tune.cpp: tune
 }  // namespace selfsup::cli

@@ -10,5 +10,6 @@ void register_all(CLI::App& app) {
   register_active(app);
   register_weak(app);
   register_denoise(app);
+  register_tune(app);
 }
 }  // namespace selfsup::cli

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# selfsup tune end to end: successive halving over two semi-supervised methods and a learning rate
+# on a small subset; each rung's trials are the best of the one before by validation accuracy;
+# the ranked table, the plot and best.yaml are written; --resume of a finished search reruns
+# nothing; a metric of the test set and a bad space fail with one error line each.
+# Usage: bash tune.sh <selfsup binary> <source dir> <build dir>
+set -u
+SELFSUP=$1
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/selfsup_tune.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+source "$(dirname "$0")/../support/cli.sh"
+
+cat >"$TMP/base.yaml" <<YAML
+method: {name: supervised}
+data: {name: fashion-mnist, limit: 600, labels_per_class: 5, val_per_class: 10}
+model: {backbone: convnet, channels: [4, 8, 8]}
+train: {max_steps: 100000, batch_size: 16, lr: 0.03, momentum: 0.9, threads: 1}
+seed: 0
+YAML
+cat >"$TMP/space.yaml" <<YAML
+metric: val_acc
+trials: 4
+eta: 2
+seed: 3
+space:
+  method.name: {choice: [supervised, pseudo_label]}
+  train.lr: {loguniform: [0.003, 0.3]}
+YAML
+"$SELFSUP" tune --config "$TMP/base.yaml" --space "$TMP/space.yaml" --time-limit 6 --out "$TMP/t" \
+  >"$TMP/t.out" 2>"$TMP/t.err" || fail "tune failed: $(tail -3 "$TMP/t.err")"
+/usr/bin/python3 - "$TMP/t" <<'PY' || fail "the search"
+import json, os, sys
+d = sys.argv[1]
+st = json.load(open(f"{d}/tune_state.json"))
+res = json.load(open(f"{d}/tune_results.json"))
+assert [r["trials"] for r in res["plan"]] == [4, 2, 1], res["plan"]
+by_rung = {}
+for t in st["trials"]:
+    for r in t["results"]:
+        assert r["status"] == "done", r
+        by_rung.setdefault(r["rung"], {})[t["id"]] = r["score"]
+        assert os.path.exists(os.path.join(r["run"], "summary.json"))
+assert sorted(by_rung) == [0, 1, 2] and len(by_rung[0]) == 4 and len(by_rung[1]) == 2 and len(by_rung[2]) == 1
+def top(scores, k):  # the k best, ties to the lower trial
+    return sorted(sorted(scores), key=lambda t: -scores[t])[:k]
+assert sorted(by_rung[1]) == sorted(top(by_rung[0], 2)), (by_rung[0], by_rung[1])
+assert list(by_rung[2]) == top(by_rung[1], 1), (by_rung[1], by_rung[2])
+best = res["ranked"][0]
+assert best["trial"] == list(by_rung[2])[0] and best["rungs"] == 3
+# Scored on the validation split only.
+s = json.load(open(os.path.join(st["trials"][best["trial"]]["results"][-1]["run"], "summary.json")))
+assert abs(s["val_acc"] - best["score"]) < 1e-12
+for f in ["tune_results.md", "tune.png", "best.yaml"]:
+    assert os.path.getsize(f"{d}/{f}") > 0, f
+print("ok: promotions", by_rung)
+PY
+# Resuming a finished search runs nothing again and ranks alike.
+cp "$TMP/t/tune_results.json" "$TMP/before.json"
+"$SELFSUP" tune --resume --out "$TMP/t" >/dev/null 2>"$TMP/r.err" || fail "--resume: $(cat "$TMP/r.err")"
+[ ! -s "$TMP/r.err" ] || fail "--resume ran trials again: $(cat "$TMP/r.err")"
+cmp -s "$TMP/before.json" "$TMP/t/tune_results.json" || fail "--resume changed the results"
+echo "ok: resume"
+
+sed 's/metric: val_acc/metric: test_acc/' "$TMP/space.yaml" >"$TMP/test.yaml"
+expect_error "a metric of the test set" "reads the test set" tune --config "$TMP/base.yaml" --space "$TMP/test.yaml" \
+  --time-limit 6 --out "$TMP/bad1"
+sed 's/loguniform: \[0.003, 0.3\]/normal: [0, 1]/' "$TMP/space.yaml" >"$TMP/kind.yaml"
+expect_error "an unknown kind of range" "unknown kind 'normal'" tune --config "$TMP/base.yaml" --space "$TMP/kind.yaml" \
+  --time-limit 6 --out "$TMP/bad2"
+expect_error "a search folder in use" "holds a search" tune --config "$TMP/base.yaml" --space "$TMP/space.yaml" \
+  --time-limit 6 --out "$TMP/t"
+expect_error "no time limit" "needs --time-limit" tune --config "$TMP/base.yaml" --space "$TMP/space.yaml" --out "$TMP/bad3"
+echo "PASS: tune"
