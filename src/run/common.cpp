@@ -1,6 +1,8 @@
 #include "common.h"
 
 #include <algorithm>
+#include <fstream>
+#include <sstream>
 #include <iostream>
 #include <thread>
 
@@ -96,6 +98,14 @@ nlohmann::json evaluated(const train::RunDir& dir, const std::function<nlohmann:
     TORCH_CHECK(false, e.msg(), "; the trained model is saved in ", dir.checkpoint_path(),
                 " (`selfsup eval --checkpoint ", dir.path(), "` scores it)");
   }
+}
+
+std::string read_file(const std::string& path, const std::string& what) {
+  std::ifstream in(path, std::ios::binary);
+  TORCH_CHECK(in.good(), "cannot read ", what, " ", path);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
 }
 
 nlohmann::json train_summary(const Config& cfg, const Context& c, const train::TrainResult& r) {

@@ -65,6 +65,9 @@ train::TrainerOptions trainer_options(const Config& cfg, const RunOptions& ro);
 /// The evaluation's figures; when a signal stops it, the error says where the trained model is.
 nlohmann::json evaluated(const train::RunDir& dir, const std::function<nlohmann::json()>& evaluate);
 
+/// The bytes of a file; an unreadable one is one error: "cannot read <what> <path>".
+std::string read_file(const std::string& path, const std::string& what);
+
 /// method, dataset, steps, total_steps, train_seconds, stopped_early, final_loss, threads,
 /// processes.
 nlohmann::json train_summary(const Config& cfg, const Context& c, const train::TrainResult& r);

@@ -65,13 +65,7 @@ std::string base64(const std::string& bytes) {
 
 std::string png_uri(const std::string& png) { return "data:image/png;base64," + base64(png); }
 
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  TORCH_CHECK(in, "report: cannot read ", p.string());
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+std::string read_file(const fs::path& p) { return detail::read_file(p.string(), "the run's file"); }
 
 /// metrics.jsonl as columns (one array per key, null where a line lacks it), so that every logged
 /// number becomes a curve. A run killed while appending leaves a partial last line: it is skipped

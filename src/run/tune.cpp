@@ -17,6 +17,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common.h"
 #include "selfsup/core/config.h"
 #include "selfsup/core/runtime.h"
 #include "selfsup/methods/method.h"
@@ -29,15 +30,11 @@ namespace selfsup::run {
 namespace fs = std::filesystem;
 namespace {
 
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr double kNoScore = std::numeric_limits<double>::quiet_NaN();
 constexpr const char* kState = "tune_state.json";
 
 std::string read_text(const std::string& path, const char* what) {
-  std::ifstream f(path);
-  TORCH_CHECK(f.good(), "tune: cannot read the ", what, " '", path, "'");
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
+  return detail::read_file(path, std::string("the tune ") + what);
 }
 
 /// The search's settings from the space file: metric, direction, trials, eta, seed, space.
@@ -232,7 +229,7 @@ nlohmann::json tune(const TuneOptions& o) {
   };
   auto score_of = [&](int64_t t, size_t rung) {
     const auto* r = result_at(t, rung);
-    if (!r || (*r)["status"] != "done") return kNaN;
+    if (!r || (*r)["status"] != "done") return kNoScore;
     const double s = (*r)["score"].get<double>();
     return settings.maximize ? s : -s;
   };
@@ -350,7 +347,7 @@ nlohmann::json tune(const TuneOptions& o) {
   for (size_t i = 0; i < order.size(); ++i) {
     const int64_t t = order[i];
     const auto r = reached(t);
-    const double score = r >= 0 ? score_of(t, static_cast<size_t>(r)) * (settings.maximize ? 1 : -1) : kNaN;
+    const double score = r >= 0 ? score_of(t, static_cast<size_t>(r)) * (settings.maximize ? 1 : -1) : kNoScore;
     table.push_back({{"rank", i + 1}, {"trial", t}, {"rungs", r + 1}, {"score", r >= 0 ? nlohmann::json(score) : nullptr},
                      {"params", trials[t]["params"]}, {"results", trials[t]["results"]}});
     md << "| " << i + 1 << " | " << t << " | " << (r >= 0 ? std::to_string(score) : std::string("failed")) << " | "

@@ -20,19 +20,8 @@ namespace selfsup::run {
 
 namespace fs = std::filesystem;
 
-namespace {
-/// The whole file; `what` names it in the error ("the votes file").
-std::string file_bytes(const std::string& path, const char* what) {
-  std::ifstream in(path, std::ios::binary);
-  TORCH_CHECK(in.good(), "cannot read ", what, " ", path);
-  std::stringstream buf;
-  buf << in.rdbuf();
-  return buf.str();
-}
-}  // namespace
-
 torch::Tensor read_votes(const std::string& path) {
-  const std::string bytes = file_bytes(path, "the votes file");
+  const std::string bytes = detail::read_file(path, "the votes file");
   if (bytes.rfind("\x93NUMPY", 0) == 0) {
     auto t = data::parse_npy(bytes, path);
     TORCH_CHECK(t.dim() == 2, "votes file ", path, ": expected a matrix [examples, functions], got shape ", t.sizes());
@@ -105,7 +94,7 @@ nlohmann::json label_model(const LabelModelRequest& r) {
                    {"per_function", functions},
                    {"files", {"probabilities.npy", "covered.npy", "predictions.csv", "label_model.json"}}};
   if (!r.labels.empty()) {
-    const auto gold = data::parse_npy(file_bytes(r.labels, "the labels file"), r.labels).to(torch::kLong).flatten();
+    const auto gold = data::parse_npy(detail::read_file(r.labels, "the labels file"), r.labels).to(torch::kLong).flatten();
     TORCH_CHECK(gold.size(0) == votes.size(0), "labels file ", r.labels, " has ", gold.size(0), " labels for ",
                 votes.size(0), " examples");
     auto acc = [&](const torch::Tensor& p) { return (p.argmax(1) == gold).to(torch::kDouble).mean().item<double>(); };
