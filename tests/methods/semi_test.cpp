@@ -113,7 +113,7 @@ TEST_P(SemiRun, LossFallsAndEverythingIsLogged) {
 INSTANTIATE_TEST_SUITE_P(AllSemiMethods, SemiRun,
                          ::testing::Values("supervised", "pseudo_label", "pi_model", "mean_teacher", "vat",
                                            "mixmatch", "fixmatch", "flexmatch", "simmatch", "uda", "gce", "co_teaching", "elr",
-                                           "s4l_rotation", "deep_co_training"),
+                                           "s4l_rotation", "s4l_exemplar", "deep_co_training"),
                          [](const auto& info) { return info.param; });
 
 // The unlabeled weight's ramp: over method.ramp_steps optimizer steps whatever the run's length,
