@@ -14,4 +14,5 @@ void register_active(CLI::App& app);    // cli/active.cpp: active, active compar
 void register_weak(CLI::App& app);      // cli/weak.cpp: weak label-model, weak synthetic
 void register_denoise(CLI::App& app);   // cli/denoise.cpp: denoise train, apply, eval
 void register_tune(CLI::App& app);      // cli/tune.cpp: tune
+void register_cotrain(CLI::App& app);   // cli/cotrain.cpp: cotrain
 }  // namespace selfsup::cli

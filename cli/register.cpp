@@ -11,5 +11,6 @@ void register_all(CLI::App& app) {
   register_weak(app);
   register_denoise(app);
   register_tune(app);
+  register_cotrain(app);
 }
 }  // namespace selfsup::cli
