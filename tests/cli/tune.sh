@@ -61,6 +61,36 @@ cp "$TMP/t/tune_results.json" "$TMP/before.json"
 cmp -s "$TMP/before.json" "$TMP/t/tune_results.json" || fail "--resume changed the results"
 echo "ok: resume"
 
+# Stopped after its first finished trial (SIGTERM, passed on to the running trial), the search
+# exits non-zero with one line naming --resume; --resume runs only what had not finished, and every
+# trial of every rung is recorded once.
+"$SELFSUP" tune --config "$TMP/base.yaml" --space "$TMP/space.yaml" --time-limit 16 --out "$TMP/s" \
+  >/dev/null 2>"$TMP/s.err" &
+pid=$!
+for _ in $(seq 600); do
+  if [ -f "$TMP/s/tune_state.json" ] && grep -q '"status": "done"' "$TMP/s/tune_state.json"; then break; fi
+  sleep 0.1
+done
+kill -TERM "$pid"
+if wait "$pid"; then fail "a stopped search exited 0"; fi
+grep -q "^error: tune stopped; .*selfsup tune --resume --out" "$TMP/s.err" || fail "stop: $(tail -2 "$TMP/s.err")"
+cp "$TMP/s/tune_state.json" "$TMP/stopped.json"
+"$SELFSUP" tune --resume --out "$TMP/s" >/dev/null 2>"$TMP/s2.err" || fail "--resume after a stop: $(tail -2 "$TMP/s2.err")"
+/usr/bin/python3 - "$TMP/stopped.json" "$TMP/s/tune_state.json" <<'PY' || fail "resume after a stop"
+import json, sys
+before, after = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+done = lambda st: {(t["id"], r["rung"]): r for t in st["trials"] for r in t["results"]}
+b, a = done(before), done(after)
+assert 1 <= len(b) < 7, len(b)
+assert len(a) == 7 and all(r["status"] == "done" for r in a.values()), a
+assert all(a[k] == v for k, v in b.items()), "a finished trial was run again"
+for t in after["trials"]:
+    rungs = [r["rung"] for r in t["results"]]
+    assert len(rungs) == len(set(rungs)), t
+print("ok: stopped after", len(b), "of 7 trials, resumed to 7")
+PY
+echo "ok: stop and resume"
+
 sed 's/metric: val_acc/metric: test_acc/' "$TMP/space.yaml" >"$TMP/test.yaml"
 expect_error "a metric of the test set" "reads the test set" tune --config "$TMP/base.yaml" --space "$TMP/test.yaml" \
   --time-limit 6 --out "$TMP/bad1"
