@@ -155,6 +155,62 @@ class Page:
         self.table(["run"] + semi_table.HEADER + ["command"], rows,
                    {"machine": (machines, "Ran on the {}.")}, notes)
 
+    def kind_semi_draws(self, t):
+        """`selfsup semi` summaries over label draws (scripts/semi_draws.sh): one row per method and
+        label count, mean +- sample sd over the draws (seeds) of the final and the EMA model's test
+        accuracy; a row may name the row it is compared with (`against`): the mean paired difference
+        of the EMA test accuracy, draw by draw."""
+        rows, machines, notes, by_label = [], [], [], {}
+        for r in t["rows"]:
+            runs = [self.load(f) for f in r["files"]]
+            seeds = []  # the draw's seed, from the file's name (..._s<seed>.json)
+            for f in r["files"]:
+                m = re.search(r"_s(\d+)\.json$", f)
+                if not m:
+                    sys.exit(f"results_page: {f} does not end in _s<seed>.json (table '{self.table_title}')")
+                seeds.append(int(m.group(1)))
+            by_label[r["label"]] = dict(zip(seeds, runs))
+            diff = DASH
+            if r.get("against"):
+                other = by_label[r["against"]]
+                pairs = [(x["test_acc_ema"], other[sd]["test_acc_ema"]) for sd, x in zip(seeds, runs) if sd in other]
+                if pairs:
+                    d = stat([a - b for a, b in pairs])
+                    diff = f"{'+' if not d.startswith('-') else ''}{d} vs {r['against']} ({len(pairs)} paired)"
+            rows.append([self.label_with_note(r, notes), str(runs[0]["labels_per_class"]),
+                         f"{len(runs)} ({', '.join(str(x) for x in seeds)})",
+                         stat([x["test_acc"] for x in runs]), stat([x["test_acc_ema"] for x in runs]),
+                         stat([x["val_acc_ema"] for x in runs], 100, 1), diff,
+                         f"{sum(x['train_seconds'] for x in runs) / len(runs):.0f} s, "
+                         f"{sum(x['steps'] for x in runs) / len(runs):,.0f} steps", self.code(r["command"])])
+            machines.append(self.machine(r["machine"]))
+        self.table(["method", "labels/class", "draws (seeds)", "test (last)", "test (EMA)", "val (EMA)",
+                    "EMA test, paired difference", "training (mean)", "command"], rows,
+                   {"machine": (machines, "Ran on the {}.")}, notes)
+
+    def kind_cotrain(self, t):
+        """`selfsup cotrain` summaries over label draws: mean +- sample sd of the test accuracy of
+        each view and the combined classifier on the labeled images alone (round 0), at the round
+        the combined validation accuracy chose, and after the last round; the share of the added
+        labels that were right."""
+        rows, machines, notes = [], [], []
+        for r in t["rows"]:
+            runs = [self.load(f) for f in r["files"]]
+            first = [x["rounds"][0] for x in runs]
+            chosen = [x["rounds"][x["chosen_round"]] for x in runs]
+            added = sum(sum(y["added"] for y in x["rounds"]) for x in runs)
+            right = sum(sum(y["added_correct"] for y in x["rounds"]) for x in runs)
+            rows.append([self.label_with_note(r, notes), str(runs[0]["labels_per_class"]), str(len(runs)),
+                         stat([y["test_acc_view1"] for y in first]), stat([y["test_acc_view2"] for y in first]),
+                         stat([y["test_acc"] for y in first]),
+                         stat([y["test_acc"] for y in chosen]) + f" (rounds {', '.join(str(x['chosen_round']) for x in runs)})",
+                         stat([x["test_acc_last"] for x in runs]),
+                         f"{100 * right / max(added, 1):.1f}% of {added:,}", self.code(r["command"])])
+            machines.append(self.machine(r["machine"]))
+        self.table(["views", "labels/class", "draws", "view 1 alone", "view 2 alone", "combined, round 0",
+                    "combined, round chosen on val", "combined, last round", "added labels right", "command"], rows,
+                   {"machine": (machines, "Ran on the {}.")}, notes)
+
     def kind_pu(self, t):
         """`selfsup pu` summaries; a row with several files (seeds) shows mean +- sample sd."""
         rows, machines, notes, true_priors = [], [], [], set()
