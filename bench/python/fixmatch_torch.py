@@ -89,6 +89,29 @@ class Classifier(nn.Module):
         return self.head(self.backbone(x))
 
 
+def two_streams(labeled, unlabeled, args):
+    """USB's two DataLoaders, each drawing with replacement (for as many steps as any run takes)."""
+    lb = DataLoader(labeled, batch_size=args.batch, sampler=RandomSampler(labeled, True, 10**8),
+                    num_workers=args.workers, persistent_workers=args.workers > 0, drop_last=True)
+    ulb = DataLoader(unlabeled, batch_size=args.batch * args.mu, sampler=RandomSampler(unlabeled, True, 10**9),
+                     num_workers=args.workers, persistent_workers=args.workers > 0, drop_last=True)
+    return iter(lb), iter(ulb)
+
+
+def model_ema_optimizer(lr):
+    """The classifier, its EMA copy (no gradients) and USB's SGD: Nesterov momentum 0.9, weight
+    decay 5e-4 on weights but not on biases and norms."""
+    model = Classifier()
+    ema = copy.deepcopy(model)
+    for q in ema.parameters():
+        q.requires_grad_(False)
+    decay = [q for q in model.parameters() if q.ndim > 1]
+    plain = [q for q in model.parameters() if q.ndim <= 1]
+    opt = torch.optim.SGD([{"params": decay, "weight_decay": 5e-4}, {"params": plain, "weight_decay": 0.0}],
+                          lr=lr, momentum=0.9, nesterov=True)
+    return model, ema, opt
+
+
 def read_idx_labels(path):
     with gzip.open(path, "rb") as f:
         data = f.read()
@@ -100,7 +123,7 @@ def accuracy(model, images, labels, normalize, batch=1000):
     model.eval()
     correct = 0
     for i in range(0, len(images), batch):
-        x = torch.from_numpy(images[i:i + batch]).float().div(255).unsqueeze(1)
+        x = torch.tensor(images[i:i + batch]).float().div(255).unsqueeze(1)  # a copy: the file buffer is read-only
         x = normalize(x)
         correct += (model(x).argmax(1) == torch.from_numpy(labels[i:i + batch])).sum().item()
     return correct / len(images)
@@ -139,21 +162,10 @@ def train_for_budget(args, weak, strong, normalize):
 
     labeled = Labeled()
     unlabeled = Views(images[unl], [weak, strong])
-    lb_loader = DataLoader(labeled, batch_size=args.batch, sampler=RandomSampler(labeled, True, 10**8),
-                           num_workers=args.workers, persistent_workers=args.workers > 0, drop_last=True)
-    ulb_loader = DataLoader(unlabeled, batch_size=args.batch * args.mu, sampler=RandomSampler(unlabeled, True, 10**9),
-                            num_workers=args.workers, persistent_workers=args.workers > 0, drop_last=True)
-    lb_iter, ulb_iter = iter(lb_loader), iter(ulb_loader)
+    lb_iter, ulb_iter = two_streams(labeled, unlabeled, args)
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
-    model = Classifier()
-    ema = copy.deepcopy(model)
-    for q in ema.parameters():
-        q.requires_grad_(False)
-    decay = [q for q in model.parameters() if q.ndim > 1]
-    plain = [q for q in model.parameters() if q.ndim <= 1]
-    opt = torch.optim.SGD([{"params": decay, "weight_decay": 5e-4}, {"params": plain, "weight_decay": 0.0}],
-                          lr=args.lr, momentum=0.9, nesterov=True)
+    model, ema, opt = model_ema_optimizer(args.lr)
     log_at = sorted(float(t) for t in args.log_at.split(",") if t) if args.log_at else []
     log_at = [t for t in log_at if t < args.budget] + [args.budget]
     points, step, trained, total_steps = [], 0, 0.0, None
@@ -237,23 +249,10 @@ def main():
         return train_for_budget(args, weak, strong, normalize)
     labeled = Views(images[:100], [weak])
     unlabeled = Views(images[100:], [weak, strong])
-    # USB draws both streams with replacement for a fixed number of iterations.
-    lb_loader = DataLoader(labeled, batch_size=args.batch, sampler=RandomSampler(labeled, True, 10**7),
-                           num_workers=args.workers, persistent_workers=args.workers > 0, drop_last=True)
-    ulb_loader = DataLoader(unlabeled, batch_size=args.batch * args.mu,
-                            sampler=RandomSampler(unlabeled, True, 10**8), num_workers=args.workers,
-                            persistent_workers=args.workers > 0, drop_last=True)
-    lb_iter, ulb_iter = iter(lb_loader), iter(ulb_loader)
+    lb_iter, ulb_iter = two_streams(labeled, unlabeled, args)
     y_lb = torch.from_numpy(labels[:args.batch])
 
-    model = Classifier()
-    ema = copy.deepcopy(model)
-    for q in ema.parameters():
-        q.requires_grad_(False)
-    decay = [q for q in model.parameters() if q.ndim > 1]
-    plain = [q for q in model.parameters() if q.ndim <= 1]
-    opt = torch.optim.SGD([{"params": decay, "weight_decay": 5e-4}, {"params": plain, "weight_decay": 0.0}],
-                          lr=0.03, momentum=0.9, nesterov=True)
+    model, ema, opt = model_ema_optimizer(0.03)
 
     def next_batch():
         (x_lb,) = next(lb_iter)
