@@ -7,10 +7,6 @@
 namespace selfsup::eval {
 namespace {
 
-torch::Tensor logits_of(const LinearHead& h, const torch::Tensor& x) {
-  return torch::addmm(h.bias, x.to(h.weight.dtype()), h.weight.t());
-}
-
 /// How sure a classifier is of its predicted class c: the log-odds log(p_c / (1 - p_c)) =
 /// z_c - logsumexp_{j != c} z_j, which keeps ranking images whose p_c has rounded to 1.
 std::pair<torch::Tensor, torch::Tensor> prediction_and_log_odds(const torch::Tensor& logits) {
@@ -43,7 +39,7 @@ std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> most_sure(const torch::T
 }  // namespace
 
 torch::Tensor co_training_scores(const LinearHead& head1, const LinearHead& head2, const TwoViews& x) {
-  return torch::log_softmax(logits_of(head1, x.view1), 1) + torch::log_softmax(logits_of(head2, x.view2), 1);
+  return torch::log_softmax(linear_logits(head1, x.view1), 1) + torch::log_softmax(linear_logits(head2, x.view2), 1);
 }
 
 std::vector<CoTrainingRound> co_training(const TwoViews& train, const torch::Tensor& labeled,
@@ -88,8 +84,8 @@ std::vector<CoTrainingRound> co_training(const TwoViews& train, const torch::Ten
     round.added_by = torch::empty({0}, torch::kLong);
     if (r < o.rounds() && left.numel() > 0) {
       torch::NoGradGuard no_grad;
-      const auto z1 = logits_of(round.head1, x1.index_select(0, on_device(left))).cpu();
-      const auto z2 = logits_of(round.head2, x2.index_select(0, on_device(left))).cpu();
+      const auto z1 = linear_logits(round.head1, x1.index_select(0, on_device(left))).cpu();
+      const auto z2 = linear_logits(round.head2, x2.index_select(0, on_device(left))).cpu();
       auto [r1, y1, c1] = most_sure(z1, left, o.per_class());
       auto [r2, y2, c2] = most_sure(z2, left, o.per_class());
       auto all_rows = torch::cat({r1, r2}), all_labels = torch::cat({y1, y2});

@@ -160,6 +160,10 @@ LinearProbeResult linear_probe(const torch::Tensor& train_x, const torch::Tensor
   return r;
 }
 
+torch::Tensor linear_logits(const LinearHead& head, const torch::Tensor& x) {
+  return torch::addmm(head.bias, x.to(head.weight.dtype()), head.weight.t());
+}
+
 LinearHead fit_linear_head(const torch::Tensor& train_x, const torch::Tensor& train_y, const torch::Tensor& val_x,
                            const torch::Tensor& val_y, int64_t num_classes, const LinearProbeOptions& o) {
   TORCH_CHECK(train_x.dim() == 2 && val_x.dim() == 2 && train_x.size(1) == val_x.size(1),

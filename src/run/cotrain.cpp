@@ -7,6 +7,7 @@
 #include "selfsup/data/npy.h"
 #include "selfsup/data/splits.h"
 #include "selfsup/eval/cotrain.h"
+#include "selfsup/eval/evaluate.h"
 #include "selfsup/plot/chart.h"
 #include "selfsup/train/checkpoint.h"
 
@@ -46,10 +47,8 @@ void check_same_images(const View& a, const View& b, const char* fa, const char*
 }
 
 double accuracy(const torch::Tensor& scores, const torch::Tensor& labels) {
-  return scores.argmax(1).cpu().eq(labels).to(torch::kFloat64).mean().item<double>();
+  return eval::accuracy(scores.argmax(1).cpu(), labels);
 }
-
-torch::Tensor logits(const eval::LinearHead& h, const torch::Tensor& x) { return torch::addmm(h.bias, x, h.weight.t()); }
 
 }  // namespace
 
@@ -81,10 +80,11 @@ nlohmann::json cotrain(const CoTrainOptions& o) {
       train, split.labeled, tr1.labels.index_select(0, split.labeled), split.unlabeled, val, val_y, classes,
       eval::CoTrainingOptions().rounds(o.rounds).per_class(o.per_class), [&](const eval::CoTrainingRound& r) {
         torch::NoGradGuard no_grad;
-        const double val1 = accuracy(logits(r.head1, val.view1), val_y), val2 = accuracy(logits(r.head2, val.view2), val_y);
+        const double val1 = accuracy(eval::linear_logits(r.head1, val.view1), val_y);
+        const double val2 = accuracy(eval::linear_logits(r.head2, val.view2), val_y);
         const double valc = accuracy(eval::co_training_scores(r.head1, r.head2, val), val_y);
-        const double t1 = accuracy(logits(r.head1, test.view1), te1.labels);
-        const double t2 = accuracy(logits(r.head2, test.view2), te1.labels);
+        const double t1 = accuracy(eval::linear_logits(r.head1, test.view1), te1.labels);
+        const double t2 = accuracy(eval::linear_logits(r.head2, test.view2), te1.labels);
         const double tc = accuracy(eval::co_training_scores(r.head1, r.head2, test), te1.labels);
         // The true labels of the images just labeled: for this count only.
         const auto right = tr1.labels.index_select(0, r.added).eq(r.added_labels);

@@ -67,6 +67,9 @@ struct LinearHead {
   double val_accuracy = 0;  // of that choice
 };
 
+/// The head's logits x weight^T + bias of features x [N, D] (cast to the head's dtype).
+torch::Tensor linear_logits(const LinearHead& head, const torch::Tensor& x);
+
 /// The linear probe's fit (standardised features, L-BFGS, one fit per L2 strength of
 /// options.l2_grid) with the L2 chosen on the caller's own validation rows, returned with the
 /// standardisation folded into the weights so that it drops into a torch::nn::Linear. The result
