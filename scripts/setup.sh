@@ -17,6 +17,8 @@ PKGS=(
   libopencv-photo-dev  # denoising's non-local means baseline (src/denoise)
   python3-skimage  # the grayscale test images of the denoising configs (configs/denoise)
   chromium fonts-dejavu-core python3-pil  # the report's test in a headless browser (tests/cli/report.sh)
+  sentencepiece  # the text commands' tokenizer programs, spm_* (src/text/tokenizer.cpp)
+  wordnet-base fortunes fasttext  # the default text corpus and its word-vector baseline (configs/text)
 )
 missing=()
 for p in "${PKGS[@]}"; do
