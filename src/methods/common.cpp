@@ -86,6 +86,11 @@ double normalized_std(const torch::Tensor& z) {
   return zn.std(0).mean().item<double>();
 }
 
+const torch::Tensor& Batch::lead() const {
+  TORCH_CHECK(!views.empty() || !token_ids.empty(), "a batch without views or token ids");
+  return views.empty() ? token_ids.front() : views.front();
+}
+
 const char* kind_name(Kind kind) {
   switch (kind) {
     case Kind::kSelfSupervised: return "self-supervised";
@@ -93,6 +98,7 @@ const char* kind_name(Kind kind) {
     case Kind::kSupervised: return "supervised";
     case Kind::kPositiveUnlabeled: return "positive-unlabeled";
     case Kind::kDenoising: return "denoising";
+    case Kind::kTextEmbedding: return "text embedding";
   }
   return "?";
 }

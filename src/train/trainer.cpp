@@ -136,7 +136,7 @@ void Trainer::step(LoopState& s) {
   optimizer_->zero_grad();
   methods::StepOutput out;
   {
-    AutocastScope autocast(bf16_, batch.views.front().device().type());
+    AutocastScope autocast(bf16_, batch.lead().device().type());
     out = method_->training_step(batch);
   }
   out.loss = out.loss.to(torch::kFloat32);
@@ -153,7 +153,7 @@ void Trainer::step(LoopState& s) {
   s.lr = optimizer_->lr();
   ++s.step;
   method_->after_optimizer_step(s.step, s.total);
-  s.batch_images = batch.views.front().size(0) * dist::world_size();  // the global batch
+  s.batch_images = batch.lead().size(0) * dist::world_size();  // the global batch
   s.images += s.batch_images;
   step_output_ = std::move(out);
   s.out = &step_output_;
@@ -186,7 +186,9 @@ void Trainer::choose_precision(const LoopState& s) {
     shape << cfg_.get<std::string>("method.name", "") << " | params";
     for (const auto& p : params_) shape << " " << p.sizes();
     shape << " | batch";
-    for (const auto& v : loader_.get(s.step).views) shape << " " << v.sizes();
+    const auto b = loader_.get(s.step);
+    for (const auto& v : b.views) shape << " " << v.sizes();
+    for (const auto& t : b.token_ids) shape << " " << t.sizes();
     const auto key = precision_cache_key(shape.str(), device);
     const auto path = precision_cache_path();
     // Rank 0's cache decides for every rank, so that either all probe (its steps may gather
@@ -233,13 +235,13 @@ std::map<std::string, double> Trainer::probe_precisions(const LoopState& s, cons
     optimizer_->zero_grad();
     methods::StepOutput out;
     {
-      AutocastScope autocast(precision == "bf16", batch.views.front().device().type());
+      AutocastScope autocast(precision == "bf16", batch.lead().device().type());
       out = method_->training_step(batch);
     }
     out.loss.to(torch::kFloat32).backward();
     if (cuda) torch::cuda::synchronize();
     const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-    return std::make_pair(static_cast<double>(batch.views.front().size(0) * dist::world_size()), seconds);  // global batch
+    return std::make_pair(static_cast<double>(batch.lead().size(0) * dist::world_size()), seconds);  // global batch
   };
   // Two steps each to warm up (the first builds each precision's kernels), then blocks of steps in
   // each precision in turn, so that a slow spell of the machine hits both. Step times are noisy

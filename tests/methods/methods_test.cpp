@@ -96,11 +96,16 @@ TEST(Registry, ListsEveryMethodAndRejectsUnknownNames) {
 // very weights the defaults alone give: a key declared but not read, or read with a default of
 // its own, fails here.
 TEST(MethodKeys, EveryDeclaredKeyIsReadAndItsDefaultIsTheOneUsed) {
-  const methods::DataSpec spec{1, 28, 10, 500, 100, 0};
+  const methods::DataSpec image_spec{1, 28, 10, 500, 100, 0};
+  methods::DataSpec text_spec{0, 0, 0, 0, 0, 0};
+  text_spec.vocab_size = 50, text_spec.mask_token = 4;
   const auto convnet = Config::parse("{model: {backbone: convnet, channels: [8, 16, 32]}}");
   const auto vit = Config::parse("{model: {backbone: vit_mini}}");  // MAE's encoder
+  const auto none = Config::parse("{}");                            // the text encoder's keys are its methods'
   for (const auto& info : methods::Registry::instance().list()) {
-    const auto& base = info.name == "mae" ? vit : convnet;
+    const bool text = info.kind == methods::Kind::kTextEmbedding;
+    const auto& base = text ? none : info.name == "mae" ? vit : convnet;
+    const auto& spec = text ? text_spec : image_spec;
     auto given = Config::parse(base.dump());
     given.set("method.name", YAML::Node(info.name));
     ASSERT_FALSE(info.keys.list().empty()) << info.name;
@@ -140,6 +145,7 @@ TEST(MethodKeys, KindsDecideWhichCommandTrainsAMethod) {
   EXPECT_EQ(r.get("fixmatch").kind, methods::Kind::kSemiSupervised);
   EXPECT_EQ(r.get("supervised").kind, methods::Kind::kSupervised);
   EXPECT_EQ(r.names({methods::Kind::kSupervised}), "co_teaching, elr, gce, soft_label, supervised");
+  EXPECT_EQ(r.names({methods::Kind::kTextEmbedding}), "consert, mlm, simcse, simcse_sup");
   auto cfg = Config::parse("{method: {name: fixmatch}, model: {backbone: convnet, channels: [8, 16, 32]}}");
   const auto msg = selfsup::testing::error_of([&] {
     methods::make_method(cfg, {1, 28, 10, 500, 100, 0}, {methods::Kind::kSelfSupervised, methods::Kind::kSupervised});

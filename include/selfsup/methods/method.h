@@ -29,6 +29,13 @@ struct Batch {
   std::vector<torch::Tensor> unlabeled_views;
   torch::Tensor unlabeled_indices;
   torch::Tensor unlabeled_true_labels;
+  /// Text batches only (train/text_loader.h): token ids [B, L] int64 and masks [B, L] bool (true
+  /// on tokens, a prefix of each row) of the sentences, then of their positives and hard
+  /// negatives when the data are pairs.
+  std::vector<torch::Tensor> token_ids, token_masks;
+
+  /// The batch's first input, a view or else the first token ids: its device and its rows.
+  const torch::Tensor& lead() const;
 };
 
 struct StepOutput {
@@ -44,6 +51,8 @@ struct DataSpec {
   int64_t num_unlabeled = 0;  // semi-supervised: size of the unlabeled set (FlexMatch's memory)
   int64_t num_labeled = 0;    // semi-supervised: size of the labeled set (SimMatch's bank)
   uint64_t seed = 0;          // the run's seed: per-step randomness derives from it
+  int64_t vocab_size = 0;     // text: the tokenizer's vocabulary
+  int64_t mask_token = -1;    // text: the tokenizer's [MASK] id (-1: none)
   /// Probabilistic labels [num_labeled, num_classes] of the labeled set, row i for its image i,
   /// when the run trains on a label model's output (data.soft_labels); undefined otherwise.
   torch::Tensor soft_targets = {};
@@ -77,6 +86,7 @@ enum class Kind {
   kSupervised,      // labels only: the reference under either command
   kPositiveUnlabeled,  // labeled positives plus unlabeled images, a binary classifier: `selfsup pu`
   kDenoising,          // noisy images (and for some a target), an image-to-image network: `selfsup denoise`
+  kTextEmbedding,      // sentences (or sentence pairs), a sentence encoder: `selfsup text train`
 };
 const char* kind_name(Kind kind);
 
