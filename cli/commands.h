@@ -15,4 +15,5 @@ void register_weak(CLI::App& app);      // cli/weak.cpp: weak label-model, weak 
 void register_denoise(CLI::App& app);   // cli/denoise.cpp: denoise train, apply, eval
 void register_tune(CLI::App& app);      // cli/tune.cpp: tune
 void register_cotrain(CLI::App& app);   // cli/cotrain.cpp: cotrain
+void register_text(CLI::App& app);      // cli/text.cpp: text tokenizer, corpus, train, embed, similar, eval
 }  // namespace selfsup::cli

@@ -25,15 +25,15 @@ int main(int argc, char** argv) {
   CLI::App app{"selfsup: self-supervised, semi-supervised and positive-unlabeled learning, and denoising, on LibTorch"};
   app.require_subcommand(1);
   selfsup::cli::register_all(app);
-  app.footer("The training commands (pretrain, semi, pu, denoise train) also take --nproc N: N local data-parallel processes.");
+  app.footer("The training commands (pretrain, semi, pu, denoise train, text train) also take --nproc N: N local data-parallel processes.");
   try {
     // --nproc N re-runs this command line as N ranks (see dist/launch.h) before CLI11 sees it.
     std::vector<std::string> args(argv, argv + argc);
     const int nproc = selfsup::dist::take_nproc(args);
     if (nproc > 0) {
-      const bool denoise_train = args.size() > 2 && args[1] == "denoise" && args[2] == "train";
-      TORCH_CHECK(args.size() > 1 && (args[1] == "pretrain" || args[1] == "semi" || args[1] == "pu" || denoise_train),
-                  "--nproc applies to the training commands (pretrain, semi, pu, denoise train), got '",
+      const bool sub_train = args.size() > 2 && (args[1] == "denoise" || args[1] == "text") && args[2] == "train";
+      TORCH_CHECK(args.size() > 1 && (args[1] == "pretrain" || args[1] == "semi" || args[1] == "pu" || sub_train),
+                  "--nproc applies to the training commands (pretrain, semi, pu, denoise train, text train), got '",
                   args.size() > 1 ? args[1] : std::string(), "'");
       if (nproc > 1) return selfsup::dist::launch_local(nproc, args);
     }

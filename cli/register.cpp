@@ -12,5 +12,6 @@ void register_all(CLI::App& app) {
   register_denoise(app);
   register_tune(app);
   register_cotrain(app);
+  register_text(app);
 }
 }  // namespace selfsup::cli

@@ -93,6 +93,7 @@ std::vector<std::string> command_of(const std::string& method) {
     case methods::Kind::kSupervised: return {"semi"};
     case methods::Kind::kPositiveUnlabeled: return {"pu"};
     case methods::Kind::kDenoising: return {"denoise", "train"};
+    case methods::Kind::kTextEmbedding: return {"text", "train"};
   }
   return {};
 }

@@ -23,13 +23,15 @@ constexpr const char* kSummary = "summary.json";
 constexpr const char* kSparsity = "sparsity.json";
 constexpr const char* kReconstructions = "reconstructions.png";
 constexpr const char* kDenoiseExamples = "denoise_examples.png";
+// A text run's SentencePiece model: the run carries the tokenizer its embeddings need.
+constexpr const char* kTokenizer = "tokenizer.model";
 constexpr const char* kReport = "report.html";
 // An active learning loop: its state between rounds (in place of a checkpoint) and its curve.
 constexpr const char* kActiveState = "active_state.json";
 constexpr const char* kCurve = "curve.json";
 constexpr const char* kCurvePicture = "curve.png";
 constexpr const char* kRunFiles[] = {kConfig, kMetrics, kCheckpoint, kSummary, kSparsity, kReconstructions, kReport,
-                                     kDenoiseExamples, kActiveState, kCurve, kCurvePicture};
+                                     kDenoiseExamples, kTokenizer, kActiveState, kCurve, kCurvePicture};
 // A person's labelling round: the query the loop writes and the answer it waits for.
 constexpr const char* kQueryPrefix = "query_round_";
 constexpr const char* kLabelsPrefix = "labels_round_";
@@ -186,6 +188,17 @@ void RunDir::write_denoise_examples(const std::string& png) const {
 }
 
 std::string RunDir::denoise_examples_path() const { return file(kDenoiseExamples); }
+
+void RunDir::write_tokenizer(const std::string& model) const {
+  if (empty() || !dist::is_main()) return;
+  write_file_atomic(file(kTokenizer), model);
+}
+
+std::string RunDir::tokenizer_path() const { return file(kTokenizer); }
+
+std::string RunDir::tokenizer_of(const std::string& checkpoint) {
+  return (fs::path(checkpoint).parent_path() / kTokenizer).string();
+}
 
 void RunDir::write_report(const std::string& html) const {
   if (empty() || !dist::is_main()) return;

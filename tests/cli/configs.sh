@@ -89,6 +89,20 @@ for c in "$SRC"/configs/denoise/*.yaml; do
     --set train.batch_size=2
   n=$((n + 1))
 done
-[ "$n" -ge 44 ] || { echo "FAIL: found only $n configs"; failed=1; }
+# Sentence embeddings: two steps on the default corpus with a small tokenizer.
+if "$SELFSUP" text corpus --out "$TMP/text" >/dev/null 2>"$TMP/err" && head -n 3000 "$TMP/text/train.txt" >"$TMP/text/small.txt" &&
+  "$SELFSUP" text tokenizer --corpus "$TMP/text/small.txt" --out "$TMP/text/tok.model" --vocab-size 500 >/dev/null 2>>"$TMP/err"; then
+  for c in "$SRC"/configs/text/*.yaml; do
+    data=(--set data.train="$TMP/text/small.txt")
+    [ "$(basename "$c")" = simcse_sup.yaml ] && data=(--set data.pairs="$TMP/text/pairs_train.tsv")
+    check "$c" "$SELFSUP" text train --config "$c" --out "$TMP/run$n" --set train.max_steps=2 --set train.threads=1 \
+      --set train.batch_size=8 --set data.tokenizer="$TMP/text/tok.model" "${data[@]}"
+    n=$((n + 1))
+  done
+else
+  echo "FAIL: the text corpus for configs/text: $(tail -n 2 "$TMP/err")"
+  failed=1
+fi
+[ "$n" -ge 48 ] || { echo "FAIL: found only $n configs"; failed=1; }
 [ "$failed" = 0 ] && echo "PASS: all $n shipped configs run"
 exit $failed

@@ -1,13 +1,13 @@
 #pragma once
 // A run's output folder and the one owner of what is in it: the resolved config, one metrics line
-// per logged step, the checkpoint a run resumes from, the final summary, for a regularized run
-// its sparsity report, for a masked autoencoder its reconstruction picture, and the report page
-// that shows it all. Every command that trains writes through it, so a folder is never
-// shared by two runs by accident: a fresh run refuses a folder that holds another run's files
-// unless told to overwrite them or to resume that run, and a run holds a lock on its folder while
-// it lives, so a second command (even one told to --resume or --overwrite) cannot write into a
-// folder a run is still writing. Only rank 0 of a distributed run writes; every write is atomic
-// or append-only.
+// per logged step, the checkpoint a run resumes from, the final summary, for a text run its
+// tokenizer, for a regularized run its sparsity report, for a masked autoencoder its
+// reconstruction picture, and the report page that shows it all. Every command that trains
+// writes through it, so a folder is never shared by two runs by accident: a fresh run refuses a
+// folder that holds another run's files unless told to overwrite them or to resume that run,
+// and a run holds a lock on its folder while it lives, so a second command (even one told to
+// --resume or --overwrite) cannot write into a folder a run is still writing. Only rank 0 of a
+// distributed run writes; every write is atomic or append-only.
 #include <torch/torch.h>
 
 #include <fstream>
@@ -69,6 +69,10 @@ class RunDir {
   /// Writes a denoising run's examples picture (denoise/images.h; PNG bytes) atomically (rank 0).
   void write_denoise_examples(const std::string& png) const;
   std::string denoise_examples_path() const;
+  /// A text run's tokenizer (a SentencePiece .model's bytes), and where a checkpoint's lies.
+  void write_tokenizer(const std::string& model) const;
+  std::string tokenizer_path() const;
+  static std::string tokenizer_of(const std::string& checkpoint);
   /// Writes the run's report page (run/report.h; HTML) atomically (rank 0).
   void write_report(const std::string& html) const;
   std::string report_path() const;
