@@ -211,6 +211,30 @@ class Page:
                     "combined, round chosen on val", "combined, last round", "added labels right", "command"], rows,
                    {"machine": (machines, "Ran on the {}.")}, notes)
 
+    def kind_text(self, t):
+        """`selfsup text train` summaries over seeds (mean +- sample sd), or one baseline of a
+        `selfsup text eval` file (row key "method"), on the split the table names: the gloss pairs'
+        Spearman rho, retrieval MRR and R@1, the fortune probes' kNN and linear accuracy."""
+        split = t.get("split", "test")
+        keys = ["sts_spearman", "retrieval_mrr", "retrieval_r1", "knn_acc", "linear_acc"]
+        rows, machines, notes = [], [], []
+        for r in t["rows"]:
+            if "method" in r:
+                figures = [self.load(r["file"])["methods"][r["method"]]]
+                training = DASH
+            else:
+                runs = [self.load(f) for f in r["files"]]
+                figures = [x[split] for x in runs]
+                training = (f"{sum(x['train_seconds'] for x in runs) / len(runs):,.0f} s, "
+                            f"{sum(x['steps'] for x in runs) / len(runs):,.0f} steps")
+            rows.append([self.label_with_note(r, notes), str(len(figures))]
+                        + [stat([f[k] for f in figures], scale=1 if k == "sts_spearman" else 100,
+                                digits=3 if k == "sts_spearman" else 2) for k in keys]
+                        + [training, self.code(r["command"])])
+            machines.append(self.machine(r["machine"]))
+        self.table(["encoder", "seeds", "gloss Spearman", "retrieval MRR", "R@1", "fortune kNN", "fortune linear",
+                    "training (mean)", "command"], rows, {"machine": (machines, "Ran on the {}.")}, notes)
+
     def kind_pu(self, t):
         """`selfsup pu` summaries; a row with several files (seeds) shows mean +- sample sd."""
         rows, machines, notes, true_priors = [], [], [], set()
