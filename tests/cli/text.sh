@@ -30,7 +30,8 @@ for f in ["train.txt", "val.txt", "test.txt", "pairs_train.tsv", "sts_val.tsv", 
     assert os.path.getsize(f"{t}/corpus/{f}") > 0, f
 train = set(open(f"{t}/corpus/train.txt").read().splitlines())
 held = open(f"{t}/corpus/glosses_test.txt").read().splitlines()
-assert sum(g in train for g in held) < 0.01 * len(held), "test glosses among the training sentences"
+# WordNet repeats a few definitions word for word ("a genus of bacteria"): 95 of 8,212 at seed 0.
+assert sum(g in train for g in held) < 0.02 * len(held), "test glosses among the training sentences"
 PY
 
 # A small world for the rest: 600 training sentences, and an evaluation folder cut down from the
@@ -65,9 +66,11 @@ S=$TMP/small
   fail "text tokenizer: $(cat "$TMP/err")"
 grep -q '"vocab_size": 400' "$TMP/tok.json" || fail "text tokenizer: $(cat "$TMP/tok.json")"
 
+# The sentences (every method but simcse_sup, which reads data.pairs).
+TR=(--set data.train=$S/train.txt)
 cat >"$TMP/base.yaml" <<YAML
 model: {dim: 32, depth: 1, heads: 2, max_length: 24}
-data: {train: $S/train.txt, tokenizer: $S/tok.model, eval: $S}
+data: {tokenizer: $S/tok.model, eval: $S}
 train: {max_steps: 60, batch_size: 32, optimizer: adamw, lr: 3.0e-3, weight_decay: 0.0, log_every_steps: 5,
         checkpoint_every_steps: 10, threads: 1}
 seed: 0
@@ -93,23 +96,23 @@ print(d.rsplit("/", 1)[1], "loss", round(first, 3), "->", round(last, 3), "test"
       ["sts_spearman", "retrieval_mrr", "knn_acc", "linear_acc"]})
 PY
 }
-"$SELFSUP" text train --config "$TMP/base.yaml" --set method.name=mlm --out "$TMP/mlm" --quiet >/dev/null 2>"$TMP/err" ||
+"$SELFSUP" text train --config "$TMP/base.yaml" "${TR[@]}" --set method.name=mlm --out "$TMP/mlm" --quiet >/dev/null 2>"$TMP/err" ||
   fail "mlm: $(cat "$TMP/err")"
 check_run "$TMP/mlm" || fail "mlm: loss or summary"
 [ -s "$TMP/mlm/tokenizer.model" ] || fail "the mlm run keeps no tokenizer.model"
-"$SELFSUP" text train --config "$TMP/base.yaml" --set method.name=simcse --init "$TMP/mlm" --out "$TMP/simcse" --quiet \
+"$SELFSUP" text train --config "$TMP/base.yaml" "${TR[@]}" --set method.name=simcse --init "$TMP/mlm" --out "$TMP/simcse" --quiet \
   >/dev/null 2>"$TMP/err" || fail "simcse: $(cat "$TMP/err")"
 check_run "$TMP/simcse" || fail "simcse: loss or summary"
-"$SELFSUP" text train --config "$TMP/base.yaml" --set method.name=simcse_sup --set data.train= \
+"$SELFSUP" text train --config "$TMP/base.yaml" --set method.name=simcse_sup \
   --set data.pairs=$S/pairs.tsv --out "$TMP/sup" --quiet >/dev/null 2>"$TMP/err" || fail "simcse_sup: $(cat "$TMP/err")"
 check_run "$TMP/sup" || fail "simcse_sup: loss or summary"
-"$SELFSUP" text train --config "$TMP/base.yaml" --set method.name=consert --set 'method.augment=[token_cutoff, shuffle]' \
+"$SELFSUP" text train --config "$TMP/base.yaml" "${TR[@]}" --set method.name=consert --set 'method.augment=[token_cutoff, shuffle]' \
   --out "$TMP/consert" --quiet >/dev/null 2>"$TMP/err" || fail "consert: $(cat "$TMP/err")"
 check_run "$TMP/consert" || fail "consert: loss or summary"
 
 # Exact resume: simcse (dropout draws, the MLP) killed after its first checkpoint and resumed ends
 # with the tensors of the uninterrupted run above.
-"$SELFSUP" text train --config "$TMP/base.yaml" --set method.name=simcse --init "$TMP/mlm" --out "$TMP/B" --quiet \
+"$SELFSUP" text train --config "$TMP/base.yaml" "${TR[@]}" --set method.name=simcse --init "$TMP/mlm" --out "$TMP/B" --quiet \
   --no-eval >/dev/null 2>"$TMP/B1.err" &
 PID=$!
 for _ in $(seq 1 3000); do
@@ -129,7 +132,7 @@ PID=
 echo "ok: simcse killed at $(sed -n 's/^resuming from .* at step \([0-9]*\) of .*/\1/p' "$TMP/B2.err") resumes exactly"
 
 # Two processes train the same global batches.
-"$SELFSUP" text train --config "$TMP/base.yaml" --set method.name=simcse --set train.max_steps=10 --nproc 2 \
+"$SELFSUP" text train --config "$TMP/base.yaml" "${TR[@]}" --set method.name=simcse --set train.max_steps=10 --nproc 2 \
   --out "$TMP/nproc" --quiet --no-eval >/dev/null 2>"$TMP/err" || fail "simcse --nproc 2: $(cat "$TMP/err")"
 grep -q '"processes": 2' "$TMP/nproc/summary.json" || fail "--nproc 2: $(cat "$TMP/nproc/summary.json")"
 
@@ -155,7 +158,7 @@ PY
 
 # eval: a run beside the three baselines on the same sets; the run's figures are its summary's.
 "$SELFSUP" text eval --checkpoint "$TMP/simcse" --baseline tfidf --baseline fasttext --baseline untrained \
-  --config "$TMP/base.yaml" --split val --out "$TMP/eval.json" --quiet >/dev/null 2>"$TMP/err" || fail "eval: $(cat "$TMP/err")"
+  --split val --out "$TMP/eval.json" --quiet >/dev/null 2>"$TMP/err" || fail "eval: $(cat "$TMP/err")"
 "$PY" - "$TMP" <<'PY' || fail "eval's figures"
 import json, sys
 t = sys.argv[1]
@@ -175,21 +178,21 @@ printf 'a cat\ta feline\ta dog\nthe sky\tthe heavens\n' >"$TMP/short.tsv"
 expect_error "an empty corpus" "no sentence" text tokenizer --corpus "$TMP/empty.txt" --out "$TMP/x.model"
 expect_error "invalid UTF-8" "line 2" text tokenizer --corpus "$TMP/bad_utf8.txt" --out "$TMP/x.model"
 expect_error "a pairs file with a missing column" "line 2 has 2 columns" text train --config "$TMP/base.yaml" \
-  --set method.name=simcse_sup --set data.train= --set data.pairs=$TMP/short.tsv --out "$TMP/bad1"
+  --set method.name=simcse_sup --set data.pairs=$TMP/short.tsv --out "$TMP/bad1"
 expect_error "pairs for an unsupervised method" "set data.train" text train --config "$TMP/base.yaml" \
-  --set method.name=simcse --set data.train= --set data.pairs=$S/pairs.tsv --out "$TMP/bad2"
-expect_error "a negative temperature" "method.temperature must be positive, got -0.05" text train --config "$TMP/base.yaml" \
+  --set method.name=simcse --set data.pairs=$S/pairs.tsv --out "$TMP/bad2"
+expect_error "a negative temperature" "method.temperature must be positive, got -0.05" text train --config "$TMP/base.yaml" "${TR[@]}" \
   --set method.name=simcse --set method.temperature=-0.05 --out "$TMP/bad3"
-expect_error "an image method" "method 'simclr' is self-supervised" text train --config "$TMP/base.yaml" \
+expect_error "an image method" "method 'simclr' is self-supervised" text train --config "$TMP/base.yaml" "${TR[@]}" \
   --set method.name=simclr --out "$TMP/bad4"
-expect_error "a file that is not a tokenizer" "is not a SentencePiece model" text train --config "$TMP/base.yaml" \
+expect_error "a file that is not a tokenizer" "is not a SentencePiece model" text train --config "$TMP/base.yaml" "${TR[@]}" \
   --set method.name=simcse --set data.tokenizer=$S/train.txt --out "$TMP/bad5"
 "$SELFSUP" text tokenizer --corpus "$S/train.txt" --out "$TMP/other.model" --vocab-size 300 >/dev/null 2>&1 ||
   fail "a second tokenizer"
-expect_error "an init run with another tokenizer" "another tokenizer" text train --config "$TMP/base.yaml" \
+expect_error "an init run with another tokenizer" "another tokenizer" text train --config "$TMP/base.yaml" "${TR[@]}" \
   --set method.name=simcse --set data.tokenizer=$TMP/other.model --init "$TMP/mlm" --out "$TMP/bad6"
 expect_error "an evaluation folder without its files" "no sts_val.tsv" text eval --checkpoint "$TMP/simcse" \
   --corpus "$TMP" --split val
-expect_error "the output folder of another run" "holds another run" text train --config "$TMP/base.yaml" \
+expect_error "the output folder of another run" "holds another run" text train --config "$TMP/base.yaml" "${TR[@]}" \
   --set method.name=simcse --out "$TMP/mlm"
 echo "PASS: text"
