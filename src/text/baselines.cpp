@@ -1,36 +1,16 @@
 #include "selfsup/text/baselines.h"
 
-#include <sys/wait.h>
-
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
+#include "program.h"
 #include "selfsup/train/checkpoint.h"
 
 namespace selfsup::text {
 namespace fs = std::filesystem;
-namespace {
-
-/// A path inside single quotes for /bin/sh.
-std::string quoted(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-void run_program(const std::string& command, const std::string& what) {
-  const int status = std::system(command.c_str());
-  TORCH_CHECK(status != -1 && WIFEXITED(status), what, ": could not run `", command, "`");
-  const int code = WEXITSTATUS(status);
-  TORCH_CHECK(code != 127, what, ": the fastText program was not found (Debian's fasttext package installs it; "
-              "scripts/setup.sh does)");
-  TORCH_CHECK(code == 0, what, ": `", command, "` exited with ", code);
-}
-
-}  // namespace
 
 std::vector<std::string> words(const std::string& sentence) {
   std::vector<std::string> out;
@@ -107,12 +87,11 @@ FastText::FastText(const std::vector<std::string>& sentences, const std::string&
   train::write_file_atomic(input, text.str());
   // A smaller hash table for the character n-grams than fastText's 2M buckets: the corpus is
   // small, and the model file stays ~100 MB instead of ~800 MB.
-  std::ostringstream cmd;
-  cmd << quoted(program_) << " skipgram -input " << quoted(input) << " -output "
-      << quoted((fs::path(work_dir_) / "model").string()) << " -dim " << o.dim() << " -epoch " << o.epochs()
-      << " -minCount " << o.min_count() << " -thread " << o.threads() << " -seed " << o.seed()
-      << " -bucket 200000 -verbose 0 > /dev/null";
-  run_program(cmd.str(), "fastText training");
+  detail::run_program({program_, "skipgram", "-input", input, "-output", (fs::path(work_dir_) / "model").string(), "-dim",
+                       std::to_string(o.dim()), "-epoch", std::to_string(o.epochs()), "-minCount",
+                       std::to_string(o.min_count()), "-thread", std::to_string(o.threads()), "-seed",
+                       std::to_string(o.seed()), "-bucket", "200000", "-verbose", "0"},
+                      "fastText training", "fasttext");
 }
 
 torch::Tensor FastText::embed(const std::vector<std::string>& sentences) const {
@@ -134,9 +113,8 @@ torch::Tensor FastText::embed(const std::vector<std::string>& sentences) const {
   std::ostringstream q;
   for (const auto& w : vocab) q << w << '\n';
   train::write_file_atomic(query, q.str());
-  run_program(quoted(program_) + " print-word-vectors " + quoted((fs::path(work_dir_) / "model.bin").string()) + " < " +
-                  quoted(query) + " > " + quoted(vectors),
-              "fastText word vectors");
+  detail::run_program({program_, "print-word-vectors", (fs::path(work_dir_) / "model.bin").string()},
+                      "fastText word vectors", "fasttext", query, vectors);
   std::ifstream in(vectors);
   auto table = torch::zeros({static_cast<int64_t>(vocab.size()), dim_}, torch::kFloat32);
   auto t = table.accessor<float, 2>();
