@@ -10,7 +10,9 @@ images, from scratch, one at a time on the whole machine, their order alternatin
   selfsup   `selfsup semi --config configs/fashion_mnist/semi/fixmatch.yaml --time-limit T` for each
             T of --selfsup-budgets (each its own run: the schedule fits its budget).
 The test figures serve this comparison only; nothing is chosen by them. Writes one JSON with every
-run's figures and the CPU it ran on.
+run's figures and the CPU it ran on. With --json naming an existing file of the same settings, the
+new draws join (or replace, by seed) the draws already there, each keeping its own CPU; the means are
+recomputed over all of them. Each draw's two sides always run in one sitting on one machine.
 
 usage: /usr/bin/python3 bench/run_semi_compare.py [--build build] [--seeds 0,1,2] [--budget 1800]
        [--selfsup-budgets 900,1800] [--labels-per-class 10] [--out runs/semi_compare] [--json out.json]
@@ -28,11 +30,16 @@ ALLOC_FIXED = "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=4294967296"
 
 
 def cpu_model():
+    """The CPU's name, family/model and vector extensions: cloud CPUs often report only a brand."""
+    info = {}
     with open("/proc/cpuinfo") as f:
         for line in f:
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return "unknown"
+            if ":" in line:
+                k, v = (x.strip() for x in line.split(":", 1))
+                info.setdefault(k, v)
+    simd = [f for f in ("avx2", "avx512f", "avx512_bf16", "avx512_fp16", "amx_tile") if f in info.get("flags", "").split()]
+    return f"{info.get('model name', 'unknown')} (family {info.get('cpu family', '?')} model {info.get('model', '?')}; " \
+           f"{' '.join(simd) or 'no avx2'}; {os.cpu_count()} cores)"
 
 
 def run(cmd, env=None, log=None):
@@ -57,14 +64,23 @@ def main():
     args = p.parse_args()
     selfsup = os.path.join(ROOT, args.build, "selfsup")
     os.makedirs(os.path.join(ROOT, args.out), exist_ok=True)
-    result = {"cpu": cpu_model(), "config": args.config, "labels_per_class": args.labels_per_class, "draws": []}
-    for i, seed in enumerate(int(s) for s in args.seeds.split(",")):
+    settings = {"config": args.config, "labels_per_class": args.labels_per_class, "budget": args.budget,
+                "selfsup_budgets": args.selfsup_budgets, "threads": args.threads}
+    result = dict(settings, draws=[])
+    if args.json and os.path.exists(args.json):
+        with open(args.json) as f:
+            result = json.load(f)
+        for k, v in settings.items():
+            if result.get(k) != v:
+                sys.exit(f"run_semi_compare: {args.json} was written with {k}={result.get(k)!r}, not {v!r}")
+    for seed in (int(s) for s in args.seeds.split(",")):
         out = os.path.join(args.out, f"seed{seed}")
         os.makedirs(os.path.join(ROOT, out), exist_ok=True)
         split = os.path.join(out, "split.json")
         sets = ["--set", f"data.labels_per_class={args.labels_per_class}", "--set", f"train.threads={args.threads}"]
         run([selfsup, "semi", "--config", args.config, "--seed", str(seed), "--dump-split", split] + sets)
-        draw = {"seed": seed, "split": split, "selfsup": {}, "python": None}
+        draw = {"seed": seed, "cpu": cpu_model(), "date": time.strftime("%Y-%m-%d"), "split": split,
+                "selfsup": {}, "python": None}
 
         def python_side():
             js = os.path.join(out, "python.json")
@@ -88,19 +104,28 @@ def main():
                                                     "train_seconds": s["train_seconds"], "wall_seconds": wall,
                                                     "run": run_dir}
 
-        for side in ((python_side, selfsup_side) if i % 2 == 0 else (selfsup_side, python_side)):
+        # Which side goes first alternates with the seed, so draws run in separate sittings still alternate.
+        for side in ((python_side, selfsup_side) if seed % 2 == 0 else (selfsup_side, python_side)):
             side()
-        result["draws"].append(draw)
+        result["draws"] = sorted([d for d in result["draws"] if d["seed"] != seed] + [draw], key=lambda d: d["seed"])
+        summarise(result, args.selfsup_budgets.split(","))
+        if args.json:  # after every draw, atomically: a stopped benchmark keeps the draws it finished
+            with open(args.json + ".tmp", "w") as f:
+                f.write(json.dumps(result, indent=1) + "\n")
+            os.replace(args.json + ".tmp", args.json)
         print(json.dumps(draw), flush=True)
-    mean = lambda xs: sum(xs) / len(xs)
-    result["python_mean_test_acc_ema"] = mean([d["python"]["test_acc_ema"] for d in result["draws"]])
-    for b in args.selfsup_budgets.split(","):
-        result[f"selfsup_{b}_mean_test_acc_ema"] = mean([d["selfsup"][b]["test_acc_ema"] for d in result["draws"]])
-    text = json.dumps(result, indent=1)
-    if args.json:
-        with open(args.json, "w") as f:
-            f.write(text + "\n")
-    print(text)
+    print(json.dumps(result, indent=1))
+
+
+def summarise(result, budgets):
+    """Mean and sample standard deviation over the draws of each side's final EMA test accuracy."""
+    def stats(xs):
+        m = sum(xs) / len(xs)
+        sd = (sum((x - m) ** 2 for x in xs) / (len(xs) - 1)) ** 0.5 if len(xs) > 1 else 0.0
+        return {"mean": m, "sd": sd, "n": len(xs)}
+    result["python_test_acc_ema"] = stats([d["python"]["test_acc_ema"] for d in result["draws"]])
+    for b in budgets:
+        result[f"selfsup_{b}_test_acc_ema"] = stats([d["selfsup"][b]["test_acc_ema"] for d in result["draws"]])
 
 
 if __name__ == "__main__":
