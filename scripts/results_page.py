@@ -211,6 +211,49 @@ class Page:
                     "combined, round chosen on val", "combined, last round", "added labels right", "command"], rows,
                    {"machine": (machines, "Ran on the {}.")}, notes)
 
+    def kind_semi_compare(self, t):
+        """bench/run_semi_compare.py's JSON: per label draw, the Python FixMatch's EMA test accuracy at
+        its logged points of training time and selfsup's at each of its budgets (each a run of its
+        own), then the mean +- sample sd over the draws and the two comparisons the benchmark exists
+        for: selfsup's shorter budget against Python's full one, and the two full budgets."""
+        c = self.load(t["file"])
+        draws = c["draws"]
+        points = sorted({p["seconds"] for d in draws for p in d["python"]["points"]})
+        budgets = c["selfsup_budgets"].split(",")
+        fmt = lambda v: f"{100 * v:.2f}"
+
+        def py_at(d, sec):
+            hit = [p for p in d["python"]["points"] if p["seconds"] == sec]
+            return hit[0]["test_acc_ema"] if hit else None
+
+        rows, cpus = [], []
+        for d in draws:
+            rows.append([str(d["seed"])] + [fmt(py_at(d, x)) if py_at(d, x) is not None else DASH for x in points]
+                        + [f"{d['python']['steps']:,}"]
+                        + [fmt(d["selfsup"][b]["test_acc_ema"]) for b in budgets]
+                        + [" / ".join(f"{d['selfsup'][b]['steps']:,}" for b in budgets)])
+            cpus.append(f"{d['cpu']}, {d['date']}")
+        mean_row = ["mean"]
+        for x in points:
+            vals = [py_at(d, x) for d in draws if py_at(d, x) is not None]
+            mean_row.append(stat(vals) if len(vals) == len(draws) else DASH)
+        mean_row.append(DASH)
+        mean_row += [stat([d["selfsup"][b]["test_acc_ema"] for d in draws]) for b in budgets]
+        mean_row.append(DASH)
+        header = (["draw (seed)"] + [f"Python {x:.0f} s" for x in points] + ["Python steps"]
+                  + [f"selfsup {b} s" for b in budgets] + ["selfsup steps"])
+        self.table(header, rows + [mean_row], {"CPU": (cpus, "Every draw ran on: {}.")})
+        full = max(points)
+        py = sum(py_at(d, full) for d in draws) / len(draws)
+        lines = []
+        for b in budgets:
+            ours = sum(d["selfsup"][b]["test_acc_ema"] for d in draws) / len(draws)
+            diffs = [d["selfsup"][b]["test_acc_ema"] - py_at(d, full) for d in draws]
+            lines.append(f"selfsup in {b} s against Python in {full:.0f} s, {len(draws)} draw(s): mean "
+                         f"{fmt(ours)} against {fmt(py)} ({'at or above' if ours >= py else 'below'}); paired "
+                         f"difference {stat(diffs)} points.")
+        self.text(lines)
+
     def kind_text(self, t):
         """`selfsup text train` summaries over seeds (mean +- sample sd), or one baseline of a
         `selfsup text eval` file (row key "method"), on the split the table names: the gloss pairs'
