@@ -37,14 +37,29 @@ std::string read_text(const std::string& path, const char* what) {
   return detail::read_file(path, std::string("the tune ") + what);
 }
 
-/// The search's settings from the space file: metric, direction, trials, eta, seed, space.
+/// Space keys under this prefix belong to the pretraining stage of a pipeline: `pretrain.share`
+/// (its part of each trial's budget) and `pretrain.<config key>` (set in the pretraining config).
+constexpr const char* kStage = "pretrain.";
+constexpr const char* kShare = "pretrain.share";
+
+bool is_stage_key(const std::string& key) { return key.rfind(kStage, 0) == 0; }
+
+/// The search's settings from the space file: metric, direction, trials, eta, seed, space, and an
+/// optional pipeline: each trial first pretrains with `pretrain.config` for `share` of its budget,
+/// then trains the base config's method from that encoder (--init) for the rest.
 struct Settings {
   std::string metric = "val_acc";
   bool maximize = true;
   int64_t trials = 9, eta = 3;
   uint64_t seed = 0;
   tune::SearchSpace space;
+  std::string pretrain_config;  // empty: no pretraining stage
+  double share = 1.0 / 3.0;     // used where the space does not search pretrain.share
 };
+
+void check_share(double share, const std::string& where) {
+  TORCH_CHECK(share >= 0 && share < 1, where, ": pretrain.share must be in [0, 1), got ", share);
+}
 
 Settings settings_of(const std::string& text, const std::string& source) {
   YAML::Node root;
@@ -70,8 +85,23 @@ Settings settings_of(const std::string& text, const std::string& source) {
         s.eta = kv.second.as<int64_t>();
       } else if (key == "seed") {
         s.seed = kv.second.as<uint64_t>();
+      } else if (key == "pretrain") {
+        TORCH_CHECK(kv.second.IsMap() && kv.second["config"], source,
+                    ": pretrain must be a map with config (a pretraining config) and optionally share");
+        for (const auto& p : kv.second) {
+          const auto k = p.first.as<std::string>();
+          if (k == "config") {
+            s.pretrain_config = p.second.as<std::string>();
+          } else if (k == "share") {
+            s.share = p.second.as<double>();
+            check_share(s.share, source);
+          } else {
+            TORCH_CHECK(false, source, ": unknown key 'pretrain.", k, "' (expected config, share)");
+          }
+        }
       } else if (key != "space") {
-        TORCH_CHECK(false, source, ": unknown key '", key, "' (expected metric, direction, trials, eta, seed, space)");
+        TORCH_CHECK(false, source, ": unknown key '", key,
+                    "' (expected metric, direction, trials, eta, seed, pretrain, space)");
       }
     } catch (const YAML::Exception&) {
       TORCH_CHECK(false, source, ": '", key, "' has a value of the wrong type");
@@ -79,6 +109,10 @@ Settings settings_of(const std::string& text, const std::string& source) {
   }
   TORCH_CHECK(root["space"], source, ": no `space` to search");
   s.space = tune::SearchSpace::from_yaml(root["space"], source);
+  for (const auto& d : s.space.dims) {
+    TORCH_CHECK(!is_stage_key(d.key) || !s.pretrain_config.empty(), source, ": space key '", d.key,
+                "' needs a `pretrain:` block naming the pretraining config");
+  }
   tune::check_metric(s.metric);
   TORCH_CHECK(s.trials >= 1, source, ": trials must be >= 1, got ", s.trials);
   TORCH_CHECK(s.eta >= 2, source, ": eta must be >= 2, got ", s.eta);
@@ -98,11 +132,29 @@ std::vector<std::string> command_of(const std::string& method) {
   return {};
 }
 
-/// The trial's config: the base with its assignment set.
-Config trial_config(const std::string& base_text, const std::string& base_source, const nlohmann::json& params) {
+/// A trial's config for one stage: the base with the stage's part of the assignment set (the
+/// pretraining stage takes the `pretrain.` keys without their prefix, the method the others).
+Config trial_config(const std::string& base_text, const std::string& base_source, const nlohmann::json& params,
+                    bool stage = false) {
   auto cfg = Config::parse(base_text, base_source);
-  for (auto it = params.begin(); it != params.end(); ++it) cfg.set(it.key(), YAML::Load(it.value().get<std::string>()));
+  for (auto it = params.begin(); it != params.end(); ++it) {
+    if (is_stage_key(it.key()) != stage || it.key() == kShare) continue;
+    cfg.set(stage ? it.key().substr(std::string(kStage).size()) : it.key(), YAML::Load(it.value().get<std::string>()));
+  }
   return cfg;
+}
+
+/// The trial's pretraining share of its budget: drawn, or the space file's.
+double share_of(const nlohmann::json& params, const Settings& s) {
+  if (s.pretrain_config.empty()) return 0;
+  return params.contains(kShare) ? YAML::Load(params[kShare].get<std::string>()).as<double>() : s.share;
+}
+
+std::string seconds_text(double seconds) {
+  std::ostringstream out;
+  out.precision(17);
+  out << seconds;
+  return out.str();
 }
 
 /// The figure at a dotted path of a summary.
@@ -122,6 +174,8 @@ struct Job {
   int64_t trial = 0;
   std::string dir;
   double start = 0;
+  std::vector<std::string> then;  // a pipeline's method stage, started when its pretraining ends
+  std::string stage_dir;          // the pretraining stage's run folder, while it runs
 };
 
 double now() {
@@ -182,6 +236,12 @@ nlohmann::json tune(const TuneOptions& o) {
     state = {{"base_config", read_text(o.config, "config")}, {"base_source", o.config},
              {"space", read_text(o.space, "search space")}, {"space_source", o.space}, {"time_limit", o.time_limit},
              {"parallel", o.parallel}};
+    // The pretraining config is kept whole like the base, so a resumed search trains what it began.
+    const auto s = settings_of(state["space"].get<std::string>(), o.space);
+    if (!s.pretrain_config.empty()) {
+      state["pretrain_config"] = read_text(s.pretrain_config, "pretraining config");
+      state["pretrain_source"] = s.pretrain_config;
+    }
   }
   const auto base_text = state["base_config"].get<std::string>();
   const auto base_source = state["base_source"].get<std::string>();
@@ -189,6 +249,8 @@ nlohmann::json tune(const TuneOptions& o) {
   const double time_limit = state["time_limit"].get<double>();
   const int64_t parallel = state["parallel"].get<int64_t>();
   const auto plan = tune::halving_plan(settings.trials, settings.eta, time_limit, parallel);
+  const auto pre_text = state.value("pretrain_config", std::string());
+  const auto pre_source = state.value("pretrain_source", std::string());
 
   if (!o.resume) {
     // Every trial's values, drawn once; each is checked to build a config the same command trains.
@@ -204,6 +266,12 @@ nlohmann::json tune(const TuneOptions& o) {
       TORCH_CHECK(command_of(method) == command, "tune: trial ", t, " draws method '", method,
                   "', which another command trains than the base config's '", base.get<std::string>("method.name", ""),
                   "'");
+      if (!pre_text.empty()) {
+        check_share(share_of(params, settings), "tune: trial " + std::to_string(t));
+        const auto pre = trial_config(pre_text, pre_source, params, true).get<std::string>("method.name", "");
+        TORCH_CHECK(command_of(pre) == std::vector<std::string>{"pretrain"}, "tune: trial ", t,
+                    " pretrains with method '", pre, "', which is not a self-supervised method");
+      }
       trials.push_back({{"id", t}, {"params", params}, {"results", nlohmann::json::array()}});
     }
     state["trials"] = trials;
@@ -260,13 +328,26 @@ nlohmann::json tune(const TuneOptions& o) {
         const auto cfg_path = dir + "/config.yaml";
         train::write_file_atomic(cfg_path, trial_config(base_text, base_source, trials[t]["params"]).dump());
         const auto run_dir = dir + "/rung_" + std::to_string(rung);
+        const std::string threads_set = "train.threads=" + std::to_string(threads);
+        const double share = share_of(trials[t]["params"], settings);
         std::vector<std::string> args = command;
-        std::ostringstream seconds;
-        seconds.precision(17);
-        seconds << plan[rung].seconds;
         args.insert(args.end(), {"--config", cfg_path, "--out", run_dir, "--overwrite", "--quiet", "--time-limit",
-                                 seconds.str(), "--set", "train.threads=" + std::to_string(threads)});
-        running[spawn(args, run_dir + ".log")] = {t, run_dir, now()};
+                                 seconds_text(plan[rung].seconds * (1 - share)), "--set", threads_set});
+        if (share <= 0) {
+          running[spawn(args, run_dir + ".log")] = {t, run_dir, now()};
+          continue;
+        }
+        // A pipeline: the pretraining stage first, in its own run folder; the method's run starts
+        // from its encoder when it ends.
+        const auto pre_path = dir + "/pretrain.yaml";
+        train::write_file_atomic(pre_path, trial_config(pre_text, pre_source, trials[t]["params"], true).dump());
+        const auto pre_dir = run_dir + "_pretrain";
+        args.insert(args.end(), {"--init", pre_dir});
+        const std::vector<std::string> pre_args{"pretrain",     "--config", pre_path,
+                                                "--out",        pre_dir,    "--overwrite",
+                                                "--quiet",      "--no-eval", "--time-limit",
+                                                seconds_text(plan[rung].seconds * share), "--set", threads_set};
+        running[spawn(pre_args, pre_dir + ".log")] = {t, run_dir, now(), args, pre_dir};
       }
       if (running.empty()) break;
       int status = 0;
@@ -284,12 +365,22 @@ nlohmann::json tune(const TuneOptions& o) {
       }
       const auto it = running.find(pid);
       if (it == running.end()) continue;
-      const Job job = it->second;
+      Job job = it->second;
       running.erase(it);
       if (train::stop_requested()) continue;  // stopped early: run again on --resume
+      const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+      if (ok && !job.then.empty()) {  // the pretraining stage ended: the method's stage now
+        const auto args = std::move(job.then);
+        job.then.clear();
+        running[spawn(args, job.dir + ".log")] = job;
+        continue;
+      }
       nlohmann::json r = {{"rung", rung}, {"seconds", plan[rung].seconds}, {"run", job.dir},
                           {"wall_seconds", now() - job.start}};
-      const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+      if (!job.stage_dir.empty()) {
+        r["pretrain_run"] = job.stage_dir;
+        r["pretrain_seconds"] = plan[rung].seconds * share_of(trials[job.trial]["params"], settings);
+      }
       if (ok) {
         try {
           const auto summary = nlohmann::json::parse(read_text(job.dir + "/summary.json", "trial summary"));
@@ -303,7 +394,7 @@ nlohmann::json tune(const TuneOptions& o) {
         }
       } else {
         r["status"] = "failed";
-        r["error"] = last_line(job.dir + ".log");
+        r["error"] = last_line((job.then.empty() ? job.dir : job.stage_dir) + ".log");
       }
       trials[job.trial]["results"].push_back(r);
       train::write_file_atomic(state_path, state.dump(1) + "\n");
@@ -351,6 +442,7 @@ nlohmann::json tune(const TuneOptions& o) {
     const double score = r >= 0 ? score_of(t, static_cast<size_t>(r)) * (settings.maximize ? 1 : -1) : kNoScore;
     table.push_back({{"rank", i + 1}, {"trial", t}, {"rungs", r + 1}, {"score", r >= 0 ? nlohmann::json(score) : nullptr},
                      {"params", trials[t]["params"]}, {"results", trials[t]["results"]}});
+    if (!pre_text.empty()) table.back()["pretrain_share"] = share_of(trials[t]["params"], settings);
     md << "| " << i + 1 << " | " << t << " | " << (r >= 0 ? std::to_string(score) : std::string("failed")) << " | "
        << r + 1 << " |";
     for (const auto& d : settings.space.dims) md << " " << trials[t]["params"][d.key].get<std::string>() << " |";
@@ -378,6 +470,10 @@ nlohmann::json tune(const TuneOptions& o) {
   if (!table.empty() && !table[0]["score"].is_null()) {
     train::write_file_atomic((fs::path(o.out) / "best.yaml").string(),
                              trial_config(base_text, base_source, trials[order[0]]["params"]).dump());
+    if (share_of(trials[order[0]]["params"], settings) > 0) {  // the winner's pretraining stage too
+      train::write_file_atomic((fs::path(o.out) / "best_pretrain.yaml").string(),
+                               trial_config(pre_text, pre_source, trials[order[0]]["params"], true).dump());
+    }
   }
   if (!series.empty()) {
     train::write_file_atomic((fs::path(o.out) / "tune.png").string(),

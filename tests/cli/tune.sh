@@ -3,7 +3,8 @@
 # on a small subset, stopped after its first trial and resumed; each rung's trials are the best of
 # the one before by validation accuracy; the ranked table, the plot and best.yaml are written;
 # --resume of a finished search reruns nothing; a metric of the test set and a bad space fail with
-# one error line each.
+# one error line each. A pipeline search pretrains each trial for its share of the budget and
+# starts the method from that encoder.
 # Usage: bash tune.sh <selfsup binary> <source dir> <build dir>
 set -u
 SELFSUP=$1
@@ -83,6 +84,61 @@ cp "$TMP/t/tune_results.json" "$TMP/before.json"
 [ ! -s "$TMP/r.err" ] || fail "--resume ran trials again: $(cat "$TMP/r.err")"
 cmp -s "$TMP/before.json" "$TMP/t/tune_results.json" || fail "--resume changed the results"
 echo "ok: resume"
+
+# A pipeline: SimCLR for half of each trial's budget, then the method from its encoder (--init);
+# the `pretrain.` keys set the pretraining config, the others the method's.
+cat >"$TMP/pre.yaml" <<YAML
+method: {name: simclr, proj_hidden_dim: 16, proj_output_dim: 8}
+data: {name: fashion-mnist, limit: 600}
+model: {backbone: convnet, channels: [4, 8, 8]}
+train: {max_steps: 100000, batch_size: 16, lr: 0.05, threads: 1}
+seed: 0
+YAML
+cat >"$TMP/pipe.yaml" <<YAML
+metric: val_acc
+trials: 2
+eta: 2
+seed: 5
+pretrain: {config: $TMP/pre.yaml, share: 0.5}
+space:
+  pretrain.train.lr: {loguniform: [0.01, 0.1]}
+  train.lr: {choice: [0.01, 0.03]}
+YAML
+"$SELFSUP" tune --config "$TMP/base.yaml" --space "$TMP/pipe.yaml" --time-limit 4 --out "$TMP/p" >/dev/null \
+  2>"$TMP/p.err" || fail "pipeline search: $(tail -3 "$TMP/p.err")"
+/usr/bin/python3 - "$TMP/p" <<'PY' || fail "the pipeline search"
+import json, os, re, sys
+d = sys.argv[1]
+st = json.load(open(f"{d}/tune_state.json"))
+assert "train:" in st["pretrain_config"], "the pretraining config is not kept in the state"
+results = [(t, r) for t in st["trials"] for r in t["results"]]
+assert len(results) == 3, results
+for t, r in results:
+    assert r["status"] == "done", r
+    assert r["pretrain_seconds"] == r["seconds"] / 2, r
+    s = json.load(open(os.path.join(r["run"], "summary.json")))
+    assert s["init"] == r["pretrain_run"], (s["init"], r["pretrain_run"])
+    assert os.path.exists(os.path.join(r["pretrain_run"], "last.ckpt")), r
+    assert s["train_seconds"] <= r["seconds"] / 2 + 0.5, (s["train_seconds"], r["seconds"])
+    pre = open(os.path.join(r["pretrain_run"], "config.yaml")).read()
+    lr = [float(x) for x in re.findall(r"^train:.*\blr: ([-+0-9.eE]+)", pre, re.M)]
+    assert lr and abs(lr[0] / float(t["params"]["pretrain.train.lr"]) - 1) < 1e-9, (lr, t["params"])
+    main = open(os.path.join(r["run"], "config.yaml")).read()
+    assert "pretrain" not in main and "simclr" not in main, main
+best = json.load(open(f"{d}/tune_results.json"))["ranked"][0]
+assert best["pretrain_share"] == 0.5 and os.path.getsize(f"{d}/best_pretrain.yaml") > 0, best
+print("ok: pipeline", [(t["id"], r["rung"], r["score"]) for t, r in results])
+PY
+sed '/^pretrain:/d' "$TMP/pipe.yaml" >"$TMP/nopre.yaml"
+expect_error "a pretrain. key without a pretrain block" 'needs a `pretrain:` block' tune --config "$TMP/base.yaml" \
+  --space "$TMP/nopre.yaml" --time-limit 4 --out "$TMP/bad4"
+grep -v '^pretrain:' "$TMP/pipe.yaml" >"$TMP/semipre.yaml"
+echo "pretrain: {config: $TMP/base.yaml}" >>"$TMP/semipre.yaml"
+expect_error "a semi-supervised method as the pretraining stage" "is not a self-supervised method" tune \
+  --config "$TMP/base.yaml" --space "$TMP/semipre.yaml" --time-limit 4 --out "$TMP/bad5"
+sed 's/share: 0.5/share: 1.5/' "$TMP/pipe.yaml" >"$TMP/share.yaml"
+expect_error "a share outside [0, 1)" "pretrain.share must be in" tune --config "$TMP/base.yaml" \
+  --space "$TMP/share.yaml" --time-limit 4 --out "$TMP/bad6"
 
 sed 's/metric: val_acc/metric: test_acc/' "$TMP/space.yaml" >"$TMP/test.yaml"
 expect_error "a metric of the test set" "reads the test set" tune --config "$TMP/base.yaml" --space "$TMP/test.yaml" \

@@ -2,6 +2,8 @@
 // The library form of `selfsup tune`: successive halving over a search space of config keys
 // (tune/search.h), each trial a run of the command that trains the base config's method, started
 // as its own process, scored on the validation figures of its summary and never on the test set.
+// A space with a `pretrain:` block searches pipelines: each trial pretrains for its share of the
+// budget, then trains the method from that encoder.
 #include <nlohmann/json.hpp>
 #include <string>
 
