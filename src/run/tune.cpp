@@ -236,16 +236,15 @@ nlohmann::json tune(const TuneOptions& o) {
     state = {{"base_config", read_text(o.config, "config")}, {"base_source", o.config},
              {"space", read_text(o.space, "search space")}, {"space_source", o.space}, {"time_limit", o.time_limit},
              {"parallel", o.parallel}};
-    // The pretraining config is kept whole like the base, so a resumed search trains what it began.
-    const auto s = settings_of(state["space"].get<std::string>(), o.space);
-    if (!s.pretrain_config.empty()) {
-      state["pretrain_config"] = read_text(s.pretrain_config, "pretraining config");
-      state["pretrain_source"] = s.pretrain_config;
-    }
   }
   const auto base_text = state["base_config"].get<std::string>();
   const auto base_source = state["base_source"].get<std::string>();
   const auto settings = settings_of(state["space"].get<std::string>(), state["space_source"].get<std::string>());
+  if (!o.resume && !settings.pretrain_config.empty()) {
+    // The pretraining config is kept whole like the base, so a resumed search trains what it began.
+    state["pretrain_config"] = read_text(settings.pretrain_config, "pretraining config");
+    state["pretrain_source"] = settings.pretrain_config;
+  }
   const double time_limit = state["time_limit"].get<double>();
   const int64_t parallel = state["parallel"].get<int64_t>();
   const auto plan = tune::halving_plan(settings.trials, settings.eta, time_limit, parallel);
