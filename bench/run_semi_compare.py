@@ -11,8 +11,9 @@ images, from scratch, one at a time on the whole machine, their order alternatin
             T of --selfsup-budgets (each its own run: the schedule fits its budget).
 The test figures serve this comparison only; nothing is chosen by them. Writes one JSON with every
 run's figures and the CPU it ran on. With --json naming an existing file of the same settings, the
-new draws join (or replace, by seed) the draws already there, each keeping its own CPU; the means are
-recomputed over all of them. Each draw's two sides always run in one sitting on one machine.
+new draws join (or replace, by seed) the draws already there, each keeping its own CPU. The file holds
+the measurements only: scripts/results_page.py (kind semi_compare) computes the means and the paired
+differences. Each draw's two sides always run in one sitting on one machine.
 
 usage: /usr/bin/python3 bench/run_semi_compare.py [--build build] [--seeds 0,1,2] [--budget 1800]
        [--selfsup-budgets 900,1800] [--labels-per-class 10] [--out runs/semi_compare] [--json out.json]
@@ -108,24 +109,12 @@ def main():
         for side in ((python_side, selfsup_side) if seed % 2 == 0 else (selfsup_side, python_side)):
             side()
         result["draws"] = sorted([d for d in result["draws"] if d["seed"] != seed] + [draw], key=lambda d: d["seed"])
-        summarise(result, args.selfsup_budgets.split(","))
         if args.json:  # after every draw, atomically: a stopped benchmark keeps the draws it finished
             with open(args.json + ".tmp", "w") as f:
                 f.write(json.dumps(result, indent=1) + "\n")
             os.replace(args.json + ".tmp", args.json)
         print(json.dumps(draw), flush=True)
     print(json.dumps(result, indent=1))
-
-
-def summarise(result, budgets):
-    """Mean and sample standard deviation over the draws of each side's final EMA test accuracy."""
-    def stats(xs):
-        m = sum(xs) / len(xs)
-        sd = (sum((x - m) ** 2 for x in xs) / (len(xs) - 1)) ** 0.5 if len(xs) > 1 else 0.0
-        return {"mean": m, "sd": sd, "n": len(xs)}
-    result["python_test_acc_ema"] = stats([d["python"]["test_acc_ema"] for d in result["draws"]])
-    for b in budgets:
-        result[f"selfsup_{b}_test_acc_ema"] = stats([d["selfsup"][b]["test_acc_ema"] for d in result["draws"]])
 
 
 if __name__ == "__main__":
