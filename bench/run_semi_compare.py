@@ -8,15 +8,23 @@ images, from scratch, one at a time on the whole machine, their order alternatin
             two DataLoaders, the allocator fixed) for --budget seconds, its EMA model scored on the
             validation split and the test set at each --log-at point (the clock stopped meanwhile);
   selfsup   `selfsup semi --config configs/fashion_mnist/semi/fixmatch.yaml --time-limit T` for each
-            T of --selfsup-budgets (each its own run: the schedule fits its budget).
+            T of --selfsup-budgets (each its own run: the schedule fits its budget);
+  tuned     with --tuned DIR, the pipeline `selfsup tune` chose in DIR (its winner's share of
+            --budget in `selfsup pretrain --config DIR/best_pretrain.yaml`, the rest in `selfsup semi
+            --config DIR/best.yaml --init` from it; share 0: semi alone), --budget seconds in all.
+--sides picks which of python, selfsup and tuned run (default: python,selfsup, and tuned with --tuned);
+--tuned-reuse takes the search's own last-rung run for the draw it trained on, when that rung had
+--budget (the same two commands; the search never read its test figure).
 The test figures serve this comparison only; nothing is chosen by them. Writes one JSON with every
 run's figures and the CPU it ran on. With --json naming an existing file of the same settings, the
-new draws join (or replace, by seed) the draws already there, each keeping its own CPU. The file holds
+new draws join the draws already there: a side run again replaces that side of its draw, the sides
+not run are kept, and each side records the CPU and date it ran on. The file holds
 the measurements only: scripts/results_page.py (kind semi_compare) computes the means and the paired
-differences. Each draw's two sides always run in one sitting on one machine.
+differences. A draw's python and selfsup sides always run in one sitting on one machine.
 
 usage: /usr/bin/python3 bench/run_semi_compare.py [--build build] [--seeds 0,1,2] [--budget 1800]
        [--selfsup-budgets 900,1800] [--labels-per-class 10] [--out runs/semi_compare] [--json out.json]
+       [--tuned runs/tune/semi_pipeline [--tuned-reuse]] [--sides python,selfsup,tuned]
 """
 import argparse
 import json
@@ -50,6 +58,34 @@ def run(cmd, env=None, log=None):
     return time.time() - start
 
 
+def tuned_pipeline(folder, budget):
+    """The winner of a `selfsup tune` search with a pretraining stage: its configs, its share and its
+    run at the last rung (`full` when that rung's budget is --budget)."""
+    path = os.path.join(ROOT, folder, "tune_results.json")
+    if not os.path.exists(path):
+        sys.exit(f"run_semi_compare: {path} does not exist (is {folder} a finished `selfsup tune` search?)")
+    with open(path) as f:
+        best = json.load(f)["ranked"][0]
+    share = float(best.get("pretrain_share", 0))
+    last = [r for r in best["results"] if r["status"] == "done"][-1]
+    pipeline = {"share": share, "config": os.path.join(folder, "best.yaml"),
+                "pretrain": os.path.join(folder, "best_pretrain.yaml"), "last_rung": last,
+                "full": abs(last["seconds"] - budget) < 1e-6}
+    for key in ("config",) + (("pretrain",) if share > 0 else ()):
+        if not os.path.exists(os.path.join(ROOT, pipeline[key])):
+            sys.exit(f"run_semi_compare: {pipeline[key]} does not exist")
+    return pipeline
+
+
+def search_seed(config):
+    """The label draw a search's trials trained on: the `seed:` of its best.yaml."""
+    with open(os.path.join(ROOT, config)) as f:
+        for line in f:
+            if line.startswith("seed:"):
+                return int(line.split(":", 1)[1])
+    return 0
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--build", default="build")
@@ -62,26 +98,43 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", default="runs/semi_compare")
     p.add_argument("--json", default=None)
+    p.add_argument("--tuned", default=None, help="a `selfsup tune` folder whose winning pipeline to run")
+    p.add_argument("--sides", default=None, help="which of python, selfsup, tuned to run")
+    p.add_argument("--tuned-reuse", action="store_true",
+                   help="on the draw the search trained on, take its last rung's run when that rung had --budget")
     args = p.parse_args()
+    sides = (args.sides or "python,selfsup" + (",tuned" if args.tuned else "")).split(",")
+    for side in sides:
+        if side not in ("python", "selfsup", "tuned"):
+            sys.exit(f"run_semi_compare: --sides names '{side}' (expected python, selfsup or tuned)")
+    if "tuned" in sides and not args.tuned:
+        sys.exit("run_semi_compare: the tuned side needs --tuned DIR (a `selfsup tune` folder)")
     selfsup = os.path.join(ROOT, args.build, "selfsup")
     os.makedirs(os.path.join(ROOT, args.out), exist_ok=True)
     settings = {"config": args.config, "labels_per_class": args.labels_per_class, "budget": args.budget,
                 "selfsup_budgets": args.selfsup_budgets, "threads": args.threads}
+    if args.tuned:
+        settings["tuned"] = args.tuned
     result = dict(settings, draws=[])
     if args.json and os.path.exists(args.json):
         with open(args.json) as f:
             result = json.load(f)
         for k, v in settings.items():
-            if result.get(k) != v:
+            if k == "tuned" and k not in result:
+                result[k] = v  # the first tuned side joins a file of the other two
+            elif result.get(k) != v:
                 sys.exit(f"run_semi_compare: {args.json} was written with {k}={result.get(k)!r}, not {v!r}")
+    pipeline = tuned_pipeline(args.tuned, args.budget) if "tuned" in sides else None
     for seed in (int(s) for s in args.seeds.split(",")):
         out = os.path.join(args.out, f"seed{seed}")
         os.makedirs(os.path.join(ROOT, out), exist_ok=True)
         split = os.path.join(out, "split.json")
         sets = ["--set", f"data.labels_per_class={args.labels_per_class}", "--set", f"train.threads={args.threads}"]
         run([selfsup, "semi", "--config", args.config, "--seed", str(seed), "--dump-split", split] + sets)
-        draw = {"seed": seed, "cpu": cpu_model(), "date": time.strftime("%Y-%m-%d"), "split": split,
-                "selfsup": {}, "python": None}
+        old = [d for d in result["draws"] if d["seed"] == seed]
+        draw = old[0] if old else {"seed": seed, "split": split, "selfsup": {}, "python": None}
+        if not old or "python" in sides or "selfsup" in sides:
+            draw.update(cpu=cpu_model(), date=time.strftime("%Y-%m-%d"))
 
         def python_side():
             js = os.path.join(out, "python.json")
@@ -92,22 +145,57 @@ def main():
             with open(os.path.join(ROOT, js)) as f:
                 draw["python"] = dict(json.load(f), wall_seconds=wall)
 
+        def semi_run(config, run_dir, budget, init=None):
+            wall = run([selfsup, "semi", "--config", config, "--seed", str(seed), "--out", run_dir, "--overwrite",
+                        "--quiet", "--time-limit", str(budget)] + (["--init", init] if init else []) + sets,
+                       log=run_dir + ".log")
+            with open(os.path.join(ROOT, run_dir, "summary.json")) as f:
+                s = json.load(f)
+            return {"test_acc_ema": s["test_acc_ema"], "val_acc_ema": s["val_acc_ema"], "test_acc": s["test_acc"],
+                    "steps": s["steps"], "train_seconds": s["train_seconds"], "wall_seconds": wall, "run": run_dir}
+
         def selfsup_side():
             for budget in (float(b) for b in args.selfsup_budgets.split(",")):
-                run_dir = os.path.join(out, f"selfsup_{budget:.0f}")
-                wall = run([selfsup, "semi", "--config", args.config, "--seed", str(seed), "--out", run_dir,
-                            "--overwrite", "--quiet", "--time-limit", str(budget)] + sets,
-                           log=os.path.join(out, f"selfsup_{budget:.0f}.log"))
-                with open(os.path.join(ROOT, run_dir, "summary.json")) as f:
+                draw["selfsup"][f"{budget:.0f}"] = semi_run(args.config, os.path.join(out, f"selfsup_{budget:.0f}"),
+                                                            budget)
+
+        def tuned_side():
+            share = pipeline["share"]
+            entry = {"share": share, "cpu": cpu_model(), "date": time.strftime("%Y-%m-%d")}
+            if args.tuned_reuse and pipeline["full"] and seed == search_seed(pipeline["config"]):
+                # The search's last rung trained this very pipeline on this draw for --budget: its
+                # run is the measurement (the search chose it on validation; its test figure was not read).
+                last = pipeline["last_rung"]
+                with open(os.path.join(ROOT, last["run"], "summary.json")) as f:
                     s = json.load(f)
-                draw["selfsup"][f"{budget:.0f}"] = {"test_acc_ema": s["test_acc_ema"], "val_acc_ema": s["val_acc_ema"],
-                                                    "test_acc": s["test_acc"], "steps": s["steps"],
-                                                    "train_seconds": s["train_seconds"], "wall_seconds": wall,
-                                                    "run": run_dir}
+                entry.update(test_acc_ema=s["test_acc_ema"], val_acc_ema=s["val_acc_ema"], test_acc=s["test_acc"],
+                             steps=s["steps"], train_seconds=s["train_seconds"], wall_seconds=last["wall_seconds"],
+                             run=last["run"], from_search=True)
+                if share > 0:
+                    with open(os.path.join(ROOT, last["pretrain_run"], "summary.json")) as f:
+                        s = json.load(f)
+                    entry.update(pretrain_steps=s["steps"], pretrain_seconds=s["train_seconds"],
+                                 pretrain_run=last["pretrain_run"])
+                draw["tuned"] = entry
+                return
+            init = None
+            if share > 0:
+                init = os.path.join(out, "tuned_pretrain")
+                entry["pretrain_wall_seconds"] = run(
+                    [selfsup, "pretrain", "--config", pipeline["pretrain"], "--seed", str(seed), "--out", init,
+                     "--overwrite", "--quiet", "--no-eval", "--time-limit", str(args.budget * share),
+                     "--set", f"train.threads={args.threads}"], log=init + ".log")
+                with open(os.path.join(ROOT, init, "summary.json")) as f:
+                    s = json.load(f)
+                entry.update(pretrain_steps=s["steps"], pretrain_seconds=s["train_seconds"], pretrain_run=init)
+            entry.update(semi_run(pipeline["config"], os.path.join(out, "tuned"), args.budget * (1 - share), init))
+            draw["tuned"] = entry
 
         # Which side goes first alternates with the seed, so draws run in separate sittings still alternate.
-        for side in ((python_side, selfsup_side) if seed % 2 == 0 else (selfsup_side, python_side)):
-            side()
+        order = [python_side, selfsup_side] if seed % 2 == 0 else [selfsup_side, python_side]
+        for side in order + [tuned_side]:
+            if side.__name__[:-len("_side")] in sides:
+                side()
         result["draws"] = sorted([d for d in result["draws"] if d["seed"] != seed] + [draw], key=lambda d: d["seed"])
         if args.json:  # after every draw, atomically: a stopped benchmark keeps the draws it finished
             with open(args.json + ".tmp", "w") as f:

@@ -213,46 +213,73 @@ class Page:
 
     def kind_semi_compare(self, t):
         """bench/run_semi_compare.py's JSON: per label draw, the Python FixMatch's EMA test accuracy at
-        its logged points of training time and selfsup's at each of its budgets (each a run of its
-        own), then the mean +- sample sd over the draws and the two comparisons the benchmark exists
-        for: selfsup's shorter budget against Python's full one, and the two full budgets."""
+        its logged points of training time, selfsup's at each of its budgets (each a run of its own)
+        and, where the file has it, the pipeline `selfsup tune` chose; then the mean +- sample sd over
+        the draws and the comparisons the benchmark exists for: selfsup's shorter budget against
+        Python's full one, the two full budgets, and the tuned pipeline against Python. A side a
+        draw lacks is a dash and stays out of the means; a paired difference pairs the draws that
+        have both sides."""
         c = self.load(t["file"])
         draws = c["draws"]
-        points = sorted({p["seconds"] for d in draws for p in d["python"]["points"]})
+        points = sorted({p["seconds"] for d in draws if d.get("python") for p in d["python"]["points"]})
         budgets = c["selfsup_budgets"].split(",")
+        tuned = any(d.get("tuned") for d in draws)
         fmt = lambda v: f"{100 * v:.2f}"
+        full = max(points)
 
         def py_at(d, sec):
-            hit = [p for p in d["python"]["points"] if p["seconds"] == sec]
+            hit = [p for p in (d.get("python") or {}).get("points", []) if p["seconds"] == sec]
             return hit[0]["test_acc_ema"] if hit else None
+
+        def ours(d, b):
+            return d["selfsup"][b]["test_acc_ema"] if b in d.get("selfsup", {}) else None
+
+        def tuned_of(d):
+            return d["tuned"]["test_acc_ema"] if d.get("tuned") else None
+
+        def cell(v):
+            return fmt(v) if v is not None else DASH
+
+        def mean_of(vals):
+            vals = [v for v in vals if v is not None]
+            return stat(vals) if vals else DASH
 
         rows, cpus = [], []
         for d in draws:
-            rows.append([str(d["seed"])] + [fmt(py_at(d, x)) if py_at(d, x) is not None else DASH for x in points]
-                        + [f"{d['python']['steps']:,}"]
-                        + [fmt(d["selfsup"][b]["test_acc_ema"]) for b in budgets]
-                        + [" / ".join(f"{d['selfsup'][b]['steps']:,}" for b in budgets)])
-            cpus.append(f"{d['cpu']}, {d['date']}")
-        mean_row = ["mean"]
-        for x in points:
-            vals = [py_at(d, x) for d in draws if py_at(d, x) is not None]
-            mean_row.append(stat(vals) if len(vals) == len(draws) else DASH)
-        mean_row.append(DASH)
-        mean_row += [stat([d["selfsup"][b]["test_acc_ema"] for d in draws]) for b in budgets]
-        mean_row.append(DASH)
+            row = [str(d["seed"])] + [cell(py_at(d, x)) for x in points]
+            row.append(f"{d['python']['steps']:,}" if d.get("python") else DASH)
+            row += [cell(ours(d, b)) for b in budgets]
+            row.append(" / ".join(f"{d['selfsup'][b]['steps']:,}" for b in budgets if b in d["selfsup"]) or DASH)
+            if tuned:
+                row.append(cell(tuned_of(d)))
+            rows.append(row)
+            cpus.append(f"{d['cpu']}, {d['date']}" + (f" (tuned: {d['tuned']['cpu']}, {d['tuned']['date']})"
+                                                       if d.get("tuned") else ""))
+        mean_row = ["mean"] + [mean_of([py_at(d, x) for d in draws]) for x in points] + [DASH]
+        mean_row += [mean_of([ours(d, b) for d in draws]) for b in budgets] + [DASH]
+        if tuned:
+            mean_row.append(mean_of([tuned_of(d) for d in draws]))
         header = (["draw (seed)"] + [f"Python {x:.0f} s" for x in points] + ["Python steps"]
                   + [f"selfsup {b} s" for b in budgets] + ["selfsup steps"])
+        if tuned:
+            header.append(f"tuned pipeline {c['budget']:.0f} s")
         self.table(header, rows + [mean_row], {"CPU": (cpus, "Every draw ran on: {}.")})
-        full = max(points)
-        py = sum(py_at(d, full) for d in draws) / len(draws)
-        lines = []
-        for b in budgets:
-            ours = sum(d["selfsup"][b]["test_acc_ema"] for d in draws) / len(draws)
-            diffs = [d["selfsup"][b]["test_acc_ema"] - py_at(d, full) for d in draws]
-            lines.append(f"selfsup in {b} s against Python in {full:.0f} s, {len(draws)} draw(s): mean "
-                         f"{fmt(ours)} against {fmt(py)} ({'at or above' if ours >= py else 'below'}); paired "
-                         f"difference {stat(diffs)} points.")
-        self.text(lines)
+
+        def compare(name, get):
+            mine = [get(d) for d in draws if get(d) is not None]
+            py = [py_at(d, full) for d in draws if py_at(d, full) is not None]
+            pairs = [get(d) - py_at(d, full) for d in draws if get(d) is not None and py_at(d, full) is not None]
+            if not mine or not py:
+                return None
+            a, b = sum(mine) / len(mine), sum(py) / len(py)
+            return (f"{name} against Python in {full:.0f} s, {len(mine)} and {len(py)} draw(s): mean {fmt(a)} "
+                    f"against {fmt(b)} ({'at or above' if a >= b else 'below'}, {100 * (a - b):+.2f} points); paired "
+                    f"difference over {len(pairs)} draw(s) {stat(pairs) if pairs else DASH} points.")
+
+        lines = [compare(f"selfsup in {b} s", lambda d, b=b: ours(d, b)) for b in budgets]
+        if tuned:
+            lines.append(compare(f"the tuned pipeline in {c['budget']:.0f} s in all", tuned_of))
+        self.text([x for x in lines if x])
 
     def kind_text(self, t):
         """`selfsup text train` summaries over seeds (mean +- sample sd), or one baseline of a
