@@ -10,6 +10,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iomanip>
 #include <iostream>
 #include <limits>
 #include <map>
@@ -454,6 +455,30 @@ nlohmann::json tune(const TuneOptions& o) {
       s.y.push_back(res["score"].get<double>());
     }
     if (!s.x.empty()) series.push_back(std::move(s));
+  }
+  if (!order.empty() && reached(order[0]) >= 0) {
+    // The winner as the commands that train it again, at the budget of the last rung it reached.
+    const int64_t t = order[0];
+    const double seconds = plan[static_cast<size_t>(reached(t))].seconds;
+    const double share = share_of(trials[t]["params"], settings);
+    const auto best = (fs::path(o.out) / "best.yaml").string();
+    const auto tenths = [](double x) {  // tenths of a second, without a trailing ".0"
+      std::ostringstream os;
+      os << std::fixed << std::setprecision(1) << x;
+      auto text = os.str();
+      return text.substr(text.size() - 2) == ".0" ? text.substr(0, text.size() - 2) : text;
+    };
+    std::string cmd = "selfsup";
+    for (const auto& c : command) cmd += " " + c;
+    md << "\nThe winner, trained again for its last rung's " << tenths(seconds) << " s:\n\n";
+    if (share > 0) {
+      md << "    selfsup pretrain --config " << (fs::path(o.out) / "best_pretrain.yaml").string()
+         << " --out RUN_pretrain --no-eval --time-limit " << tenths(seconds * share) << "\n";
+      md << "    " << cmd << " --config " << best << " --init RUN_pretrain --out RUN --time-limit "
+         << tenths(seconds * (1 - share)) << "\n";
+    } else {
+      md << "    " << cmd << " --config " << best << " --out RUN --time-limit " << tenths(seconds) << "\n";
+    }
   }
   const nlohmann::json out = {{"metric", settings.metric},
                               {"direction", settings.maximize ? "maximize" : "minimize"},

@@ -129,6 +129,13 @@ best = json.load(open(f"{d}/tune_results.json"))["ranked"][0]
 assert best["pretrain_share"] == 0.5 and os.path.getsize(f"{d}/best_pretrain.yaml") > 0, best
 print("ok: pipeline", [(t["id"], r["rung"], r["score"]) for t, r in results])
 PY
+# tune_results.md ends with the winner as commands; run as printed, they train it again.
+grep -q -- "--init RUN_pretrain" "$TMP/p/tune_results.md" || fail "tune_results.md lacks the winner's commands"
+grep '^    selfsup ' "$TMP/p/tune_results.md" | sed "s|^    selfsup |\"$SELFSUP\" |; s|\bRUN_pretrain\b|$TMP/again_pretrain|g; s|\bRUN\b|$TMP/again|g" >"$TMP/again.sh"
+[ "$(wc -l <"$TMP/again.sh")" = 2 ] || fail "expected two commands for the winner: $(cat "$TMP/again.sh")"
+bash "$TMP/again.sh" >/dev/null 2>"$TMP/again.err" || fail "the winner's commands: $(tail -2 "$TMP/again.err")"
+[ -f "$TMP/again/summary.json" ] && [ -f "$TMP/again_pretrain/last.ckpt" ] || fail "the winner's commands wrote no run"
+echo "ok: the winner's commands train it again"
 sed '/^pretrain:/d' "$TMP/pipe.yaml" >"$TMP/nopre.yaml"
 expect_error "a pretrain. key without a pretrain block" 'needs a `pretrain:` block' tune --config "$TMP/base.yaml" \
   --space "$TMP/nopre.yaml" --time-limit 4 --out "$TMP/bad4"
