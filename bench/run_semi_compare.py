@@ -71,9 +71,12 @@ def tuned_pipeline(folder, budget):
     pipeline = {"share": share, "config": os.path.join(folder, "best.yaml"),
                 "pretrain": os.path.join(folder, "best_pretrain.yaml"), "last_rung": last,
                 "full": abs(last["seconds"] - budget) < 1e-6}
+    pipeline["identity"] = {"share": share}
     for key in ("config",) + (("pretrain",) if share > 0 else ()):
         if not os.path.exists(os.path.join(ROOT, pipeline[key])):
             sys.exit(f"run_semi_compare: {pipeline[key]} does not exist")
+        with open(os.path.join(ROOT, pipeline[key])) as f:
+            pipeline["identity"][key] = f.read()
     return pipeline
 
 
@@ -113,8 +116,9 @@ def main():
     os.makedirs(os.path.join(ROOT, args.out), exist_ok=True)
     settings = {"config": args.config, "labels_per_class": args.labels_per_class, "budget": args.budget,
                 "selfsup_budgets": args.selfsup_budgets, "threads": args.threads}
-    if args.tuned:
-        settings["tuned"] = args.tuned
+    pipeline = tuned_pipeline(args.tuned, args.budget) if args.tuned else None
+    if pipeline:  # the winner itself, not the folder it is read from
+        settings["tuned"] = pipeline["identity"]
     result = dict(settings, draws=[])
     if args.json and os.path.exists(args.json):
         with open(args.json) as f:
@@ -122,9 +126,10 @@ def main():
         for k, v in settings.items():
             if k == "tuned" and k not in result:
                 result[k] = v  # the first tuned side joins a file of the other two
+            elif k == "tuned" and result[k] != v:
+                sys.exit(f"run_semi_compare: {args.json} holds another tuned pipeline than {args.tuned}'s winner")
             elif result.get(k) != v:
                 sys.exit(f"run_semi_compare: {args.json} was written with {k}={result.get(k)!r}, not {v!r}")
-    pipeline = tuned_pipeline(args.tuned, args.budget) if "tuned" in sides else None
     for seed in (int(s) for s in args.seeds.split(",")):
         out = os.path.join(args.out, f"seed{seed}")
         os.makedirs(os.path.join(ROOT, out), exist_ok=True)

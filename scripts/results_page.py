@@ -253,8 +253,9 @@ class Page:
             if tuned:
                 row.append(cell(tuned_of(d)))
             rows.append(row)
+            apart = d.get("tuned") and (d["tuned"]["cpu"], d["tuned"]["date"]) != (d["cpu"], d["date"])
             cpus.append(f"{d['cpu']}, {d['date']}" + (f" (tuned: {d['tuned']['cpu']}, {d['tuned']['date']})"
-                                                       if d.get("tuned") else ""))
+                                                       if apart else ""))
         mean_row = ["mean"] + [mean_of([py_at(d, x) for d in draws]) for x in points] + [DASH]
         mean_row += [mean_of([ours(d, b) for d in draws]) for b in budgets] + [DASH]
         if tuned:
@@ -280,6 +281,32 @@ class Page:
         if tuned:
             lines.append(compare(f"the tuned pipeline in {c['budget']:.0f} s in all", tuned_of))
         self.text([x for x in lines if x])
+
+    def kind_tune(self, t):
+        """A `selfsup tune` search's tune_results.json: every trial ranked (furthest rung, then its
+        score there) with its drawn values and its score at each rung's budget."""
+        r = self.load(t["file"])
+        plan = r["plan"]
+        keys = sorted({k for x in r["ranked"] for k in x["params"]})
+
+        def value(v):
+            v = v.strip()
+            if v.startswith("{") and "name:" in v:  # a whole method section: its name stands for it
+                return v.split("name:", 1)[1].split(",", 1)[0].strip(" }")
+            try:
+                return f"{float(v):.4g}"
+            except ValueError:
+                return v
+
+        rows = []
+        for x in r["ranked"]:
+            at = {res["rung"]: res for res in x["results"]}
+            rows.append([str(x["rank"]), str(x["trial"])] + [value(x["params"][k]) for k in keys]
+                        + [f"{100 * at[i]['score']:.1f}" if i in at and at[i]["status"] == "done" else DASH
+                           for i in range(len(plan))])
+        header = (["rank", "trial"] + [f"`{k}`" for k in keys]
+                  + [f"{r['metric']} at {p['seconds']:.0f} s ({p['trials']} trial{'s' if p['trials'] > 1 else ''})" for p in plan])
+        self.table(header, rows)
 
     def kind_text(self, t):
         """`selfsup text train` summaries over seeds (mean +- sample sd), or one baseline of a
@@ -699,7 +726,11 @@ class Page:
         self.table_title = ""
         self.put("## Files", "")
         self.put("Every file in docs/results/ and the tables that read it:", "")
+        names = []
         for name in sorted(os.listdir(self.results)):
+            sub = os.path.join(self.results, name)
+            names += [f"{name}/{f}" for f in sorted(os.listdir(sub))] if os.path.isdir(sub) else [name]
+        for name in names:
             if name == "tables.json":
                 continue
             where = "; ".join(self.used.get(name, [])) or "no table (raw log)"
