@@ -334,7 +334,7 @@ nlohmann::json tune(const TuneOptions& o) {
         args.insert(args.end(), {"--config", cfg_path, "--out", run_dir, "--overwrite", "--quiet", "--time-limit",
                                  seconds_text(plan[rung].seconds * (1 - share)), "--set", threads_set});
         if (share <= 0) {
-          running[spawn(args, run_dir + ".log")] = {t, run_dir, now()};
+          running[spawn(args, run_dir + ".log")] = {t, run_dir, now(), {}, {}};
           continue;
         }
         // A pipeline: the pretraining stage first, in its own run folder; the method's run starts
