@@ -58,6 +58,20 @@ def run(cmd, env=None, log=None):
     return time.time() - start
 
 
+def semi_figures(run_dir):
+    """What the JSON keeps of a `selfsup semi` run's summary."""
+    with open(os.path.join(ROOT, run_dir, "summary.json")) as f:
+        s = json.load(f)
+    return {k: s[k] for k in ("test_acc_ema", "val_acc_ema", "test_acc", "steps", "train_seconds")}
+
+
+def pretrain_figures(run_dir):
+    """What the JSON keeps of the pipeline's `selfsup pretrain` run."""
+    with open(os.path.join(ROOT, run_dir, "summary.json")) as f:
+        s = json.load(f)
+    return {"pretrain_steps": s["steps"], "pretrain_seconds": s["train_seconds"], "pretrain_run": run_dir}
+
+
 def tuned_pipeline(folder, budget):
     """The winner of a `selfsup tune` search with a pretraining stage: its configs, its share and its
     run at the last rung (`full` when that rung's budget is --budget)."""
@@ -154,10 +168,7 @@ def main():
             wall = run([selfsup, "semi", "--config", config, "--seed", str(seed), "--out", run_dir, "--overwrite",
                         "--quiet", "--time-limit", str(budget)] + (["--init", init] if init else []) + sets,
                        log=run_dir + ".log")
-            with open(os.path.join(ROOT, run_dir, "summary.json")) as f:
-                s = json.load(f)
-            return {"test_acc_ema": s["test_acc_ema"], "val_acc_ema": s["val_acc_ema"], "test_acc": s["test_acc"],
-                    "steps": s["steps"], "train_seconds": s["train_seconds"], "wall_seconds": wall, "run": run_dir}
+            return dict(semi_figures(run_dir), wall_seconds=wall, run=run_dir)
 
         def selfsup_side():
             for budget in (float(b) for b in args.selfsup_budgets.split(",")):
@@ -171,16 +182,10 @@ def main():
                 # The search's last rung trained this very pipeline on this draw for --budget: its
                 # run is the measurement (the search chose it on validation; its test figure was not read).
                 last = pipeline["last_rung"]
-                with open(os.path.join(ROOT, last["run"], "summary.json")) as f:
-                    s = json.load(f)
-                entry.update(test_acc_ema=s["test_acc_ema"], val_acc_ema=s["val_acc_ema"], test_acc=s["test_acc"],
-                             steps=s["steps"], train_seconds=s["train_seconds"], wall_seconds=last["wall_seconds"],
-                             run=last["run"], from_search=True)
+                entry.update(semi_figures(last["run"]), wall_seconds=last["wall_seconds"], run=last["run"],
+                             from_search=True)
                 if share > 0:
-                    with open(os.path.join(ROOT, last["pretrain_run"], "summary.json")) as f:
-                        s = json.load(f)
-                    entry.update(pretrain_steps=s["steps"], pretrain_seconds=s["train_seconds"],
-                                 pretrain_run=last["pretrain_run"])
+                    entry.update(pretrain_figures(last["pretrain_run"]))
                 draw["tuned"] = entry
                 return
             init = None
@@ -190,9 +195,7 @@ def main():
                     [selfsup, "pretrain", "--config", pipeline["pretrain"], "--seed", str(seed), "--out", init,
                      "--overwrite", "--quiet", "--no-eval", "--time-limit", str(args.budget * share),
                      "--set", f"train.threads={args.threads}"], log=init + ".log")
-                with open(os.path.join(ROOT, init, "summary.json")) as f:
-                    s = json.load(f)
-                entry.update(pretrain_steps=s["steps"], pretrain_seconds=s["train_seconds"], pretrain_run=init)
+                entry.update(pretrain_figures(init))
             entry.update(semi_run(pipeline["config"], os.path.join(out, "tuned"), args.budget * (1 - share), init))
             draw["tuned"] = entry
 
