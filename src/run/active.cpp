@@ -238,8 +238,8 @@ nlohmann::json active(Config cfg, const RunOptions& ro, const std::string& init_
                 "or typiclust");
   }
 
-  const int threads = cfg.get<int>("train.threads", 0);
-  auto loaded = detail::load_run(train::RunDir::checkpoint_of(init), threads, cfg.get<std::string>("device", "cpu"), {});
+  auto loaded = detail::load_run(train::RunDir::checkpoint_of(init), detail::configured_threads(cfg),
+                                 cfg.get<std::string>("device", "cpu"), {});
   const auto encoder = loaded.method->encoder();
   const auto& norm = loaded.context.norm;  // the encoder's: it was trained on images normalised so
   TORCH_CHECK(loaded.context.data.train.channels() == train_set.channels() &&

@@ -30,8 +30,12 @@ bool join_ranks(const Config& cfg) {
   return cfg.get<bool>("dist.sync_batchnorm", true);
 }
 
+int configured_threads(const Config& cfg, int requested) {
+  return requested > 0 ? requested : cfg.get<int>("train.threads", 0);
+}
+
 Context setup_process(const Config& cfg) {
-  int threads = cfg.get<int>("train.threads", 0);
+  int threads = configured_threads(cfg);
   if (threads <= 0 && dist::local_world_size() > 1) {
     threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / dist::local_world_size());
   }

@@ -33,7 +33,10 @@ struct Context {
   data::DataSplits data;
   train::Normalization norm;
 };
-/// Threads (train.threads; processes sharing a machine share its cores), seed and device: a
+/// The intra-op threads a command asked for: `requested` when positive (a command-line flag),
+/// else train.threads; 0 means all cores. The one reader of train.threads.
+int configured_threads(const Config& cfg, int requested = 0);
+/// Threads (configured_threads; processes sharing a machine share its cores), seed and device: a
 /// Context without data, for commands that read their own.
 Context setup_process(const Config& cfg);
 /// setup_process, then the data set (data.name) and its normalisation.

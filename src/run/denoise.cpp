@@ -221,7 +221,7 @@ nlohmann::json denoise_eval(const DenoiseEvalOptions& o) {
   for (const auto& p : o.checkpoints) nets.push_back(load_denoiser(p, o.threads, o.device));
   Config cfg = o.config.empty() ? (nets.empty() ? Config() : nets.front().cfg) : Config::load(o.config);
   TORCH_CHECK(!o.config.empty() || !nets.empty(), "denoise eval: --filter alone needs --config for the data and noise");
-  if (nets.empty()) init_runtime(o.threads > 0 ? o.threads : cfg.get<int>("train.threads", 0));
+  if (nets.empty()) init_runtime(detail::configured_threads(cfg, o.threads));
   const auto d = load_data(cfg);
   const auto noise = data::NoiseOptions::from_config(cfg);
   const uint64_t seed = eval_noise_seed(cfg);

@@ -295,7 +295,7 @@ nlohmann::json text_eval(const TextEvalOptions& o) {
   TORCH_CHECK(!o.config.empty() || !models.empty(), "text eval: --baseline alone needs --config (its data.train, "
               "data.tokenizer and data.eval)");
   Config cfg = o.config.empty() ? models.front().cfg : Config::load(o.config);
-  if (models.empty()) init_runtime(o.threads > 0 ? o.threads : cfg.get<int>("train.threads", 0));
+  if (models.empty()) init_runtime(detail::configured_threads(cfg, o.threads));
   const auto corpus = o.corpus.empty() ? cfg.get<std::string>("data.eval", "") : o.corpus;
   TORCH_CHECK(!corpus.empty(), "text eval: no evaluation folder (--corpus, or data.eval in the config)");
   const auto sets = text::read_eval_sets(corpus, o.split);

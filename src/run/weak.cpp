@@ -175,7 +175,7 @@ nlohmann::json weak_apply(Config cfg, const std::string& out_dir, bool quiet) {
   torch::Tensor feats_train, feats_test, seed_feats;
   std::optional<detail::LoadedRun> loaded;
   if (need_features) {
-    loaded = detail::load_run(train::RunDir::checkpoint_of(encoder_run), cfg.get<int>("train.threads", 0),
+    loaded = detail::load_run(train::RunDir::checkpoint_of(encoder_run), detail::configured_threads(cfg),
                               cfg.get<std::string>("device", "cpu"), {});
     TORCH_CHECK(loaded->context.data.train.channels() == train.channels() &&
                     loaded->context.data.train.height() == train.height(),
