@@ -20,6 +20,7 @@ augment: {pipeline: [{op: random_resized_crop, size: 28, scale: [0.2, 1.0]}, {op
 train: {batch_size: 32, max_steps: 10, optimizer: adamw, lr: 0.002, betas: [0.9, 0.95], weight_decay: 0.05, threads: 1}
 eval: {protocols: [knn], knn_k: 20}
 seed: 2
+report: {map: pca}  # t-SNE costs seconds a run; tests/cli/report.sh checks the t-SNE map
 EOF
 
 # PNG size: 8 columns and 4 rows of 28 px images enlarged 4 times, 2 px borders.
@@ -61,6 +62,7 @@ data: {name: fashion-mnist, limit: 600, labels_per_class: 5, val_per_class: 5}
 model: {backbone: vit_mini, dim: 32, depth: 2, heads: 2, pool: mean}
 train: {batch_size: 16, max_steps: 4, optimizer: adamw, lr: 0.001, layer_decay: 0.65, threads: 1}
 seed: 2
+report: {map: pca}  # t-SNE costs seconds a run; tests/cli/report.sh checks the t-SNE map
 EOF
 "$SELFSUP" semi --config "$TMP/ft.yaml" --init "$TMP/mae" --out "$TMP/ft" --quiet >/dev/null 2>"$TMP/ft.err" ||
   fail "fine-tuning from the MAE run failed: $(tail -3 "$TMP/ft.err")"

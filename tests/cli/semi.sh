@@ -19,6 +19,7 @@ data: {name: fashion-mnist, limit: 1200, labels_per_class: 4, val_per_class: 10}
 model: {backbone: convnet, channels: [8, 16, 32]}
 train: {batch_size: 16, max_steps: 6, lr: 0.03, momentum: 0.9, nesterov: true, threads: 1}
 seed: 1
+report: {map: pca}  # t-SNE costs seconds a run; tests/cli/report.sh checks the t-SNE map
 EOF
 # The supervised baseline reads no unlabeled images, so it has no method.mu.
 sed 's/name: fixmatch, mu: 2/name: supervised/' "$TMP/semi.yaml" >"$TMP/sup.yaml"
@@ -54,6 +55,7 @@ method: {name: simclr, proj_hidden_dim: 32, proj_output_dim: 16}
 data: {name: fashion-mnist, limit: 256}
 model: {backbone: convnet, channels: [8, 16, 32]}
 train: {batch_size: 32, max_steps: 2, threads: 1}
+report: {map: pca}  # t-SNE costs seconds a run; tests/cli/report.sh checks the t-SNE map
 EOF
 "$SELFSUP" pretrain --config "$TMP/pre.yaml" --out "$TMP/pre" --no-eval --quiet >/dev/null 2>"$TMP/pre.err" ||
   fail "pretrain failed: $(tail -1 "$TMP/pre.err")"

@@ -22,6 +22,7 @@ regularize:
   - {type: group_lasso, group: filters, strength: 1.0e-3, layers: '*.features.4', threshold: 1.414}
   - {type: group_lasso, group: filters, strength: 1.0e-3, layers: '*.features.8', threshold: 1.414}
 seed: 1
+report: {map: pca}  # t-SNE costs seconds a run; tests/cli/report.sh checks the t-SNE map
 YAML
 "$SELFSUP" semi --config "$TMP/gl.yaml" --out "$TMP/gl" --quiet >"$TMP/gl.out" 2>"$TMP/gl.err" ||
   fail "semi with regularize failed: $(tail -3 "$TMP/gl.err")"

@@ -18,6 +18,7 @@ data: {name: fashion-mnist, limit: 600, labels_per_class: 5, val_per_class: 10}
 model: {backbone: convnet, channels: [4, 8, 8]}
 train: {max_steps: 100000, batch_size: 16, lr: 0.03, momentum: 0.9, threads: 1}
 seed: 0
+report: {map: pca}  # t-SNE costs seconds a run; tests/cli/report.sh checks the t-SNE map
 YAML
 cat >"$TMP/space.yaml" <<YAML
 metric: val_acc
@@ -93,6 +94,7 @@ data: {name: fashion-mnist, limit: 600}
 model: {backbone: convnet, channels: [4, 8, 8]}
 train: {max_steps: 100000, batch_size: 16, lr: 0.05, threads: 1}
 seed: 0
+report: {map: pca}  # t-SNE costs seconds a run; tests/cli/report.sh checks the t-SNE map
 YAML
 cat >"$TMP/pipe.yaml" <<YAML
 metric: val_acc

@@ -71,6 +71,7 @@ method: {name: simclr}
 data: {name: fashion-mnist, limit: 400}
 model: {backbone: convnet, channels: [8, 16, 32]}
 train: {batch_size: 16, max_steps: 2, threads: 1}
+report: {map: pca}  # t-SNE costs seconds a run; tests/cli/report.sh checks the t-SNE map
 EOF
 "$SELFSUP" pretrain --config "$TMP/enc.yaml" --out "$TMP/enc" --quiet --no-eval >/dev/null 2>"$TMP/err" ||
   fail "the encoder: $(tail -2 "$TMP/err")"
@@ -83,6 +84,7 @@ method: {name: soft_label}
 data: {name: fashion-mnist, limit: 400, labels_per_class: 20, val_per_class: 5, soft_labels: $TMP/lm}
 model: {backbone: convnet, channels: [8, 16, 32]}
 train: {batch_size: 16, max_steps: 4, threads: 1}
+report: {map: pca}  # t-SNE costs seconds a run; tests/cli/report.sh checks the t-SNE map
 EOF
 "$SELFSUP" semi --config "$TMP/end.yaml" --init "$TMP/enc" --out "$TMP/end" --quiet >/dev/null 2>"$TMP/err" ||
   fail "the end model failed: $(tail -2 "$TMP/err")"
