@@ -24,7 +24,6 @@ data: {name: fashion-mnist, limit: 512}
 model: {backbone: convnet, channels: [8, 16, 32]}
 train: {batch_size: 64, lr: 0.05, max_steps: $STEPS, checkpoint_every_steps: 5}
 seed: 4
-report: {map: pca}  # t-SNE costs seconds a run; tests/cli/report.sh checks the t-SNE map
 EOF
 
 "$SELFSUP" pretrain --config "$TMP/run.yaml" --out "$TMP/A" --no-eval --quiet --nproc 2 >"$TMP/A.out" 2>"$TMP/A.err" ||

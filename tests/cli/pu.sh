@@ -89,7 +89,6 @@ method: {name: simclr, proj_hidden_dim: 32, proj_output_dim: 16}
 data: {name: fashion-mnist, limit: 256}
 model: {backbone: convnet, channels: [8, 16, 32]}
 train: {batch_size: 32, max_steps: 2, threads: 1}
-report: {map: pca}  # t-SNE costs seconds a run; tests/cli/report.sh checks the t-SNE map
 EOF
 "$SELFSUP" pretrain --config "$TMP/pre.yaml" --out "$TMP/pre" --no-eval --quiet >/dev/null 2>"$TMP/pre.err" ||
   fail "pretrain failed: $(tail -1 "$TMP/pre.err")"

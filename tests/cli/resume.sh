@@ -29,7 +29,6 @@ model: {backbone: convnet, channels: [8, 16, 32]}
 train: {batch_size: 64, lr: 0.05, max_steps: $STEPS, checkpoint_every_steps: 5, threads: 1}
 eval: {knn_k: 20}
 seed: 4
-report: {map: pca}  # t-SNE costs seconds a run; tests/cli/report.sh checks the t-SNE map
 EOF
 
 # A: straight through.

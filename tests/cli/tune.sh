@@ -94,7 +94,6 @@ data: {name: fashion-mnist, limit: 600}
 model: {backbone: convnet, channels: [4, 8, 8]}
 train: {max_steps: 100000, batch_size: 16, lr: 0.05, threads: 1}
 seed: 0
-report: {map: pca}  # t-SNE costs seconds a run; tests/cli/report.sh checks the t-SNE map
 YAML
 cat >"$TMP/pipe.yaml" <<YAML
 metric: val_acc

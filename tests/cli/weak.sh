@@ -71,7 +71,6 @@ method: {name: simclr}
 data: {name: fashion-mnist, limit: 400}
 model: {backbone: convnet, channels: [8, 16, 32]}
 train: {batch_size: 16, max_steps: 2, threads: 1}
-report: {map: pca}  # t-SNE costs seconds a run; tests/cli/report.sh checks the t-SNE map
 EOF
 "$SELFSUP" pretrain --config "$TMP/enc.yaml" --out "$TMP/enc" --quiet --no-eval >/dev/null 2>"$TMP/err" ||
   fail "the encoder: $(tail -2 "$TMP/err")"
