@@ -4,7 +4,8 @@
 # draws of every method. Run folders: OUT/<method>_<labels per class>_<seconds>_s<seed>.
 # usage: METHODS="supervised s4l_rotation" LABELS=100 SECONDS_EACH=600 SEEDS="0 1 2" \
 #        bash scripts/semi_draws.sh runs/semi_draws
-# Then: /usr/bin/python3 scripts/semi_draws.py OUT (mean and spread per method).
+# Then: python3 scripts/semi_draws_table.py --runs OUT --machine ID files them into docs/results/
+# (mean and spread per method, the paired differences and the targets).
 set -euo pipefail
 OUT=${1:?usage: bash scripts/semi_draws.sh OUT}
 METHODS=${METHODS:-"supervised s4l_rotation"}
