@@ -122,11 +122,10 @@ def main():
                 return None
             d = [filing.load(mine[sd])["test_acc_ema"] - filing.load(theirs[sd])["test_acc_ema"] for sd in common]
             return 100 * sum(d) / len(d), common
-        for method, other, key, bar, what in (
-                ("s4l_rotation", "supervised", "s4l_rotation_minus_supervised", 2.0,
-                 "S4L-Rotation above supervised"),
-                ("deep_co_training", "pi_model", "deep_co_training_minus_pi_model", 0.0,
-                 "Deep Co-Training not below the Pi-model")):
+        for method, bar, what in (("s4l_rotation", 2.0, "S4L-Rotation above supervised"),
+                                  ("deep_co_training", 0.0, "Deep Co-Training not below the Pi-model")):
+            other = AGAINST.get(method, "supervised")
+            key = f"{method}_minus_{other}"
             p = paired(method, other)
             if p is None or labels != 100:
                 continue
