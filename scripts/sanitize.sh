@@ -21,7 +21,7 @@ for t in core data augment losses; do
   "$BUILD/tests/test_$t" --gtest_brief=1
 done
 # Of the training tests, those of the checkpoint and run-folder code (tests/CMakeLists.txt): the
-# rest trains whole runs, which take minutes under the sanitizers and are covered by the regular build.
+# rest trains whole runs, which take minutes under the sanitizers and the regular build covers.
 echo "== test_train_files: checkpoints and run folders (ASan + UBSan)"
 "$BUILD/tests/test_train_files" --gtest_brief=1
 for dir in fuzz/corpus/*/; do
