@@ -191,7 +191,9 @@ TEST(Strategies, EveryOneReturnsDistinctRowsOfThePoolOnly) {
     EXPECT_TRUE(torch::isin(got, pool.unlabeled).all().item<bool>()) << name;
     EXPECT_FALSE(torch::isin(got, labeled).any().item<bool>()) << name;
     EXPECT_TRUE(got.equal(query(*s, pool, &model, 15, 2))) << name << ": the same seed must choose the same rows";
-    if (!s->needs_model()) EXPECT_EQ(query(*s, pool, nullptr, 15, 2).size(0), 15) << name;
+    if (!s->needs_model()) {
+      EXPECT_EQ(query(*s, pool, nullptr, 15, 2).size(0), 15) << name;
+    }
   }
 }
 

@@ -29,7 +29,9 @@ void expect_same_as_torch(TorchBN ref, nets::BatchNorm ours, const std::vector<i
     ya.backward(g);
     yb.backward(g);
     EXPECT_TRUE(torch::allclose(xa.grad(), xb.grad(), 1e-4, 1e-6));
-    if (ref->weight.defined()) EXPECT_TRUE(torch::allclose(ref->weight.grad(), ours->weight.grad(), 1e-4, 1e-5));
+    if (ref->weight.defined()) {
+      EXPECT_TRUE(torch::allclose(ref->weight.grad(), ours->weight.grad(), 1e-4, 1e-5));
+    }
   }
   EXPECT_TRUE(torch::allclose(ref->running_mean, ours->running_mean, 1e-5, 1e-6));
   EXPECT_TRUE(torch::allclose(ref->running_var, ours->running_var, 1e-5, 1e-6));
@@ -72,7 +74,9 @@ TEST(BatchNorm, SetSyncReachesEveryLayer) {
   torch::nn::Sequential seq(nets::BatchNorm(2), torch::nn::ReLU(), nets::BatchNorm(2));
   EXPECT_EQ(nets::set_sync_batchnorm(*seq, true), 2);
   for (const auto& m : seq->modules(false)) {
-    if (auto* bn = m->as<nets::BatchNormImpl>()) EXPECT_TRUE(bn->options.sync());
+    if (auto* bn = m->as<nets::BatchNormImpl>()) {
+      EXPECT_TRUE(bn->options.sync());
+    }
   }
 }
 

@@ -36,7 +36,9 @@ TEST(KernelIsa, WidestTheCpuHasUnlessTheEnvironmentLowersIt) {
   const char* cap = std::getenv("SELFSUP_CPU_ISA");
   if (cap != nullptr && *cap != '\0' && isa_rank(cap) < isa_rank(expected)) expected = cap;
   EXPECT_EQ(cpu_isa_name(cpu_isa()), expected);
-  if (expected != "avx512") EXPECT_FALSE(cpu_has_native_bf16());
+  if (expected != "avx512") {
+    EXPECT_FALSE(cpu_has_native_bf16());
+  }
 }
 
 TEST(KernelIsa, OneDnnIsCappedWithOurKernels) {
