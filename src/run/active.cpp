@@ -353,7 +353,8 @@ nlohmann::json active(Config cfg, const RunOptions& ro, const std::string& init_
     const auto curve = curve_json(s, cfg, o, strategy_name);
     dir.write_curve(curve, curve_png(curve));
     if (!ro.quiet) {
-      std::cerr << "round " << round << ": " << s.labeled.size() << " labels, test accuracy " << acc << " (fit "
+      std::cerr << "round " << round << ": " << s.labeled.size() << " labels, "
+                << (o.split() == "val" ? "validation" : "test") << " accuracy " << acc << " (fit "
                 << fit_s << " s, query " << query_s << " s)\n";
     }
     if (done) break;
