@@ -2,8 +2,8 @@
 
   export_check.py same SUMMARY.json FILE EMBED_DIR DATA_DIR [LIMIT]
       the exported encoder, built by python/selfsup_nets.py and loaded strictly, gives the
-      features `selfsup embed` wrote for the test images (max difference below 1e-5 relative to
-      the features' scale); labels.npy holds the test labels
+      features `selfsup embed` wrote for the first LIMIT test images (default all; max difference
+      below 1e-5 relative to the features' scale); labels.npy holds the test labels
   export_check.py torchvision OUT.pt CHANNELS
       writes torch.save(model.state_dict()) of a torchvision ResNet-18 with CHANNELS input
       channels (an OrderedDict, as users save it), for `--init`
@@ -28,13 +28,16 @@ def idx(path):
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
 
 
-def same(summary_path, path, embed_dir, data_dir):
+def same(summary_path, path, embed_dir, data_dir, limit=None):
     torch.set_num_threads(1)
     with open(summary_path) as f:
         summary = json.load(f)
     model = selfsup_nets.from_export(path, summary["definition"])
     images = torch.from_numpy(idx(os.path.join(data_dir, "t10k-images-idx3-ubyte.gz")).copy()).float().div(255)
     images = images.unsqueeze(1)
+    count = len(images) if limit is None else int(limit)
+    assert 0 < count <= len(images), f"LIMIT {limit} outside 1..{len(images)}"
+    images = images[:count]
     norm = summary["normalization"]
     mean = torch.tensor(norm["mean"]).view(1, -1, 1, 1)
     std = torch.tensor(norm["std"]).view(1, -1, 1, 1)
@@ -42,7 +45,9 @@ def same(summary_path, path, embed_dir, data_dir):
         ours = torch.cat([model((images[i:i + 1000] - mean) / std) for i in range(0, len(images), 1000)])
     theirs = torch.from_numpy(np.load(os.path.join(embed_dir, "features.npy")))
     labels = np.load(os.path.join(embed_dir, "labels.npy"))
-    assert theirs.dtype == torch.float32 and theirs.shape == ours.shape, (theirs.shape, ours.shape)
+    assert theirs.dtype == torch.float32 and theirs.shape[1:] == ours.shape[1:], (theirs.shape, ours.shape)
+    assert len(theirs) == len(labels), (theirs.shape, labels.shape)
+    theirs = theirs[:count]
     assert labels.dtype == np.int64 and (labels == idx(os.path.join(data_dir, "t10k-labels-idx1-ubyte.gz"))).all()
     scale = theirs.abs().max().item()
     diff = (ours - theirs).abs().max().item()
@@ -59,7 +64,7 @@ def torchvision_state(out, channels):
 
 if __name__ == "__main__":
     if sys.argv[1] == "same":
-        same(*sys.argv[2:6])
+        same(*sys.argv[2:7])
     elif sys.argv[1] == "torchvision":
         torchvision_state(sys.argv[2], int(sys.argv[3]))
     else:
