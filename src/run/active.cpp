@@ -284,6 +284,7 @@ nlohmann::json active(Config cfg, const RunOptions& ro, const std::string& init_
   };
   auto waiting = [&]() -> nlohmann::json {
     save();
+    detail::write_report(dir);
     const auto path = dir.labels_path(s.round());
     std::cerr << "active: round " << s.round() << " queried " << s.pending.size() << " images (" << dir.query_path(s.round())
               << "); write their labels to " << path << " as index,label lines, then run again with --resume\n";
@@ -383,6 +384,7 @@ nlohmann::json active(Config cfg, const RunOptions& ro, const std::string& init_
                          {"seconds", s.seconds},
                          {"threads", at::get_num_threads()}};
   dir.write_summary(summary);
+  detail::write_report(dir);
   return summary;
 }
 

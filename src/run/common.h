@@ -88,5 +88,8 @@ nlohmann::json report_sparsity(const train::RunDir& dir, const methods::MethodIm
 /// stopped by a signal.
 void write_report(const train::RunDir& dir, const Config& cfg, const Context& c, methods::MethodImpl& method,
                   const ReportOptions& options, const RunOptions& ro);
+/// The report page of a run that keeps no model of its own (an active learning loop: its curves
+/// against the labeled images, its summary and config), written into its folder (rank 0).
+void write_report(const train::RunDir& dir);
 
 }  // namespace selfsup::run::detail

@@ -216,7 +216,8 @@ nlohmann::json page_of(const fs::path& dir, const std::string& name, const std::
       notes.push_back(std::string("the checkpoint could not be loaded, so there is no map and no views: ") +
                       e.what_without_backtrace());
     }
-  } else if (!loaded) {
+  } else if (!loaded && !fs::exists(train::RunDir::curve_of(dir.string()))) {
+    // An active learning loop keeps no model of its own: nothing is missing from its page.
     notes.push_back("no last.ckpt: no map of the embeddings and no views");
   }
   Loaded from_checkpoint{own_cfg ? &*own_cfg : nullptr, own ? &own->context : nullptr, own ? own->method.get() : nullptr};
@@ -319,6 +320,17 @@ void write_report(const train::RunDir& dir, const Config& cfg, const Context& c,
     dir.write_report(html_of(nlohmann::json::array({page})));
   } catch (const c10::Error& e) {
     // The run is complete and its summary written: a page that cannot be drawn must not fail it.
+    std::cerr << "warning: no report.html (" << e.what_without_backtrace() << "); `selfsup report " << dir.path()
+              << "` tries again\n";
+  }
+}
+
+void write_report(const train::RunDir& dir) {
+  if (dir.empty() || !dist::is_main()) return;
+  try {
+    const auto page = page_of(dir.path(), names_of({dir.path()})[0], kRunColours[0], ReportOptions().map("none"), nullptr);
+    dir.write_report(html_of(nlohmann::json::array({page})));
+  } catch (const c10::Error& e) {
     std::cerr << "warning: no report.html (" << e.what_without_backtrace() << "); `selfsup report " << dir.path()
               << "` tries again\n";
   }

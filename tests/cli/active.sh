@@ -40,8 +40,11 @@ assert len(st["labeled"]) == 40 and len(set(st["labeled"])) == 40 and st["pendin
 assert all(0 <= i < 600 for i in st["labeled"]), st["labeled"]
 png = open(f"{d}/curve.png", "rb").read()
 assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000, len(png)
+page = open(f"{d}/report.html").read()
+assert '"labeled":[10,20,30,40]' in page and '"strategy":"badge"' in page, "report.html lacks the loop's curve or summary"
+assert "no last.ckpt" not in page, "report.html notes a checkpoint that an active loop never has"
 EOF
-echo "ok: a simulated loop: curve.json, curve.png, metrics, summary"
+echo "ok: a simulated loop: curve.json, curve.png, metrics, summary, report.html"
 
 # A person answers: each process stops at a query; the answers come from the simulated run's labels.
 "$SELFSUP" active --config "$TMP/badge.yaml" --init "$TMP/pre" --out "$TMP/files" --oracle files --quiet \

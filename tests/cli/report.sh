@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The report page in a real browser: a self-supervised and a semi-supervised run each write their
-# report.html at the end; `selfsup report` overlays both (curves on shared axes, t-SNE maps,
-# per-class accuracy and confusion matrix, pictures, config). Debian's headless Chromium opens the
-# pages: no script error and no console.error may occur, every chart must paint, and a screenshot
-# must show each chart's data in its colours. A run still writing (partial last metrics line) is reported with a
-# note; a folder that is not a run and a damaged metrics file fail with one error line each.
+# The report page in a real browser: a self-supervised and a semi-supervised run and an active
+# learning loop each write their report.html at the end; `selfsup report` overlays the first two
+# (curves on shared axes, t-SNE maps, per-class accuracy and confusion matrix, pictures, config).
+# Debian's headless Chromium opens the pages: no script error and no console.error may occur,
+# every chart must paint, and a screenshot must show each chart's data in its colours. A run still
+# writing (partial last metrics line) is reported with a note; a folder that is not a run and a
+# damaged metrics file fail with one error line each.
 # Usage: bash report.sh <selfsup binary> <source dir> <build dir>
 set -u
 SELFSUP=$1
@@ -53,6 +54,15 @@ grep -q '"method":"tsne"' "$TMP/simclr/report.html" || fail "the pretrain run's 
 grep -q '"test_confusion_ema"' "$TMP/semi/report.html" || fail "the semi run's page lacks its confusion matrix"
 browse "$TMP/simclr/report.html" "pretrain run's own page" 5
 browse "$TMP/semi/report.html" "semi run's own page" 5
+# An active learning loop (no model of its own): its accuracy drawn against the labeled images.
+printf '%s\n' "strategy: {name: margin}" "active: {initial_size: 10, batch: 10, budget: 40, split: val, val_per_class: 5}" \
+  "data: {name: fashion-mnist, limit: 512}" "train: {threads: 2}" "seed: 3" >"$TMP/active.yaml"
+"$SELFSUP" active --config "$TMP/active.yaml" --init "$TMP/simclr" --out "$TMP/active" --quiet >/dev/null 2>"$TMP/err" ||
+  fail "active failed: $(tail -3 "$TMP/err")"
+browse "$TMP/active/report.html" "active loop's own page" 3
+"$PY" -c 'import re, sys; m = re.search(r"<select id=\"xaxis\"><option value=\"(\w+)\"", open(sys.argv[1]).read())
+sys.exit(0 if m and m.group(1) == "labeled" else f"x axis {m and m.group(1)}, expected labeled")' \
+  "$TMP/active loop's own page.dom" || fail "the active loop's curves are not drawn against the labeled images"
 
 # Both runs on one page, their curves overlaid; the semi run's metrics cut mid-line as a live run
 # can leave them.

@@ -3,8 +3,8 @@
 // curves, its summary, a 2-D map of its test embeddings with the image under the pointer, a
 // classifier's per-class accuracy and confusion matrix, its pictures (augmented views, a masked
 // autoencoder's reconstructions) and its config. Several runs overlay their curves on shared
-// axes. `selfsup report` writes one for any run folders; every training command writes one into
-// its own folder at the end.
+// axes. `selfsup report` writes one for any run folders; every training command, and an active
+// learning loop (its accuracy against the labeled images), writes one into its own folder.
 #include <torch/torch.h>
 
 #include <nlohmann/json.hpp>
