@@ -292,6 +292,18 @@ std::vector<std::string> names_of(const std::vector<std::string>& runs) {
   return names;
 }
 
+// The page of the run in `dir` written into it. The run is complete and its summary written by
+// now: a page that cannot be drawn must not fail it, so this warns instead of throwing.
+void write_page(const train::RunDir& dir, const ReportOptions& o, const Loaded* loaded) {
+  try {
+    const auto page = page_of(dir.path(), names_of({dir.path()})[0], kRunColours[0], o, loaded);
+    dir.write_report(html_of(nlohmann::json::array({page})));
+  } catch (const c10::Error& e) {
+    std::cerr << "warning: no report.html (" << e.what_without_backtrace() << "); `selfsup report " << dir.path()
+              << "` tries again\n";
+  }
+}
+
 }  // namespace
 
 nlohmann::json report(const std::vector<std::string>& runs, const std::string& out, const ReportOptions& o) {
@@ -315,25 +327,12 @@ void write_report(const train::RunDir& dir, const Config& cfg, const Context& c,
   const bool map = ro.evaluate && !train::stop_requested();
   const auto o = map ? options : ReportOptions(options).map("none");
   const Loaded loaded{&cfg, &c, &method};
-  try {
-    const auto page = page_of(dir.path(), names_of({dir.path()})[0], kRunColours[0], o, &loaded);
-    dir.write_report(html_of(nlohmann::json::array({page})));
-  } catch (const c10::Error& e) {
-    // The run is complete and its summary written: a page that cannot be drawn must not fail it.
-    std::cerr << "warning: no report.html (" << e.what_without_backtrace() << "); `selfsup report " << dir.path()
-              << "` tries again\n";
-  }
+  write_page(dir, o, &loaded);
 }
 
 void write_report(const train::RunDir& dir) {
   if (dir.empty() || !dist::is_main()) return;
-  try {
-    const auto page = page_of(dir.path(), names_of({dir.path()})[0], kRunColours[0], ReportOptions().map("none"), nullptr);
-    dir.write_report(html_of(nlohmann::json::array({page})));
-  } catch (const c10::Error& e) {
-    std::cerr << "warning: no report.html (" << e.what_without_backtrace() << "); `selfsup report " << dir.path()
-              << "` tries again\n";
-  }
+  write_page(dir, ReportOptions().map("none"), nullptr);
 }
 
 }  // namespace detail
