@@ -292,9 +292,11 @@ std::vector<std::string> names_of(const std::vector<std::string>& runs) {
   return names;
 }
 
-// The page of the run in `dir` written into it. The run is complete and its summary written by
-// now: a page that cannot be drawn must not fail it, so this warns instead of throwing.
+// The page of the run in `dir` written into it, by the main process of a run that has a folder.
+// The run is complete and its summary written by now: a page that cannot be drawn must not fail
+// it, so this warns instead of throwing.
 void write_page(const train::RunDir& dir, const ReportOptions& o, const Loaded* loaded) {
+  if (dir.empty() || !dist::is_main()) return;
   try {
     const auto page = page_of(dir.path(), names_of({dir.path()})[0], kRunColours[0], o, loaded);
     dir.write_report(html_of(nlohmann::json::array({page})));
@@ -323,7 +325,6 @@ namespace detail {
 
 void write_report(const train::RunDir& dir, const Config& cfg, const Context& c, methods::MethodImpl& method,
                   const ReportOptions& options, const RunOptions& ro) {
-  if (dir.empty() || !dist::is_main()) return;
   const bool map = ro.evaluate && !train::stop_requested();
   const auto o = map ? options : ReportOptions(options).map("none");
   const Loaded loaded{&cfg, &c, &method};
@@ -331,7 +332,6 @@ void write_report(const train::RunDir& dir, const Config& cfg, const Context& c,
 }
 
 void write_report(const train::RunDir& dir) {
-  if (dir.empty() || !dist::is_main()) return;
   write_page(dir, ReportOptions().map("none"), nullptr);
 }
 
